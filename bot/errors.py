@@ -1,0 +1,29 @@
+"""The errors a user may see. Surfaces turn any `QuotebotError` into one line on stderr."""
+
+
+class QuotebotError(Exception):
+    """Base of every error that is the user's to fix, or at least to read."""
+
+
+class ConfigError(QuotebotError):
+    """The configuration file or a flag is invalid (names the bad key)."""
+
+
+class KnowledgeError(QuotebotError):
+    """The knowledge folder is missing, not a folder, or holds no readable document."""
+
+
+class IndexCorruptError(QuotebotError):
+    """The saved index failed a check on load; it is never served, only rebuilt."""
+
+
+class IndexLockedError(QuotebotError):
+    """Another process is updating the same index."""
+
+
+class ModelError(QuotebotError):
+    """The embedding model could not be loaded."""
+
+
+class QuestionError(QuotebotError):
+    """The question cannot be searched (empty once invisible characters are removed)."""

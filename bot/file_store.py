@@ -1,0 +1,328 @@
+"""The default store: numpy + JSON files in generation folders, switched by a small pointer file.
+
+Layout of the index folder:
+    CURRENT             name of the current generation folder ("gen-00000007")
+    gen-00000007/       manifest.json, chunks.json, vectors.npy (checksums in the manifest)
+    write.lock          held by the one process that is writing
+A commit writes a whole new generation into a temporary folder, fsyncs it, renames it into place
+and then replaces CURRENT; a crash at any moment leaves the old or the new generation, never a mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.chunking import Chunk
+from bot.errors import IndexCorruptError, IndexLockedError
+from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex, SkippedRecord
+
+FORMAT = 1
+POINTER = "CURRENT"
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.json"
+VECTORS = "vectors.npy"
+LOCK = "write.lock"
+TMP_PREFIX = ".tmp-"
+
+
+class FileStore:
+    def __init__(
+        self,
+        directory: Path,
+        lock_timeout: float = 600.0,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        self.directory = directory
+        self._lock_timeout = lock_timeout
+        self._on_wait = on_wait
+        self._cached: MemoryIndex | None = None
+
+    def describe(self) -> str:
+        return str(self.directory)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read_manifest(self) -> Manifest | None:
+        folder = self._current_folder()
+        return None if folder is None else _read_manifest(folder)[0]
+
+    def open(self) -> MemoryIndex | None:
+        folder = self._current_folder()
+        if folder is None:
+            return None
+        manifest, checksums = _read_manifest(folder)
+        if (
+            self._cached is not None
+            and self._cached.manifest.generation == manifest.generation
+            and self._cached.manifest.created_at == manifest.created_at
+        ):
+            return self._cached
+        chunks_bytes = _read_checked(folder, CHUNKS, checksums)
+        vectors_bytes = _read_checked(folder, VECTORS, checksums)
+        chunks = _parse_chunks(chunks_bytes, folder)
+        vectors = _parse_vectors(vectors_bytes, folder, manifest.dimension)
+        _check_consistency(manifest, chunks, vectors, folder)
+        self._cached = MemoryIndex(manifest, chunks, vectors)
+        return self._cached
+
+    def _current_folder(self) -> Path | None:
+        pointer = self.directory / POINTER
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IndexCorruptError(f"cannot read {pointer}: {exc}") from None
+        if not name.startswith("gen-") or "/" in name or "\\" in name:
+            raise IndexCorruptError(f"{pointer} names no generation ({name[:40]!r})")
+        folder = self.directory / name
+        if folder.is_symlink() or not folder.is_dir():
+            raise IndexCorruptError(f"index generation {folder} is missing")
+        return folder
+
+    # -- writing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.directory / LOCK))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if self._on_wait:
+                self._on_wait(
+                    f"another process is updating the index at {self.directory}; "
+                    f"waiting up to {self._lock_timeout:.0f} s"
+                )
+            try:
+                lock.acquire(timeout=self._lock_timeout)
+            except Timeout:
+                raise IndexLockedError(
+                    f"another process has been updating the index at {self.directory} for more "
+                    f"than {self._lock_timeout:.0f} s; try again later"
+                ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def commit(
+        self,
+        manifest: Manifest,
+        keep_sources: set[str],
+        new_chunks: list[Chunk],
+        new_vectors: np.ndarray,
+    ) -> MemoryIndex:
+        base = self._open_or_none() if keep_sources else None
+        kept_chunks: list[Chunk] = []
+        kept_rows: list[int] = []
+        if base is not None:
+            for row, chunk in enumerate(base.chunks):
+                if chunk.source in keep_sources:
+                    kept_chunks.append(chunk)
+                    kept_rows.append(row)
+        kept_vectors = (
+            base.vectors[kept_rows]
+            if base is not None
+            else np.zeros((0, manifest.dimension), dtype=np.float32)
+        )
+        chunks = kept_chunks + list(new_chunks)
+        vectors = np.concatenate(
+            [
+                kept_vectors.astype(np.float32),
+                new_vectors.reshape(-1, manifest.dimension).astype(np.float32),
+            ]
+        )
+        index = MemoryIndex(manifest, chunks, np.ascontiguousarray(vectors))
+        _check_consistency(manifest, chunks, index.vectors, self.directory)
+        self._write_generation(index)
+        self._cached = index
+        return index
+
+    def _open_or_none(self) -> MemoryIndex | None:
+        try:
+            return self.open()
+        except IndexCorruptError:
+            return None
+
+    def _write_generation(self, index: MemoryIndex) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{index.manifest.generation:08d}"
+        tmp = self.directory / f"{TMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+        try:
+            tmp.mkdir()
+            payloads = {CHUNKS: _chunks_json(index.chunks), VECTORS: _npy_bytes(index.vectors)}
+            for file_name, data in payloads.items():
+                _write_synced(tmp / file_name, data)
+            checksums = {n: hashlib.sha256(d).hexdigest() for n, d in payloads.items()}
+            _write_synced(tmp / MANIFEST, _manifest_json(index.manifest, checksums))
+            _fsync_dir(tmp)
+            final = self.directory / name
+            if final.exists():  # left by a crash after the rename but before the pointer moved
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            _fsync_dir(self.directory)
+            _write_synced(self.directory / f"{TMP_PREFIX}{POINTER}", name.encode())
+            os.replace(self.directory / f"{TMP_PREFIX}{POINTER}", self.directory / POINTER)
+            _fsync_dir(self.directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            (self.directory / f"{TMP_PREFIX}{POINTER}").unlink(missing_ok=True)
+            raise
+        self._remove_old(keep=name)
+
+    def _remove_old(self, keep: str) -> None:
+        """Delete superseded generations and temp files left by crashed writers."""
+        for entry in self.directory.iterdir():
+            if entry.name == keep or entry.name in (POINTER, LOCK):
+                continue
+            if entry.name.startswith(("gen-", TMP_PREFIX)):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+
+
+# -- serialisation -----------------------------------------------------------------------------
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _npy_bytes(vectors: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _chunks_json(chunks: list[Chunk]) -> bytes:
+    rows = [[c.source, c.start, c.end, c.paragraph, c.text] for c in chunks]
+    return json.dumps({"format": FORMAT, "chunks": rows}, ensure_ascii=False).encode("utf-8")
+
+
+def _manifest_json(manifest: Manifest, checksums: dict[str, str]) -> bytes:
+    data = {
+        "format": FORMAT,
+        "generation": manifest.generation,
+        "created_at": manifest.created_at,
+        "recipe": manifest.recipe.to_json(),
+        "dimension": manifest.dimension,
+        "model_info": manifest.model_info,
+        "rows": manifest.chunk_count,
+        "documents": {s: asdict(r) for s, r in sorted(manifest.documents.items())},
+        "skipped": {s: asdict(r) for s, r in sorted(manifest.skipped.items())},
+        "files": checksums,
+    }
+    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _read_manifest(folder: Path) -> tuple[Manifest, dict[str, str]]:
+    path = folder / MANIFEST
+    try:
+        data = json.loads(_read_file(path))
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unknown format {data.get('format')!r}")
+        manifest = Manifest(
+            recipe=IndexRecipe.from_json(data["recipe"]),
+            dimension=int(data["dimension"]),
+            documents={s: DocumentRecord(**r) for s, r in data["documents"].items()},
+            skipped={s: SkippedRecord(**r) for s, r in data.get("skipped", {}).items()},
+            generation=int(data["generation"]),
+            created_at=str(data["created_at"]),
+            model_info=dict(data.get("model_info", {})),
+        )
+        checksums = {str(k): str(v) for k, v in data["files"].items()}
+        if int(data["rows"]) != manifest.chunk_count:
+            raise ValueError("row count disagrees with the documents' chunk counts")
+    except IndexCorruptError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IndexCorruptError(f"index manifest {path} is broken: {exc}") from None
+    return manifest, checksums
+
+
+def _read_file(path: Path) -> bytes:
+    if path.is_symlink():
+        raise IndexCorruptError(f"{path} is a symbolic link; index files must be regular files")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise IndexCorruptError(f"index file {path} is missing") from None
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read index file {path}: {exc}") from None
+
+
+def _read_checked(folder: Path, name: str, checksums: dict[str, str]) -> bytes:
+    data = _read_file(folder / name)
+    if hashlib.sha256(data).hexdigest() != checksums.get(name):
+        raise IndexCorruptError(
+            f"index file {folder / name} fails its checksum (truncated or modified)"
+        )
+    return data
+
+
+def _parse_chunks(data: bytes, folder: Path) -> list[Chunk]:
+    try:
+        rows: list[Any] = json.loads(data)["chunks"]
+        return [Chunk(str(s), int(a), int(b), str(t), int(p)) for s, a, b, p, t in rows]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"chunk table in {folder} is broken: {exc}") from None
+
+
+def _parse_vectors(data: bytes, folder: Path, dimension: int) -> np.ndarray:
+    try:
+        vectors = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise IndexCorruptError(f"vector file in {folder} is unreadable: {exc}") from None
+    if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape[1] != dimension:
+        raise IndexCorruptError(
+            f"vector file in {folder} has dtype {vectors.dtype} and shape "
+            f"{vectors.shape}, expected float32 (N, {dimension})"
+        )
+    if not np.isfinite(vectors).all():
+        raise IndexCorruptError(f"vector file in {folder} contains NaN or infinite values")
+    return vectors
+
+
+def _check_consistency(
+    manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, folder: Path
+) -> None:
+    if len(chunks) != vectors.shape[0] or len(chunks) != manifest.chunk_count:
+        raise IndexCorruptError(
+            f"index in {folder}: {len(chunks)} chunks, {vectors.shape[0]} "
+            f"vectors, manifest says {manifest.chunk_count}"
+        )
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        if chunk.end - chunk.start != len(chunk.text) or chunk.source not in manifest.documents:
+            raise IndexCorruptError(f"index in {folder}: chunk table disagrees with the manifest")
+        counts[chunk.source] = counts.get(chunk.source, 0) + 1
+    for source, record in manifest.documents.items():
+        if counts.get(source, 0) != record.chunks:
+            raise IndexCorruptError(f"index in {folder}: chunk count of {source} disagrees")

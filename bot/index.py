@@ -1,0 +1,195 @@
+"""What an index is (manifest, chunks, vectors), how it is searched, and how it is brought up to date.
+
+Storage lives behind the `Store` protocol (see file_store.py): nothing here assumes where the bytes
+are, and nothing above the `SearchIndex` protocol assumes the corpus is in memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from bot.chunking import CHUNKER_VERSION, Chunk, ChunkerSettings
+from bot.text import keyword_tokens
+
+# How chunk text is turned into model input; bump when that changes so vectors are rebuilt.
+EMBED_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    source: str
+    sha256: str
+    size: int
+    chunks: int
+    characters: int
+    indexed_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRecord:
+    source: str
+    sha256: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRecipe:
+    """Everything that, when changed, invalidates every vector: a full rebuild."""
+
+    model_id: str
+    chunker: ChunkerSettings
+    chunker_version: int = CHUNKER_VERSION
+    embed_format: int = EMBED_FORMAT
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "chunker": {
+                "max_chars": self.chunker.max_chars,
+                "overlap_chars": self.chunker.overlap_chars,
+                "min_chars": self.chunker.min_chars,
+            },
+            "chunker_version": self.chunker_version,
+            "embed_format": self.embed_format,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IndexRecipe:
+        return cls(
+            str(data["model_id"]),
+            ChunkerSettings(**data["chunker"]),
+            int(data["chunker_version"]),
+            int(data["embed_format"]),
+        )
+
+    def difference(self, other: IndexRecipe) -> str | None:
+        """A one-line reason why `other` cannot reuse this recipe's vectors, or None."""
+        if self.model_id != other.model_id:
+            return f"embedding model changed ({self.model_id} -> {other.model_id})"
+        if self.chunker != other.chunker or self.chunker_version != other.chunker_version:
+            return "chunker settings changed"
+        if self.embed_format != other.embed_format:
+            return "embedding input format changed"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    recipe: IndexRecipe
+    dimension: int
+    documents: dict[str, DocumentRecord]
+    skipped: dict[str, SkippedRecord] = field(default_factory=dict)
+    generation: int = 0
+    created_at: str = ""
+    model_info: dict[str, Any] = field(default_factory=dict)  # max_seq_length, normalised, ...
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(record.chunks for record in self.documents.values())
+
+
+class SearchIndex(Protocol):
+    """One generation of the index, read-only. Implementations: in memory, later PostgreSQL."""
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    def dense(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the k nearest chunks, best first."""
+        ...
+
+    def keyword(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """(chunk id, BM25) of the k best keyword matches with a positive score, best first."""
+        ...
+
+    def chunk(self, chunk_id: int) -> Chunk: ...
+
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        """Inverse document frequency of each token over the chunks (for highlighting)."""
+        ...
+
+
+class MemoryIndex:
+    """Chunks, their vectors and a BM25 index, all in memory: the default for one machine."""
+
+    def __init__(self, manifest: Manifest, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        if len(chunks) != vectors.shape[0]:
+            raise ValueError("chunk table and vectors disagree in length")
+        self._manifest = manifest
+        self._chunks = list(chunks)
+        self._vectors = vectors
+        self._bm25: Any = None
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._manifest
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return self._chunks
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._vectors
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def dense(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if not self._chunks:
+            return []
+        scores = self._vectors @ query_vector.astype(self._vectors.dtype)
+        return _top_k(scores.astype(np.float32), k, positive_only=False)
+
+    def keyword(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        if not self._chunks or not tokens:
+            return []
+        scores = self._keyword_index().get_scores(list(tokens))
+        return _top_k(np.asarray(scores, dtype=np.float32), k, positive_only=True)
+
+    def chunk(self, chunk_id: int) -> Chunk:
+        return self._chunks[chunk_id]
+
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        bm25 = self._keyword_index()
+        n = len(self._chunks)
+        result: dict[str, float] = {}
+        for token in set(tokens):
+            document_frequency = int(np.count_nonzero(bm25.get_scores([token])))
+            result[token] = math.log(
+                1 + (n - document_frequency + 0.5) / (document_frequency + 0.5)
+            )
+        return result
+
+    def warm_up(self) -> None:
+        """Build the keyword index now rather than on the first question."""
+        self._keyword_index()
+
+    def _keyword_index(self) -> Any:
+        if self._bm25 is None:
+            import bm25s
+
+            bm25 = bm25s.BM25()
+            corpus = [keyword_tokens(chunk.text) or [""] for chunk in self._chunks]
+            bm25.index(corpus, show_progress=False)
+            self._bm25 = bm25
+        return self._bm25
+
+
+def _top_k(scores: np.ndarray, k: int, *, positive_only: bool) -> list[tuple[int, float]]:
+    k = min(k, scores.shape[0])
+    if k <= 0:
+        return []
+    top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+    ordered = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(i), float(scores[i])) for i in ordered if not positive_only or scores[i] > 0]
+
+
+def embedding_input(chunk: Chunk) -> str:
+    """The text the model sees for a chunk: whitespace collapsed, nothing else changed."""
+    return " ".join(chunk.text.split())

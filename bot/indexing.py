@@ -1,0 +1,252 @@
+"""Bring an index up to date with a knowledge folder, embedding only what changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.chunking import Chunk, chunk_text
+from bot.documents import DocumentFile, DocumentSkipped, hash_files, read_document
+from bot.embedding import Embedder
+from bot.errors import IndexCorruptError, KnowledgeError
+from bot.index import (
+    DocumentRecord,
+    IndexRecipe,
+    Manifest,
+    SearchIndex,
+    SkippedRecord,
+    embedding_input,
+)
+from bot.store import Store
+
+ProgressCallback = Callable[[int, int], None]
+EMBED_BATCH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    warnings: list[str] = field(default_factory=list)
+    rebuild_reason: str | None = None
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "chunks_embedded": self.chunks_embedded,
+            "chunks_total": self.chunks_total,
+        }
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} "
+            f"removed, {len(self.unchanged)} unchanged; {self.chunks_embedded} chunks "
+            f"embedded, {self.chunks_total} in the index"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    to_read: list[DocumentFile]
+    keep: dict[str, DocumentRecord]
+    keep_skipped: dict[str, SkippedRecord]
+    previous: dict[str, DocumentRecord]  # what the current generation holds (for the report)
+    rebuild_reason: str | None
+    forget: bool  # documents or skip records disappeared from the folder
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (self.to_read or self.forget or self.rebuild_reason)
+
+
+def update_index(
+    folder: Path,
+    store: Store,
+    recipe: IndexRecipe,
+    embedder: Embedder,
+    *,
+    progress: ProgressCallback | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> tuple[SearchIndex, UpdateReport]:
+    """Check the folder against the index; re-embed added and changed documents only.
+
+    Costs only hashing when nothing changed: the model is touched only when chunks need vectors.
+    A corrupt index is reported in the warnings and rebuilt from scratch.
+    """
+    files, warnings = hash_files(folder)
+    manifest, corrupt = _manifest_or_rebuild(store)
+    if corrupt:
+        warnings.append(corrupt)
+    plan = _plan(files, manifest, recipe, corrupt)
+    if plan.nothing_to_do and manifest is not None:
+        index = None if corrupt else _open_or_none(store)
+        if index is not None:
+            _require_documents(folder, index.manifest)
+            return index, _report(plan, index.manifest, 0, warnings + _skip_warnings(manifest))
+    with store.writer_lock():
+        # Another writer may have finished while we waited: plan again against what is there now.
+        manifest, corrupt = _manifest_or_rebuild(store)
+        plan = _plan(files, manifest, recipe, corrupt)
+        index, embedded, skipped = _apply(plan, manifest, store, recipe, embedder, progress, now)
+    warnings += [f"skipping {s.source}: {s.reason}" for s in skipped.values()]
+    _require_documents(folder, index.manifest)
+    return index, _report(plan, index.manifest, embedded, warnings)
+
+
+def _manifest_or_rebuild(store: Store) -> tuple[Manifest | None, str | None]:
+    try:
+        return store.read_manifest(), None
+    except IndexCorruptError as exc:
+        return None, f"{exc}; rebuilding the index"
+
+
+def _open_or_none(store: Store) -> SearchIndex | None:
+    try:
+        return store.open()
+    except IndexCorruptError:
+        return None
+
+
+def _plan(
+    files: list[DocumentFile],
+    manifest: Manifest | None,
+    recipe: IndexRecipe,
+    corrupt: str | None = None,
+) -> _Plan:
+    previous = manifest.documents if manifest else {}
+    reason = corrupt or (manifest.recipe.difference(recipe) if manifest is not None else None)
+    old_docs = {} if reason else previous
+    old_skipped = manifest.skipped if manifest and not reason else {}
+    to_read: list[DocumentFile] = []
+    keep: dict[str, DocumentRecord] = {}
+    keep_skipped: dict[str, SkippedRecord] = {}
+    for file in files:
+        record = old_docs.get(file.source)
+        skipped = old_skipped.get(file.source)
+        if record is not None and record.sha256 == file.sha256:
+            keep[file.source] = record
+        elif skipped is not None and skipped.sha256 == file.sha256:
+            keep_skipped[file.source] = skipped
+        else:
+            to_read.append(file)
+    present = {file.source for file in files}
+    forget = bool((set(old_docs) | set(old_skipped)) - present)
+    return _Plan(to_read, keep, keep_skipped, dict(previous), reason, forget)
+
+
+def _apply(
+    plan: _Plan,
+    manifest: Manifest | None,
+    store: Store,
+    recipe: IndexRecipe,
+    embedder: Embedder,
+    progress: ProgressCallback | None,
+    now: Callable[[], datetime],
+) -> tuple[SearchIndex, int, dict[str, SkippedRecord]]:
+    timestamp = now().isoformat(timespec="seconds")
+    new_chunks: list[Chunk] = []
+    records = dict(plan.keep)
+    skipped = dict(plan.keep_skipped)
+    for file in plan.to_read:
+        try:
+            document = read_document(file)
+        except DocumentSkipped as exc:
+            skipped[file.source] = SkippedRecord(file.source, file.sha256, str(exc))
+            continue
+        chunks = chunk_text(document.source, document.text, recipe.chunker)
+        new_chunks.extend(chunks)
+        records[document.source] = DocumentRecord(
+            document.source,
+            document.sha256,
+            document.size,
+            len(chunks),
+            len(document.text),
+            timestamp,
+        )
+    vectors = _embed(new_chunks, embedder, progress)
+    dimension = (
+        vectors.shape[1]
+        if new_chunks
+        else manifest.dimension
+        if manifest is not None
+        else embedder.dimension
+    )
+    new_manifest = Manifest(
+        recipe=recipe,
+        dimension=dimension,
+        documents=dict(sorted(records.items())),
+        skipped=dict(sorted(skipped.items())),
+        generation=(manifest.generation + 1) if manifest else 1,
+        created_at=timestamp,
+        model_info=_model_info(embedder, manifest, bool(new_chunks)),
+    )
+    index = store.commit(new_manifest, set(plan.keep), new_chunks, vectors)
+    fresh_skips = {s: r for s, r in skipped.items() if s not in plan.keep_skipped}
+    return index, len(new_chunks), fresh_skips
+
+
+def _embed(
+    chunks: list[Chunk], embedder: Embedder, progress: ProgressCallback | None
+) -> np.ndarray:
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    parts = []
+    for start in range(0, len(chunks), EMBED_BATCH):
+        batch = chunks[start : start + EMBED_BATCH]
+        parts.append(embedder.encode([embedding_input(chunk) for chunk in batch]))
+        if progress:
+            progress(min(start + EMBED_BATCH, len(chunks)), len(chunks))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _model_info(embedder: Embedder, manifest: Manifest | None, loaded: bool) -> dict[str, Any]:
+    if not loaded and manifest is not None:
+        return manifest.model_info
+    info: dict[str, Any] = {"normalized": True, "revision": embedder.spec.revision}
+    max_seq_length = getattr(embedder, "max_seq_length", None)
+    if max_seq_length is not None:
+        info["max_seq_length"] = max_seq_length
+    return info
+
+
+def _skip_warnings(manifest: Manifest) -> list[str]:
+    return [f"skipping {r.source}: {r.reason}" for r in manifest.skipped.values()]
+
+
+def _require_documents(folder: Path, manifest: Manifest) -> None:
+    if not manifest.documents:
+        raise KnowledgeError(f"no readable .txt or .md documents in the knowledge folder {folder}")
+
+
+def _report(plan: _Plan, manifest: Manifest, embedded: int, warnings: list[str]) -> UpdateReport:
+    """Counts from the difference between the previous and the new generation."""
+    new, old = manifest.documents, plan.previous
+    rebuilt = plan.rebuild_reason is not None
+    return UpdateReport(
+        added=sorted(s for s in new if s not in old),
+        changed=sorted(s for s in new if s in old and (rebuilt or old[s].sha256 != new[s].sha256)),
+        removed=sorted(s for s in old if s not in new),
+        unchanged=sorted(
+            s for s in new if s in old and not rebuilt and old[s].sha256 == new[s].sha256
+        ),
+        chunks_embedded=embedded,
+        chunks_total=manifest.chunk_count,
+        warnings=warnings,
+        rebuild_reason=plan.rebuild_reason,
+    )
