@@ -177,8 +177,10 @@ def _apply(
         )
     if not records:
         reasons = "; ".join(f"{r.source}: {r.reason}" for r in skipped.values())
-        raise KnowledgeError("no readable .txt or .md documents in the knowledge folder"
-                             + (f" ({reasons})" if reasons else ""))
+        raise KnowledgeError(
+            "no readable .txt or .md documents in the knowledge folder"
+            + (f" ({reasons})" if reasons else "")
+        )
     vectors = _embed(new_chunks, embedder, progress)
     dimension = (
         vectors.shape[1]

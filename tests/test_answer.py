@@ -14,8 +14,14 @@ def _idf(tokens: object) -> dict[str, float]:
 
 
 def _compose(question: str, hits: list[Hit], **settings: float) -> object:
-    return compose(question, hits, CHUNKS.__getitem__, _idf, ComposeSettings(**settings),  # type: ignore[arg-type]
-                   decline_message="not here")
+    return compose(
+        question,
+        hits,
+        CHUNKS.__getitem__,
+        _idf,
+        ComposeSettings(**settings),  # type: ignore[arg-type]
+        decline_message="not here",
+    )
 
 
 def test_highlight_marks_the_sentence_sharing_most_terms() -> None:

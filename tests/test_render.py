@@ -8,9 +8,20 @@ QUOTE = Quote("a.txt", 10, 40, "First sentence. Second one here.", (26, 40), 0.7
 
 def test_json_contract() -> None:
     data = answer_to_json(Answer("q?", (QUOTE,), False))
-    assert data == {"question": "q?", "declined": False, "quotes": [
-        {"source": "a.txt", "start": 10, "end": 40, "text": "First sentence. Second one here.",
-         "highlight": {"start": 26, "end": 40}, "score": 0.71}]}
+    assert data == {
+        "question": "q?",
+        "declined": False,
+        "quotes": [
+            {
+                "source": "a.txt",
+                "start": 10,
+                "end": 40,
+                "text": "First sentence. Second one here.",
+                "highlight": {"start": 26, "end": 40},
+                "score": 0.71,
+            }
+        ],
+    }
     declined = answer_to_json(Answer("x", (), True, "nothing"))
     assert declined["declined"] is True and declined["quotes"] == []
 

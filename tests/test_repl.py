@@ -31,8 +31,7 @@ def test_question_and_empty_question(fake_service: QuoteService) -> None:
     repl.handle("\u200b")
     repl.handle("What about the collective economy?")
     out = console.export_text()
-    assert out.splitlines()[0] == ("the question is empty; type a question to search the "
-                                   "documents")
+    assert out.splitlines()[0] == ("the question is empty; type a question to search the documents")
     assert "1. jingzhou-grassroots-party-organizations.txt ¶" in out
     assert "collective economy" in out
 

@@ -28,8 +28,11 @@ def test_rrf_rewards_agreement() -> None:
 
 
 def test_questions_about_the_document_lift_bylines_and_dates() -> None:
-    texts = {1: "Measures to service citizens.", 2: "By People's Daily Online\nRelated",
-             3: "16:47, August 10, 2010"}
+    texts = {
+        1: "Measures to service citizens.",
+        2: "By People's Daily Online\nRelated",
+        3: "16:47, August 10, 2010",
+    }
     hits = [Hit(1, 0.35, 0.3, 1.0), Hit(2, 0.1, 0.1, 0.0), Hit(3, 0.1, 0.1, 0.0)]
     assert boost_document_facts("Who wrote the article?", hits, texts.__getitem__)[0].chunk_id == 2
     assert boost_document_facts("What date is on it?", hits, texts.__getitem__)[0].chunk_id == 3
