@@ -29,6 +29,7 @@ class Answer:
     quotes: tuple[Quote, ...]
     declined: bool
     message: str | None = None  # why it declined, or a note (question shortened, ...)
+    context: tuple[str, ...] = ()  # earlier questions of the conversation this answer used
 
 
 @dataclass(frozen=True, slots=True)
