@@ -1,0 +1,663 @@
+"""The Discord surface: `/ask`, `/sources`, `/reindex` and @mentions over the same service.
+
+A thin adapter: it checks where a question comes from and who asks, hands the question to the
+service that the REPL and the CLI use (same validation, same answers), renders the answer with
+`discord_render`, and sends it. What it adds is what Discord demands:
+
+- the interaction is deferred at once (Discord allows 3 s), the answer follows as a follow-up;
+- the service runs on one worker thread, never on the event loop, bounded by a semaphore; the
+  model is loaded and the index brought up to date in `setup_hook`, before the gateway connects,
+  so the bot is never "ready" without being able to answer;
+- `allowed_mentions=AllowedMentions.none()` on the client: every send carries `parse: []`;
+- no privileged intent: Discord delivers the text of messages that mention the bot anyway;
+- commands are synced only with `--sync` or when the command tree's hash changes;
+- `Forbidden`/`NotFound` on send are logged once and never retried (they count towards
+  Discord's invalid-request limit), and a channel that refused us is left alone for a while;
+- SIGINT/SIGTERM close the client and exit 0; a rejected token or intent is one line, no retry.
+
+discord.py is imported at module level here, and this module is imported only by the `discord`
+command, so `quotebot --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import queue
+import re
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor, Future
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import discord
+from discord import app_commands
+from pydantic import SecretStr
+
+from bot.answer import Answer
+from bot.config import DiscordSettings
+from bot.discord_render import (
+    CONTENT_BUDGET,
+    render_answer,
+    render_report,
+    render_sources,
+    shorten,
+)
+from bot.embedding import Embedder
+from bot.errors import QuestionError, QuotebotError
+from bot.index import DocumentRecord
+from bot.indexing import UpdateReport
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TOKEN_ENV = "DISCORD_TOKEN"
+QUESTION_MAX_CHARS = 2000  # the /ask option's max_length, enforced by the Discord client
+FORBIDDEN_PAUSE_SECONDS = 600.0
+SHUTDOWN_GRACE_SECONDS = 5.0
+# Permissions the invite URL asks for: View Channels, Send Messages, Send Messages in Threads,
+# Read Message History. Never Administrator (1 << 3) or Mention Everyone (1 << 17).
+INVITE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 38) | (1 << 16)
+
+BUSY = "I am answering a lot of questions right now; please ask again in a minute."
+NOT_HERE = "I am not enabled in this channel."
+FAILED = "Sorry, something went wrong while answering; the error was logged."
+HINT = "Ask me a question after the mention, for example: @quotebot what is …? (or use /ask)"
+
+
+class DiscordSetupError(QuotebotError):
+    """The bot cannot start: missing or rejected token, or a refused intent. Never retried."""
+
+
+class Service(Protocol):
+    """What the Discord surface needs from `bot.service.QuoteService`."""
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    def refresh(self, progress: Callable[[int, int], None] | None = None) -> UpdateReport: ...
+
+    def ask(self, question: str) -> Answer: ...
+
+    def sources(self) -> list[DocumentRecord]: ...
+
+
+class Busy(Exception):
+    """Too many questions are waiting; the asker is told to come back."""
+
+
+# ---------------------------------------------------------------------------- small parts
+class Cooldown:
+    """Per-user rate limit: at most `rate` questions in any `per` seconds (sliding window).
+
+    discord.py's `app_commands.checks.cooldown` covers slash commands only; this one is shared by
+    `/ask` and mentions, and takes its clock as an argument so tests need not sleep.
+    """
+
+    def __init__(self, rate: int, per: float, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.per, self._clock = rate, per, clock
+        self._hits: dict[int, deque[float]] = {}
+
+    def retry_after(self, user_id: int) -> float:
+        """0 and the question counted if the user may ask now; else seconds until they may."""
+        if self.per <= 0:
+            return 0.0
+        now = self._clock()
+        hits = self._hits.setdefault(user_id, deque())
+        while hits and now - hits[0] >= self.per:
+            hits.popleft()
+        if len(hits) >= self.rate:
+            return self.per - (now - hits[0])
+        hits.append(now)
+        if len(self._hits) > 10_000:  # forget idle users so memory stays bounded
+            self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] < self.per}
+        return 0.0
+
+
+class WorkerExecutor(Executor):
+    """One daemon worker thread running the service's blocking calls in order.
+
+    One worker, not a pool: concurrent encodes oversubscribe torch's threads and the index has a
+    single writer anyway. A daemon thread, unlike ThreadPoolExecutor's, does not hold the process
+    open at exit, so SIGTERM during a long re-index still exits within the stop grace period
+    (the index store commits atomically, so an abandoned update is simply redone).
+    """
+
+    def __init__(self, name: str = "quotebot-service") -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._idle = threading.Event()
+        self._idle.set()
+        self._shutdown = False
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        if self._shutdown:
+            raise RuntimeError("executor is shut down")
+        future: Future[T] = Future()
+        self._jobs.put((future, lambda: fn(*args, **kwargs)))
+        return future
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, call = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            self._idle.clear()
+            try:
+                future.set_result(call())
+            except BaseException as exc:
+                future.set_exception(exc)
+            finally:
+                self._idle.set()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._shutdown = True
+        if cancel_futures:
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job[0].cancel()
+        self._jobs.put(None)
+        if wait:
+            self._thread.join()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True if no job is running within `timeout` seconds."""
+        return self._idle.wait(timeout)
+
+
+def bot_intents() -> discord.Intents:
+    """Least privilege: guilds (channel cache) and guild messages (mentions). No privileged
+    intent: without message_content, Discord still sends the text of messages mentioning us."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    return intents
+
+
+def invite_url(application_id: int) -> str:
+    """The least-privilege invite: bot + applications.commands scopes, no admin, no @everyone."""
+    return (
+        "https://discord.com/oauth2/authorize"
+        f"?client_id={application_id}&scope=bot+applications.commands"
+        f"&permissions={INVITE_PERMISSIONS}"
+    )
+
+
+# ---------------------------------------------------------------------------- the client
+class QuoteBot(discord.Client):
+    """A discord.py client wired to a `Service`; construct it, then `serve()` it."""
+
+    def __init__(
+        self,
+        service: Service,
+        settings: DiscordSettings,
+        *,
+        sync: bool = False,
+        executor: WorkerExecutor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        **client_options: Any,
+    ) -> None:
+        super().__init__(
+            intents=bot_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            enable_debug_events=False,  # raw IDENTIFY payloads would carry the token
+            **client_options,
+        )
+        self.service = service
+        self.settings = settings
+        self.force_sync = sync
+        self.executor = executor or WorkerExecutor()
+        self.cooldown = Cooldown(settings.cooldown_rate, settings.cooldown_seconds, clock)
+        self._clock = clock
+        self._searches = asyncio.Semaphore(settings.max_concurrent_searches)
+        self._waiting = 0
+        self._reindexing = asyncio.Lock()
+        self._refused_channels: dict[int, float] = {}
+        self.tree: app_commands.CommandTree[QuoteBot] = _Tree(self)
+        for command in (ask_command, sources_command, reindex_command):
+            self.tree.add_command(command)
+
+    # ----------------------------------------------------------------- startup
+    async def setup_hook(self) -> None:
+        """Runs once, after login and before the gateway connects: index, model, commands."""
+        report = await self.run_blocking(self.service.refresh)
+        log.info("index ready: %s", report.summary())
+        await self.run_blocking(self.service.embedder.encode, ["warm-up"])
+        log.info("embedding model loaded")
+        await self.sync_commands()
+
+    async def sync_commands(self) -> bool:
+        """Sync the command tree with Discord if asked to, or if it changed since the last sync.
+
+        Syncing on every start (or every on_ready) spends a rate-limited call for nothing and can
+        briefly make commands disappear; the hash of what was last synced, per application, is
+        kept in `commands_state_file`.
+        """
+        fingerprint = self.commands_fingerprint()
+        path = self.settings.commands_state_file
+        previous = _read_state(path)
+        if not self.force_sync and previous == fingerprint:
+            log.info("slash commands unchanged since the last sync; not syncing")
+            return False
+        try:
+            synced = await self.tree.sync()
+        except discord.HTTPException as exc:
+            log.error("could not sync slash commands: %s", exc)
+            return False
+        _write_state(path, fingerprint)
+        log.info("synced %d slash commands", len(synced))
+        return True
+
+    def commands_fingerprint(self) -> str:
+        payload = {
+            "application_id": self.application_id,
+            "commands": sorted(
+                (command.to_dict(self.tree) for command in self.tree.get_commands()),
+                key=lambda c: str(c["name"]),
+            ),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info("connected to Discord as %s (%s guilds)", user, len(self.guilds))
+
+    async def close(self) -> None:
+        await super().close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # ----------------------------------------------------------------- the service, off the loop
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, fn, *args)
+
+    async def answer(self, question: str) -> Answer:
+        """The service's answer, computed on the worker; raises Busy when too many wait."""
+        if self._waiting >= self.settings.max_waiting_questions:
+            raise Busy
+        self._waiting += 1
+        try:
+            async with self._searches:
+                return await self.run_blocking(self.service.ask, question)
+        finally:
+            self._waiting -= 1
+
+    async def reply_content(self, question: str, *, show_question: bool) -> str:
+        """What to send for a question: the rendered answer, or a polite reason why not."""
+        try:
+            answer = await self.answer(question)
+        except Busy:
+            return BUSY
+        except QuestionError as exc:
+            return shorten(str(exc), CONTENT_BUDGET)
+        except QuotebotError as exc:
+            log.warning("question failed: %s", exc)
+            return shorten(f"Sorry: {exc}", CONTENT_BUDGET)
+        except Exception:
+            log.exception("unexpected error while answering")
+            return FAILED
+        return render_answer(answer, show_question=show_question)
+
+    # ----------------------------------------------------------------- where questions may come from
+    def allowed(self, guild_id: int | None, channel_id: int | None) -> bool:
+        """The server-side allowlist (Discord's own command permissions can be changed by any
+        server admin, so this is the check that counts). Empty lists allow everything."""
+        if self.settings.guild_ids and guild_id not in self.settings.guild_ids:
+            return False
+        return not (self.settings.channel_ids and channel_id not in self.settings.channel_ids)
+
+    def may_reindex(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id in self.settings.admin_user_ids:
+            return True
+        return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+    # ----------------------------------------------------------------- mentions
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.user
+        if me is None or message.author.bot or not self.settings.answer_mentions:
+            return
+        if not any(user.id == me.id for user in message.mentions):
+            return
+        guild_id = message.guild.id if message.guild else None
+        if not self.allowed(guild_id, message.channel.id):
+            log.debug("ignoring a mention outside the allowlist (channel %s)", message.channel.id)
+            return
+        if self._channel_refused(message.channel.id):
+            return
+        question = _strip_mentions(message.content, me.id)
+        if not question:
+            await self.send_reply(message, HINT)
+            return
+        wait = self.cooldown.retry_after(message.author.id)
+        if wait:
+            await self.send_reply(message, _cooldown_text(wait))
+            return
+        content = await self.reply_content(question, show_question=False)
+        await self.send_reply(message, content)
+
+    async def send_reply(self, message: discord.Message, content: str) -> None:
+        await self.deliver(
+            message.reply(content, mention_author=False, suppress_embeds=True),
+            what=f"reply in channel {message.channel.id}",
+            channel_id=message.channel.id,
+        )
+
+    # ----------------------------------------------------------------- sending
+    async def deliver(self, send: Any, *, what: str, channel_id: int | None = None) -> bool:
+        """Await one send; on Forbidden/NotFound log once and give up (never retried: 401/403/404
+        responses count towards Discord's limit of 10,000 invalid requests per 10 minutes)."""
+        try:
+            await send
+        except (discord.Forbidden, discord.NotFound) as exc:
+            log.warning("could not send %s: %s (not retried)", what, exc)
+            if channel_id is not None and isinstance(exc, discord.Forbidden):
+                self._refused_channels[channel_id] = self._clock()
+            return False
+        except discord.HTTPException as exc:
+            log.warning("could not send %s: %s", what, exc)
+            return False
+        return True
+
+    def _channel_refused(self, channel_id: int) -> bool:
+        since = self._refused_channels.get(channel_id)
+        if since is None:
+            return False
+        if self._clock() - since < FORBIDDEN_PAUSE_SECONDS:
+            return True
+        del self._refused_channels[channel_id]
+        return False
+
+
+class _Tree(app_commands.CommandTree["QuoteBot"]):
+    async def interaction_check(self, interaction: discord.Interaction[QuoteBot]) -> bool:
+        """Refuse interactions outside the allowlist before any command (or retrieval) runs."""
+        bot = interaction.client
+        if bot.allowed(interaction.guild_id, interaction.channel_id):
+            return True
+        log.info("refused /%s outside the allowlist (guild %s, channel %s)",
+                 interaction.command.name if interaction.command else "?",
+                 interaction.guild_id, interaction.channel_id)
+        await bot.deliver(
+            interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
+        )
+        return False
+
+    async def on_error(
+        self, interaction: discord.Interaction[QuoteBot], error: app_commands.AppCommandError
+    ) -> None:
+        if isinstance(error, app_commands.CheckFailure):
+            return  # already answered by interaction_check
+        log.error("slash command failed: %s", error, exc_info=error)
+
+
+# ---------------------------------------------------------------------------- slash commands
+@app_commands.command(name="ask", description="Ask a question; the answer quotes the documents.")
+@app_commands.describe(question="What you want to know")
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+async def ask_command(
+    interaction: discord.Interaction[QuoteBot],
+    question: app_commands.Range[str, 1, 2000],
+) -> None:
+    bot = interaction.client
+    wait = bot.cooldown.retry_after(interaction.user.id)
+    if wait:
+        await bot.deliver(
+            interaction.response.send_message(_cooldown_text(wait), ephemeral=True),
+            what="cooldown notice",
+        )
+        return
+    # Defer before anything slow: Discord invalidates the interaction after 3 seconds.
+    if not await bot.deliver(interaction.response.defer(thinking=True), what="defer"):
+        return
+    content = await bot.reply_content(question, show_question=True)
+    await bot.deliver(
+        interaction.followup.send(content, suppress_embeds=True), what="answer follow-up"
+    )
+
+
+@app_commands.command(name="sources", description="List the documents I quote from.")
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+async def sources_command(interaction: discord.Interaction[QuoteBot]) -> None:
+    bot = interaction.client
+    if not await bot.deliver(
+        interaction.response.defer(thinking=True, ephemeral=True), what="defer"
+    ):
+        return
+    try:
+        records = await bot.run_blocking(bot.service.sources)
+        content = render_sources(records)
+    except QuotebotError as exc:
+        content = shorten(f"Sorry: {exc}", CONTENT_BUDGET)
+    await bot.deliver(
+        interaction.followup.send(content, ephemeral=True, suppress_embeds=True),
+        what="sources follow-up",
+    )
+
+
+@app_commands.command(name="reindex", description="Bring the index up to date with the documents.")
+@app_commands.default_permissions(manage_guild=True)  # a hint for Discord's UI; checked below
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
+    bot = interaction.client
+    if not bot.may_reindex(interaction):
+        await bot.deliver(
+            interaction.response.send_message(
+                "Only members with the Manage Server permission (or listed admins) can re-index.",
+                ephemeral=True,
+            ),
+            what="permission notice",
+        )
+        return
+    if bot._reindexing.locked():
+        await bot.deliver(
+            interaction.response.send_message("A re-index is already running.", ephemeral=True),
+            what="busy notice",
+        )
+        return
+    async with bot._reindexing:
+        if not await bot.deliver(
+            interaction.response.defer(thinking=True, ephemeral=True), what="defer"
+        ):
+            return
+        try:
+            report = await bot.run_blocking(bot.service.refresh)
+            content = render_report(report)
+            log.info("re-indexed on request of user %s: %s", interaction.user.id,
+                     report.summary())
+        except QuotebotError as exc:
+            content = shorten(f"Re-indexing failed: {exc}", CONTENT_BUDGET)
+        await bot.deliver(
+            interaction.followup.send(content, ephemeral=True), what="reindex follow-up"
+        )
+
+
+def _cooldown_text(wait: float) -> str:
+    return f"You are asking quickly; please try again in {max(1, round(wait))} s."
+
+
+def _strip_mentions(content: str, bot_id: int) -> str:
+    for form in (f"<@{bot_id}>", f"<@!{bot_id}>"):
+        content = content.replace(form, " ")
+    return " ".join(content.split())
+
+
+def _read_state(path: Path) -> str | None:
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["commands_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_state(path: Path, fingerprint: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(json.dumps({"commands_sha256": fingerprint}), encoding="utf-8")
+    os.replace(temp, path)
+
+
+# ---------------------------------------------------------------------------- secrets in logs
+class RedactingFilter(logging.Filter):
+    """Removes the bot token, interaction tokens in webhook/callback URLs, and anything shaped
+    like a Discord token from log records (discord.py logs interaction URLs at DEBUG)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        text = _INTERACTION_URL.sub(r"\1[redacted]", text)
+        return _TOKEN_SHAPE.sub("[redacted token]", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+def install_redaction(secrets: Iterable[str]) -> RedactingFilter:
+    """Attach one redacting filter to every existing logger and to the root handlers.
+
+    Logger filters clean records where they are created (so every handler, including ones added
+    later, sees clean records from discord.py and quotebot); handler filters catch the rest.
+    """
+    redactor = RedactingFilter(secrets)
+    names = [name for name in logging.root.manager.loggerDict if not name.startswith("_")]
+    for name in names:
+        logger = logging.getLogger(name)
+        if redactor not in logger.filters:
+            logger.addFilter(redactor)
+    logging.getLogger().addFilter(redactor)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
+    return redactor
+
+
+def remove_redaction(redactor: RedactingFilter) -> None:
+    for name in list(logging.root.manager.loggerDict):
+        logger = logging.getLogger(name)
+        if redactor in logger.filters:
+            logger.removeFilter(redactor)
+    logging.getLogger().removeFilter(redactor)
+    for handler in logging.getLogger().handlers:
+        handler.removeFilter(redactor)
+
+
+_INTERACTION_URL = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/\s?'\"]+")
+# python-discord's TOKEN_RE: id.timestamp.hmac, each base64url.
+_TOKEN_SHAPE = re.compile(r"[\w-]{10,}\.[\w-]{5,}\.[\w-]{10,}")
+
+
+# ---------------------------------------------------------------------------- running it
+def read_token(environ: Mapping[str, str]) -> SecretStr:
+    """The bot token, only ever from the environment."""
+    token = environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise DiscordSetupError(
+            f"no Discord bot token: set the {TOKEN_ENV} environment variable "
+            "(Developer Portal → your application → Bot → Reset Token)"
+        )
+    return SecretStr(token)
+
+
+async def serve(
+    bot: QuoteBot, token: SecretStr, *, install_signal_handlers: bool = True
+) -> None:
+    """Run `bot` until SIGINT/SIGTERM (returns normally) or a fatal error (raises
+    DiscordSetupError for a rejected token or intent: those are never retried)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM) if install_signal_handlers else ()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with bot:
+            runner = asyncio.create_task(bot.start(token.get_secret_value(), reconnect=True))
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not runner.done():
+                log.info("stopping: closing the Discord connection")
+                await bot.close()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(runner, timeout=SHUTDOWN_GRACE_SECONDS)
+                return
+            stopper.cancel()
+            _raise_setup_error(runner)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def _raise_setup_error(runner: asyncio.Task[None]) -> None:
+    exc = runner.exception()
+    if exc is None:
+        return
+    if isinstance(exc, discord.LoginFailure):
+        raise DiscordSetupError(
+            f"Discord rejected the bot token in {TOKEN_ENV} (LoginFailure); check it, or reset "
+            "it in the Developer Portal"
+        ) from None
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        raise DiscordSetupError(
+            "Discord refused a privileged gateway intent (close code 4014); enable it in the "
+            "Developer Portal → Bot → Privileged Gateway Intents, or do not request it"
+        ) from None
+    if isinstance(exc, discord.ConnectionClosed):
+        raise DiscordSetupError(
+            f"Discord closed the gateway connection with code {exc.code} ({exc.reason or 'no reason'})"
+        ) from None
+    if isinstance(exc, QuotebotError):
+        raise exc
+    raise DiscordSetupError(f"the Discord bot stopped: {type(exc).__name__}: {exc}") from exc
+
+
+def run(
+    service: Service,
+    settings: DiscordSettings,
+    *,
+    sync: bool = False,
+    environ: Mapping[str, str] = os.environ,
+    debug: bool = False,
+) -> int:
+    """`quotebot discord`: run until stopped. Returns 0 on SIGINT/SIGTERM; raises
+    DiscordSetupError (one line for the CLI) when Discord refuses us."""
+    token = read_token(environ)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    logging.getLogger("discord").setLevel(logging.DEBUG if debug else logging.INFO)
+    install_redaction([token.get_secret_value()])
+    executor = WorkerExecutor()
+    bot = QuoteBot(service, settings, sync=sync, executor=executor)
+    asyncio.run(serve(bot, token))
+    if not executor.wait_idle(SHUTDOWN_GRACE_SECONDS):
+        # An index update is still running on the worker thread; it is a daemon, and the store
+        # commits atomically, so leaving now loses nothing that the next start will not redo.
+        log.warning("left an index update unfinished; it will be redone on the next start")
+    return 0
