@@ -229,8 +229,9 @@ class QuoteBot(discord.Client):
         self._reindexing = asyncio.Lock()
         self._refused_channels: dict[int, float] = {}
         self.tree: app_commands.CommandTree[QuoteBot] = _Tree(self)
-        for command in (ask_command, sources_command, reindex_command):
-            self.tree.add_command(command)
+        self.tree.add_command(ask_command)
+        self.tree.add_command(sources_command)
+        self.tree.add_command(reindex_command)
 
     # ----------------------------------------------------------------- startup
     async def setup_hook(self) -> None:
@@ -389,9 +390,12 @@ class _Tree(app_commands.CommandTree["QuoteBot"]):
         bot = interaction.client
         if bot.allowed(interaction.guild_id, interaction.channel_id):
             return True
-        log.info("refused /%s outside the allowlist (guild %s, channel %s)",
-                 interaction.command.name if interaction.command else "?",
-                 interaction.guild_id, interaction.channel_id)
+        log.info(
+            "refused /%s outside the allowlist (guild %s, channel %s)",
+            interaction.command.name if interaction.command else "?",
+            interaction.guild_id,
+            interaction.channel_id,
+        )
         await bot.deliver(
             interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
         )
@@ -480,8 +484,7 @@ async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
         try:
             report = await bot.run_blocking(bot.service.refresh)
             content = render_report(report)
-            log.info("re-indexed on request of user %s: %s", interaction.user.id,
-                     report.summary())
+            log.info("re-indexed on request of user %s: %s", interaction.user.id, report.summary())
         except QuotebotError as exc:
             content = shorten(f"Re-indexing failed: {exc}", CONTENT_BUDGET)
         await bot.deliver(
@@ -585,9 +588,7 @@ def read_token(environ: Mapping[str, str]) -> SecretStr:
     return SecretStr(token)
 
 
-async def serve(
-    bot: QuoteBot, token: SecretStr, *, install_signal_handlers: bool = True
-) -> None:
+async def serve(bot: QuoteBot, token: SecretStr, *, install_signal_handlers: bool = True) -> None:
     """Run `bot` until SIGINT/SIGTERM (returns normally) or a fatal error (raises
     DiscordSetupError for a rejected token or intent: those are never retried)."""
     loop = asyncio.get_running_loop()

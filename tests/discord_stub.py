@@ -142,8 +142,14 @@ class DiscordStub:
             "version": 1,
             "guild_id": str(guild_id),
             "channel_id": str(channel_id),
-            "channel": {"id": str(channel_id), "type": 0, "guild_id": str(guild_id),
-                        "name": "general", "position": 0, "permission_overwrites": []},
+            "channel": {
+                "id": str(channel_id),
+                "type": 0,
+                "guild_id": str(guild_id),
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+            },
             "member": _member(user_id, permissions),
             "data": {
                 "id": str(next(self._ids)),
@@ -222,9 +228,11 @@ class DiscordStub:
         async with self._changed:
             await asyncio.wait_for(
                 self._changed.wait_for(
-                    lambda: len(self.identifies) + len(self.resumes) >= count
-                    and self._ws is not None
-                    and not self._ws.closed
+                    lambda: (
+                        len(self.identifies) + len(self.resumes) >= count
+                        and self._ws is not None
+                        and not self._ws.closed
+                    )
                 ),
                 timeout,
             )
@@ -309,8 +317,14 @@ class DiscordStub:
             body = raw.decode("utf-8", "replace")
         path = "/" + request.match_info["tail"]
         self.requests.append(
-            Request(request.method, path, dict(request.query), body, dict(request.headers),
-                    asyncio.get_running_loop().time())
+            Request(
+                request.method,
+                path,
+                dict(request.query),
+                body,
+                dict(request.headers),
+                asyncio.get_running_loop().time(),
+            )
         )
         try:
             return self._route(request, path, body)
@@ -322,9 +336,9 @@ class DiscordStub:
         parts = path.strip("/").split("/")
         method = request.method
         authorised = request.headers.get("Authorization") == f"Bot {self.token}"
-        if parts[0] in ("users", "oauth2", "gateway", "applications", "channels"):
-            if not authorised:
-                return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        needs_token = parts[0] in ("users", "oauth2", "gateway", "applications", "channels")
+        if needs_token and not authorised:
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
         if path == "/users/@me":
             return _json(_user(BOT_ID, "quotebot", bot=True))
         if path == "/oauth2/applications/@me":
@@ -332,14 +346,26 @@ class DiscordStub:
         if path == "/gateway":
             return _json({"url": self.gateway_url})
         if path == "/gateway/bot":
-            return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": {
-                "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
+            return _json(
+                {
+                    "url": self.gateway_url,
+                    "shards": 1,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 999,
+                        "reset_after": 0,
+                        "max_concurrency": 1,
+                    },
+                }
+            )
         if parts[0] == "applications" and parts[-1] == "commands":
             commands = body if method == "PUT" else []
-            return _json([
-                {**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}
-                for c in commands
-            ])
+            return _json(
+                [
+                    {**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}
+                    for c in commands
+                ]
+            )
         if parts[0] == "interactions" and parts[-1] == "callback":
             return self._callback(parts[2], body)
         if parts[0] == "webhooks" and len(parts) >= 3:
@@ -366,12 +392,16 @@ class DiscordStub:
             )
         interaction["responded"] = True
         flags = (body.get("data") or {}).get("flags", 0)
-        return _json({"interaction": {
-            "id": str(interaction["id"]),
-            "type": 2,
-            "response_message_loading": body.get("type") == 5,
-            "response_message_ephemeral": bool(flags & 64),
-        }})
+        return _json(
+            {
+                "interaction": {
+                    "id": str(interaction["id"]),
+                    "type": 2,
+                    "response_message_loading": body.get("type") == 5,
+                    "response_message_ephemeral": bool(flags & 64),
+                }
+            }
+        )
 
     def _webhook(self, token: str, body: Any) -> web.Response:
         interaction = self._interactions.get(token)
@@ -414,14 +444,28 @@ def _now() -> str:
 
 
 def _user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
-    return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name,
-            "avatar": None, "bot": bot, "public_flags": 0}
+    return {
+        "id": str(user_id),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+    }
 
 
 def _member(user_id: int, permissions: int, with_user: bool = True) -> dict[str, Any]:
     member: dict[str, Any] = {
-        "roles": [], "joined_at": _now(), "deaf": False, "mute": False, "flags": 0,
-        "nick": None, "avatar": None, "pending": False, "permissions": str(permissions),
+        "roles": [],
+        "joined_at": _now(),
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "nick": None,
+        "avatar": None,
+        "pending": False,
+        "permissions": str(permissions),
     }
     if with_user:
         member["user"] = _user(user_id, "asker")
@@ -430,32 +474,77 @@ def _member(user_id: int, permissions: int, with_user: bool = True) -> dict[str,
 
 def _application() -> dict[str, Any]:
     return {
-        "id": str(APP_ID), "name": "quotebot", "icon": None, "description": "",
-        "rpc_origins": [], "bot_public": False, "bot_require_code_grant": False,
-        "owner": _user(USER_ID, "owner"), "summary": "", "verify_key": "00", "team": None,
-        "flags": 0, "bot": _user(BOT_ID, "quotebot", bot=True),
+        "id": str(APP_ID),
+        "name": "quotebot",
+        "icon": None,
+        "description": "",
+        "rpc_origins": [],
+        "bot_public": False,
+        "bot_require_code_grant": False,
+        "owner": _user(USER_ID, "owner"),
+        "summary": "",
+        "verify_key": "00",
+        "team": None,
+        "flags": 0,
+        "bot": _user(BOT_ID, "quotebot", bot=True),
     }
 
 
 def _guild() -> dict[str, Any]:
     def channel(channel_id: int, name: str) -> dict[str, Any]:
-        return {"id": str(channel_id), "type": 0, "name": name, "position": 0,
-                "permission_overwrites": [], "guild_id": str(GUILD_ID), "nsfw": False,
-                "topic": None, "last_message_id": None, "rate_limit_per_user": 0,
-                "parent_id": None}
+        return {
+            "id": str(channel_id),
+            "type": 0,
+            "name": name,
+            "position": 0,
+            "permission_overwrites": [],
+            "guild_id": str(GUILD_ID),
+            "nsfw": False,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "parent_id": None,
+        }
 
     return {
-        "id": str(GUILD_ID), "name": "Test guild", "unavailable": False, "member_count": 2,
-        "large": False, "owner_id": str(USER_ID), "features": [], "emojis": [], "stickers": [],
-        "roles": [{"id": str(GUILD_ID), "name": "@everyone", "permissions": str(1 << 11),
-                   "position": 0, "color": 0, "hoist": False, "managed": False,
-                   "mentionable": False, "flags": 0}],
+        "id": str(GUILD_ID),
+        "name": "Test guild",
+        "unavailable": False,
+        "member_count": 2,
+        "large": False,
+        "owner_id": str(USER_ID),
+        "features": [],
+        "emojis": [],
+        "stickers": [],
+        "roles": [
+            {
+                "id": str(GUILD_ID),
+                "name": "@everyone",
+                "permissions": str(1 << 11),
+                "position": 0,
+                "color": 0,
+                "hoist": False,
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+            }
+        ],
         "channels": [channel(CHANNEL_ID, "general"), channel(OTHER_CHANNEL_ID, "random")],
-        "members": [{**_member(BOT_ID, 0, with_user=False),
-                     "user": _user(BOT_ID, "quotebot", bot=True)}],
-        "threads": [], "presences": [], "voice_states": [], "joined_at": _now(),
-        "verification_level": 0, "default_message_notifications": 0,
-        "explicit_content_filter": 0, "mfa_level": 0, "premium_tier": 0,
-        "preferred_locale": "en-US", "system_channel_flags": 0, "nsfw_level": 0,
-        "premium_progress_bar_enabled": False, "afk_timeout": 300,
+        "members": [
+            {**_member(BOT_ID, 0, with_user=False), "user": _user(BOT_ID, "quotebot", bot=True)}
+        ],
+        "threads": [],
+        "presences": [],
+        "voice_states": [],
+        "joined_at": _now(),
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "mfa_level": 0,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "system_channel_flags": 0,
+        "nsfw_level": 0,
+        "premium_progress_bar_enabled": False,
+        "afk_timeout": 300,
     }
