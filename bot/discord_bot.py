@@ -518,8 +518,9 @@ def _write_state(path: Path, fingerprint: str) -> None:
 
 # ---------------------------------------------------------------------------- secrets in logs
 class RedactingFilter(logging.Filter):
-    """Removes the bot token, interaction tokens in webhook/callback URLs, and anything shaped
-    like a Discord token from log records (discord.py logs interaction URLs at DEBUG)."""
+    """Removes the bot token, interaction tokens (in webhook/callback URLs and in "token" fields
+    of logged payloads), and anything shaped like a Discord token from log records: at DEBUG,
+    discord.py logs interaction URLs and whole gateway events."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
@@ -529,6 +530,7 @@ class RedactingFilter(logging.Filter):
         for secret in self.secrets:
             text = text.replace(secret, "[redacted]")
         text = _INTERACTION_URL.sub(r"\1[redacted]", text)
+        text = _TOKEN_FIELD.sub(r"\1[redacted]", text)
         return _TOKEN_SHAPE.sub("[redacted token]", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -572,6 +574,8 @@ def remove_redaction(redactor: RedactingFilter) -> None:
 
 
 _INTERACTION_URL = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/\s?'\"]+")
+# A "token" field in a logged payload (gateway DEBUG logs print whole INTERACTION_CREATE events).
+_TOKEN_FIELD = re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]+""")
 # python-discord's TOKEN_RE: id.timestamp.hmac, each base64url.
 _TOKEN_SHAPE = re.compile(r"[\w-]{10,}\.[\w-]{5,}\.[\w-]{10,}")
 
