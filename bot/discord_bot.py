@@ -27,14 +27,9 @@ import hashlib
 import json
 import logging
 import os
-import queue
-import re
 import signal
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -44,33 +39,34 @@ from pydantic import SecretStr
 
 from bot.answer import Answer
 from bot.config import DiscordSettings
+from bot.cooldown import Cooldown
+from bot.discord_commands import COMMANDS
 from bot.discord_render import (
+    BUSY,
     CONTENT_BUDGET,
+    FAILED,
+    HINT,
+    NOT_HERE,
+    cooldown_notice,
     render_answer,
-    render_report,
-    render_sources,
     shorten,
 )
 from bot.embedding import Embedder
 from bot.errors import QuestionError, QuotebotError
 from bot.index import DocumentRecord
 from bot.indexing import UpdateReport
+from bot.log_redaction import install_redaction
+from bot.worker import WorkerExecutor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TOKEN_ENV = "DISCORD_TOKEN"
-QUESTION_MAX_CHARS = 2000  # the /ask option's max_length, enforced by the Discord client
 FORBIDDEN_PAUSE_SECONDS = 600.0
 SHUTDOWN_GRACE_SECONDS = 5.0
 # Permissions the invite URL asks for: View Channels, Send Messages, Send Messages in Threads,
 # Read Message History. Never Administrator (1 << 3) or Mention Everyone (1 << 17).
 INVITE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 38) | (1 << 16)
-
-BUSY = "I am answering a lot of questions right now; please ask again in a minute."
-NOT_HERE = "I am not enabled in this channel."
-FAILED = "Sorry, something went wrong while answering; the error was logged."
-HINT = "Ask me a question after the mention, for example: @quotebot what is …? (or use /ask)"
 
 
 class DiscordSetupError(QuotebotError):
@@ -92,92 +88,6 @@ class Service(Protocol):
 
 class Busy(Exception):
     """Too many questions are waiting; the asker is told to come back."""
-
-
-# ---------------------------------------------------------------------------- small parts
-class Cooldown:
-    """Per-user rate limit: at most `rate` questions in any `per` seconds (sliding window).
-
-    discord.py's `app_commands.checks.cooldown` covers slash commands only; this one is shared by
-    `/ask` and mentions, and takes its clock as an argument so tests need not sleep.
-    """
-
-    def __init__(self, rate: int, per: float, clock: Callable[[], float] = time.monotonic):
-        self.rate, self.per, self._clock = rate, per, clock
-        self._hits: dict[int, deque[float]] = {}
-
-    def retry_after(self, user_id: int) -> float:
-        """0 and the question counted if the user may ask now; else seconds until they may."""
-        if self.per <= 0:
-            return 0.0
-        now = self._clock()
-        hits = self._hits.setdefault(user_id, deque())
-        while hits and now - hits[0] >= self.per:
-            hits.popleft()
-        if len(hits) >= self.rate:
-            return self.per - (now - hits[0])
-        hits.append(now)
-        if len(self._hits) > 10_000:  # forget idle users so memory stays bounded
-            self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] < self.per}
-        return 0.0
-
-
-class WorkerExecutor(Executor):
-    """One daemon worker thread running the service's blocking calls in order.
-
-    One worker, not a pool: concurrent encodes oversubscribe torch's threads and the index has a
-    single writer anyway. A daemon thread, unlike ThreadPoolExecutor's, does not hold the process
-    open at exit, so SIGTERM during a long re-index still exits within the stop grace period
-    (the index store commits atomically, so an abandoned update is simply redone).
-    """
-
-    def __init__(self, name: str = "quotebot-service") -> None:
-        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._idle = threading.Event()
-        self._idle.set()
-        self._shutdown = False
-        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
-        self._thread.start()
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        if self._shutdown:
-            raise RuntimeError("executor is shut down")
-        future: Future[T] = Future()
-        self._jobs.put((future, lambda: fn(*args, **kwargs)))
-        return future
-
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            future, call = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            self._idle.clear()
-            try:
-                future.set_result(call())
-            except BaseException as exc:
-                future.set_exception(exc)
-            finally:
-                self._idle.set()
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._shutdown = True
-        if cancel_futures:
-            while True:
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is not None:
-                    job[0].cancel()
-        self._jobs.put(None)
-        if wait:
-            self._thread.join()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """True if no job is running within `timeout` seconds."""
-        return self._idle.wait(timeout)
 
 
 def bot_intents() -> discord.Intents:
@@ -226,12 +136,11 @@ class QuoteBot(discord.Client):
         self._clock = clock
         self._searches = asyncio.Semaphore(settings.max_concurrent_searches)
         self._waiting = 0
-        self._reindexing = asyncio.Lock()
+        self.reindexing = asyncio.Lock()  # one /reindex at a time
         self._refused_channels: dict[int, float] = {}
         self.tree: app_commands.CommandTree[QuoteBot] = _Tree(self)
-        self.tree.add_command(ask_command)
-        self.tree.add_command(sources_command)
-        self.tree.add_command(reindex_command)
+        for command in COMMANDS:
+            self.tree.add_command(command)
 
     # ----------------------------------------------------------------- startup
     async def setup_hook(self) -> None:
@@ -346,7 +255,7 @@ class QuoteBot(discord.Client):
             return
         wait = self.cooldown.retry_after(message.author.id)
         if wait:
-            await self.send_reply(message, _cooldown_text(wait))
+            await self.send_reply(message, cooldown_notice(wait))
             return
         content = await self.reply_content(question, show_question=False)
         await self.send_reply(message, content)
@@ -409,93 +318,6 @@ class _Tree(app_commands.CommandTree["QuoteBot"]):
         log.error("slash command failed: %s", error, exc_info=error)
 
 
-# ---------------------------------------------------------------------------- slash commands
-@app_commands.command(name="ask", description="Ask a question; the answer quotes the documents.")
-@app_commands.describe(question="What you want to know")
-@app_commands.allowed_installs(guilds=True, users=False)
-@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
-async def ask_command(
-    interaction: discord.Interaction[QuoteBot],
-    question: app_commands.Range[str, 1, 2000],
-) -> None:
-    bot = interaction.client
-    wait = bot.cooldown.retry_after(interaction.user.id)
-    if wait:
-        await bot.deliver(
-            interaction.response.send_message(_cooldown_text(wait), ephemeral=True),
-            what="cooldown notice",
-        )
-        return
-    # Defer before anything slow: Discord invalidates the interaction after 3 seconds.
-    if not await bot.deliver(interaction.response.defer(thinking=True), what="defer"):
-        return
-    content = await bot.reply_content(question, show_question=True)
-    await bot.deliver(
-        interaction.followup.send(content, suppress_embeds=True), what="answer follow-up"
-    )
-
-
-@app_commands.command(name="sources", description="List the documents I quote from.")
-@app_commands.allowed_installs(guilds=True, users=False)
-@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
-async def sources_command(interaction: discord.Interaction[QuoteBot]) -> None:
-    bot = interaction.client
-    if not await bot.deliver(
-        interaction.response.defer(thinking=True, ephemeral=True), what="defer"
-    ):
-        return
-    try:
-        records = await bot.run_blocking(bot.service.sources)
-        content = render_sources(records)
-    except QuotebotError as exc:
-        content = shorten(f"Sorry: {exc}", CONTENT_BUDGET)
-    await bot.deliver(
-        interaction.followup.send(content, ephemeral=True, suppress_embeds=True),
-        what="sources follow-up",
-    )
-
-
-@app_commands.command(name="reindex", description="Bring the index up to date with the documents.")
-@app_commands.default_permissions(manage_guild=True)  # a hint for Discord's UI; checked below
-@app_commands.allowed_installs(guilds=True, users=False)
-@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
-async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
-    bot = interaction.client
-    if not bot.may_reindex(interaction):
-        await bot.deliver(
-            interaction.response.send_message(
-                "Only members with the Manage Server permission (or listed admins) can re-index.",
-                ephemeral=True,
-            ),
-            what="permission notice",
-        )
-        return
-    if bot._reindexing.locked():
-        await bot.deliver(
-            interaction.response.send_message("A re-index is already running.", ephemeral=True),
-            what="busy notice",
-        )
-        return
-    async with bot._reindexing:
-        if not await bot.deliver(
-            interaction.response.defer(thinking=True, ephemeral=True), what="defer"
-        ):
-            return
-        try:
-            report = await bot.run_blocking(bot.service.refresh)
-            content = render_report(report)
-            log.info("re-indexed on request of user %s: %s", interaction.user.id, report.summary())
-        except QuotebotError as exc:
-            content = shorten(f"Re-indexing failed: {exc}", CONTENT_BUDGET)
-        await bot.deliver(
-            interaction.followup.send(content, ephemeral=True), what="reindex follow-up"
-        )
-
-
-def _cooldown_text(wait: float) -> str:
-    return f"You are asking quickly; please try again in {max(1, round(wait))} s."
-
-
 def _strip_mentions(content: str, bot_id: int) -> str:
     for form in (f"<@{bot_id}>", f"<@!{bot_id}>"):
         content = content.replace(form, " ")
@@ -514,70 +336,6 @@ def _write_state(path: Path, fingerprint: str) -> None:
     temp = path.with_name(path.name + ".tmp")
     temp.write_text(json.dumps({"commands_sha256": fingerprint}), encoding="utf-8")
     os.replace(temp, path)
-
-
-# ---------------------------------------------------------------------------- secrets in logs
-class RedactingFilter(logging.Filter):
-    """Removes the bot token, interaction tokens (in webhook/callback URLs and in "token" fields
-    of logged payloads), and anything shaped like a Discord token from log records: at DEBUG,
-    discord.py logs interaction URLs and whole gateway events."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        text = _INTERACTION_URL.sub(r"\1[redacted]", text)
-        text = _TOKEN_FIELD.sub(r"\1[redacted]", text)
-        return _TOKEN_SHAPE.sub("[redacted token]", text)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = self.redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
-        return True
-
-
-def install_redaction(secrets: Iterable[str]) -> RedactingFilter:
-    """Attach one redacting filter to every existing logger and to the root handlers.
-
-    Logger filters clean records where they are created (so every handler, including ones added
-    later, sees clean records from discord.py and quotebot); handler filters catch the rest.
-    """
-    redactor = RedactingFilter(secrets)
-    names = [name for name in logging.root.manager.loggerDict if not name.startswith("_")]
-    for name in names:
-        logger = logging.getLogger(name)
-        if redactor not in logger.filters:
-            logger.addFilter(redactor)
-    logging.getLogger().addFilter(redactor)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redactor)
-    return redactor
-
-
-def remove_redaction(redactor: RedactingFilter) -> None:
-    for name in list(logging.root.manager.loggerDict):
-        logger = logging.getLogger(name)
-        if redactor in logger.filters:
-            logger.removeFilter(redactor)
-    logging.getLogger().removeFilter(redactor)
-    for handler in logging.getLogger().handlers:
-        handler.removeFilter(redactor)
-
-
-_INTERACTION_URL = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/\s?'\"]+")
-# A "token" field in a logged payload (gateway DEBUG logs print whole INTERACTION_CREATE events).
-_TOKEN_FIELD = re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]+""")
-# python-discord's TOKEN_RE: id.timestamp.hmac, each base64url.
-_TOKEN_SHAPE = re.compile(r"[\w-]{10,}\.[\w-]{5,}\.[\w-]{10,}")
 
 
 # ---------------------------------------------------------------------------- running it

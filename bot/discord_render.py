@@ -38,6 +38,11 @@ MAX_QUOTES = 3
 MAX_WORD_GRAPHEMES = 40
 QUESTION_BUDGET = 300
 
+BUSY = "I am answering a lot of questions right now; please ask again in a minute."
+NOT_HERE = "I am not enabled in this channel."
+FAILED = "Sorry, something went wrong while answering; the error was logged."
+HINT = "Ask me a question after the mention, for example: @quotebot what is …? (or use /ask)"
+
 _GRAPHEME = regex.compile(r"\X")
 # Scripts written without spaces between words: a cut between two of their characters is fine.
 _NO_SPACE = (
@@ -433,3 +438,7 @@ def _when(iso: str) -> str:
         return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
     except ValueError:
         return shorten(iso, 40)
+
+
+def cooldown_notice(wait: float) -> str:
+    return f"You are asking quickly; please try again in {max(1, round(wait))} s."

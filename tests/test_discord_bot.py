@@ -23,23 +23,14 @@ import pytest
 
 from bot.answer import Answer
 from bot.config import DiscordSettings, Settings
-from bot.discord_bot import (
-    BUSY,
-    INVITE_PERMISSIONS,
-    NOT_HERE,
-    DiscordSetupError,
-    QuoteBot,
-    RedactingFilter,
-    WorkerExecutor,
-    bot_intents,
-    install_redaction,
-    remove_redaction,
-    serve,
-)
+from bot.discord_bot import INVITE_PERMISSIONS, DiscordSetupError, QuoteBot, bot_intents, serve
+from bot.discord_render import BUSY, NOT_HERE
 from bot.embedding import Embedder
 from bot.index import DocumentRecord
 from bot.indexing import UpdateReport
+from bot.log_redaction import RedactingFilter, install_redaction, remove_redaction
 from bot.service import QuoteService
+from bot.worker import WorkerExecutor
 from tests.discord_stub import (
     CHANNEL_ID,
     GUILD_ID,
