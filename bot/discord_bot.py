@@ -49,8 +49,8 @@ from bot.discord_render import (
     NOT_HERE,
     cooldown_notice,
     render_answer,
-    shorten,
 )
+from bot.discord_text import shorten
 from bot.embedding import Embedder
 from bot.errors import QuestionError, QuotebotError
 from bot.index import DocumentRecord

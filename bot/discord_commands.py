@@ -17,8 +17,8 @@ from bot.discord_render import (
     cooldown_notice,
     render_report,
     render_sources,
-    shorten,
 )
+from bot.discord_text import shorten
 from bot.errors import QuotebotError
 
 if TYPE_CHECKING:

@@ -10,17 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.answer import Answer, Quote
-from bot.discord_render import (
-    CONTENT_BUDGET,
-    CONTENT_LIMIT,
-    ELLIPSIS,
-    MAX_WORD_GRAPHEMES,
-    escape,
-    fit_passage,
-    render_answer,
-    render_sources,
-    width,
-)
+from bot.discord_render import CONTENT_BUDGET, CONTENT_LIMIT, render_answer, render_sources
+from bot.discord_text import ELLIPSIS, MAX_WORD_GRAPHEMES, escape, fit_passage, width
 from bot.index import DocumentRecord
 
 EXAMPLES = 1000
