@@ -63,7 +63,10 @@ T = TypeVar("T")
 
 TOKEN_ENV = "DISCORD_TOKEN"
 FORBIDDEN_PAUSE_SECONDS = 600.0
-SHUTDOWN_GRACE_SECONDS = 5.0
+# On SIGTERM: at most this long for discord.py to finish closing, then this long for a running
+# service call; together well under the 10 s a supervisor (Docker's default) waits before SIGKILL.
+CLOSE_GRACE_SECONDS = 3.0
+WORKER_GRACE_SECONDS = 4.0
 # Permissions the invite URL asks for: View Channels, Send Messages, Send Messages in Threads,
 # Read Message History. Never Administrator (1 << 3) or Mention Everyone (1 << 17).
 INVITE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 38) | (1 << 16)
@@ -367,7 +370,7 @@ async def serve(bot: QuoteBot, token: SecretStr, *, install_signal_handlers: boo
                 log.info("stopping: closing the Discord connection")
                 await bot.close()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(runner, timeout=SHUTDOWN_GRACE_SECONDS)
+                    await asyncio.wait_for(runner, timeout=CLOSE_GRACE_SECONDS)
                 return
             stopper.cancel()
             _raise_setup_error(runner)
@@ -419,7 +422,7 @@ def run(
     executor = WorkerExecutor()
     bot = QuoteBot(service, settings, sync=sync, executor=executor)
     asyncio.run(serve(bot, token))
-    if not executor.wait_idle(SHUTDOWN_GRACE_SECONDS):
+    if not executor.wait_idle(WORKER_GRACE_SECONDS):
         # An index update is still running on the worker thread; it is a daemon, and the store
         # commits atomically, so leaving now loses nothing that the next start will not redo.
         log.warning("left an index update unfinished; it will be redone on the next start")

@@ -61,6 +61,8 @@ class DiscordStub:
     allow_privileged_intents: bool = False
     close_code_on_identify: int | None = None
     channel_status: dict[int, int] = field(default_factory=dict)  # channel id → HTTP error
+    followup_status: int | None = None  # an HTTP error for every follow-up
+    double_acks: int = 0  # second responses to one interaction (Discord: 400, code 40060)
     requests: list[Request] = field(default_factory=list)
     identifies: list[dict[str, Any]] = field(default_factory=list)
     resumes: list[dict[str, Any]] = field(default_factory=list)
@@ -387,6 +389,7 @@ class DiscordStub:
         if interaction is None:
             return _json({"message": "Unknown interaction", "code": 10062}, 404)
         if interaction["responded"]:
+            self.double_acks += 1
             return _json(
                 {"message": "Interaction has already been acknowledged.", "code": 40060}, 400
             )
@@ -407,6 +410,9 @@ class DiscordStub:
         interaction = self._interactions.get(token)
         if interaction is None or not interaction["responded"]:
             return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+        if self.followup_status is not None:
+            code = {400: 50035, 403: 50013, 404: 10015}.get(self.followup_status, 0)
+            return _json({"message": "Refused by the stand-in", "code": code}, self.followup_status)
         return _json(self._message(CHANNEL_ID, body, webhook=True))
 
     def _message(self, channel_id: int, body: Any, webhook: bool = False) -> dict[str, Any]:
