@@ -24,7 +24,14 @@ import pytest
 from bot.answer import Answer
 from bot.config import DiscordSettings, Settings
 from bot.cooldown import Cooldown
-from bot.discord_bot import INVITE_PERMISSIONS, DiscordSetupError, QuoteBot, bot_intents, serve
+from bot.discord_bot import (
+    INVITE_PERMISSIONS,
+    DiscordSetupError,
+    QuoteBot,
+    bot_intents,
+    invite_url,
+    serve,
+)
 from bot.discord_render import BUSY, CONTENT_BUDGET, FAILED, NOT_HERE
 from bot.discord_text import width
 from bot.embedding import Embedder
@@ -184,6 +191,8 @@ def test_least_privilege_client_configuration(service: CountingService) -> None:
     assert intents.guilds and intents.guild_messages
     assert not INVITE_PERMISSIONS & (1 << 3)  # Administrator
     assert not INVITE_PERMISSIONS & (1 << 17)  # Mention Everyone
+    assert f"permissions={INVITE_PERMISSIONS}" in (ROOT / "docs" / "discord.md").read_text()
+    assert f"permissions={INVITE_PERMISSIONS}" in invite_url(1)
     assert not bot._enable_debug_events  # raw IDENTIFY payloads would carry the token
     bot.executor.shutdown()
 
