@@ -90,6 +90,8 @@ def update_index(
     A corrupt index is reported in the warnings and rebuilt from scratch.
     """
     files, warnings = hash_files(folder)
+    if not files:
+        raise KnowledgeError(f"no readable .txt or .md documents in the knowledge folder {folder}")
     current, corrupt = _open_current(store)
     plan = _plan(files, current.manifest if current else None, recipe, corrupt)
     if plan.nothing_to_do and current is not None:
@@ -172,6 +174,12 @@ def _apply(
             len(chunks),
             len(document.text),
             timestamp,
+        )
+    if not records:
+        reasons = "; ".join(f"{r.source}: {r.reason}" for r in skipped.values())
+        raise KnowledgeError(
+            "no readable .txt or .md documents in the knowledge folder"
+            + (f" ({reasons})" if reasons else "")
         )
     vectors = _embed(new_chunks, embedder, progress)
     dimension = (
