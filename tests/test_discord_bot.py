@@ -592,6 +592,33 @@ def test_nasty_questions_get_an_answer_or_a_polite_refusal(service: CountingServ
         assert content != FAILED, question
 
 
+def test_worker_runs_calls_in_order_on_one_daemon_thread() -> None:
+    worker = WorkerExecutor(name="test-worker")
+    started, release = threading.Event(), threading.Event()
+    order: list[int] = []
+
+    def first_call() -> threading.Thread:
+        started.set()
+        release.wait(5)
+        order.append(1)
+        return threading.current_thread()
+
+    first = worker.submit(first_call)
+    second = worker.submit(order.append, 2)
+    queued = worker.submit(order.append, 3)
+    assert started.wait(5)
+    assert not worker.wait_idle(0.05)  # busy with the first call
+    queued.cancel()
+    release.set()
+    thread = first.result(5)
+    second.result(5)
+    assert thread.name == "test-worker" and thread.daemon
+    assert order == [1, 2] and queued.cancelled()
+    worker.shutdown(cancel_futures=True)
+    with pytest.raises(RuntimeError):
+        worker.submit(order.append, 4)
+
+
 # ---------------------------------------------------------------------------- gateway and lifecycle
 
 
@@ -675,6 +702,7 @@ async def test_event_loop_never_stalls_while_reindexing(
         await answered(stub, ask)
         stop.set()
         await tick
+    print(f"defer latency {defer.at - started:.3f} s, max loop gap {max(gaps) * 1e3:.1f} ms")
     assert defer.at - started < 1.0  # deferred at once although the worker is busy
     assert max(gaps) < 0.1, max(gaps)
 
