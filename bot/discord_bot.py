@@ -29,7 +29,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -271,7 +271,9 @@ class QuoteBot(discord.Client):
         )
 
     # ----------------------------------------------------------------- sending
-    async def deliver(self, send: Any, *, what: str, channel_id: int | None = None) -> bool:
+    async def deliver(
+        self, send: Awaitable[object], *, what: str, channel_id: int | None = None
+    ) -> bool:
         """Await one send; on Forbidden/NotFound log once and give up (never retried: 401/403/404
         responses count towards Discord's limit of 10,000 invalid requests per 10 minutes)."""
         try:

@@ -677,8 +677,16 @@ async def test_model_is_loaded_and_index_ready_before_identify(
 
 
 async def test_event_loop_never_stalls_while_reindexing(
-    stub: DiscordStub, service: CountingService
+    stub: DiscordStub, service: CountingService, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """C3: a 1.5 s CPU-bound re-index (holding the GIL, like pure-Python indexing) runs while
+    a question arrives: it is deferred at once, and no callback on the loop takes 100 ms.
+
+    The deterministic check is asyncio's own slow-callback detector (debug mode, threshold
+    100 ms): it times every callback the loop runs, so it catches blocking code on the loop.
+    The 5 ms ticker also measures the loop's lateness, but that includes the OS scheduling other
+    processes (the CI machine may be oversubscribed), so its bound is looser.
+    """
     gaps: list[float] = []
 
     async def ticker(stop: asyncio.Event) -> None:
@@ -689,7 +697,11 @@ async def test_event_loop_never_stalls_while_reindexing(
             gaps.append(now - last)
             last = now
 
+    loop = asyncio.get_running_loop()
+    caplog.set_level(logging.WARNING, logger="asyncio")
     async with running(service, cooldown_rate=10):
+        loop.set_debug(True)
+        loop.slow_callback_duration = 0.1
         service.refresh_burn = 1.5
         stop = asyncio.Event()
         tick = asyncio.create_task(ticker(stop))
@@ -702,9 +714,12 @@ async def test_event_loop_never_stalls_while_reindexing(
         await answered(stub, ask)
         stop.set()
         await tick
+        loop.set_debug(False)
+    slow = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
     print(f"defer latency {defer.at - started:.3f} s, max loop gap {max(gaps) * 1e3:.1f} ms")
     assert defer.at - started < 1.0  # deferred at once although the worker is busy
-    assert max(gaps) < 0.1, max(gaps)
+    assert slow == []
+    assert max(gaps) < 0.5, max(gaps)
 
 
 async def test_rejected_token_is_one_error_without_retry(stub: DiscordStub, service: Any) -> None:
