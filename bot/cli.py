@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     repl = commands.add_parser("repl", help="interactive prompt over the knowledge folder")
     repl.set_defaults(run=cmd_repl)
+
+    add_discord_command(commands)
     return parser
 
 
@@ -238,3 +240,24 @@ def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
     from bot.repl import run_repl
 
     return run_repl(make_service(settings), refresh)
+
+
+def add_discord_command(commands: Any) -> None:
+    discord = commands.add_parser("discord", help="run the Discord bot (token from DISCORD_TOKEN)")
+    discord.add_argument(
+        "--sync",
+        action="store_true",
+        help="register the slash commands with Discord now (otherwise only when they changed)",
+    )
+    discord.set_defaults(run=cmd_discord)
+
+
+def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from bot.discord_bot import read_token
+
+    read_token(os.environ)  # a missing token is reported before the model loads
+    from bot.discord_bot import run
+
+    return run(make_service(settings), settings.discord, sync=args.sync, debug=args.debug)
