@@ -29,6 +29,7 @@ class Answer:
     quotes: tuple[Quote, ...]
     declined: bool
     message: str | None = None  # why it declined, or a note (question shortened, ...)
+    generation: int | None = None  # the index generation it was answered from (set by the service)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ CHUNKS = "chunks.json"
 VECTORS = "vectors.npy"
 LOCK = "write.lock"
 TMP_PREFIX = ".tmp-"
+RETRIES = 3  # reads racing a writer's cleanup
 
 
 class FileStore:
@@ -59,9 +60,23 @@ class FileStore:
         return None if folder is None else _read_manifest(folder)[0]
 
     def open(self) -> MemoryIndex | None:
-        folder = self._current_folder()
-        if folder is None:
-            return None
+        """The current generation, every file checked; None when there is no index yet.
+
+        Readers take no lock, so a writer may commit and delete the generation being read; that
+        shows up as a missing file under a pointer that has moved on, and is retried, not reported.
+        """
+        for attempt in range(1, RETRIES + 1):
+            folder = self._current_folder()
+            if folder is None:
+                return None
+            try:
+                return self._open_folder(folder)
+            except IndexCorruptError:
+                if attempt == RETRIES or self._current_folder() == folder:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _open_folder(self, folder: Path) -> MemoryIndex:
         manifest, checksums = _read_manifest(folder)
         if (
             self._cached is not None
