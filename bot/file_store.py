@@ -109,6 +109,34 @@ class FileStore:
 
     # -- writing -------------------------------------------------------------------------------
 
+    def tidy(self) -> None:
+        try:
+            folder = self._current_folder()
+        except IndexCorruptError:
+            return  # the rebuild that follows cleans up when it commits
+        if folder is None or not self._leftovers(keep=folder.name):
+            return
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.directory / LOCK))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return
+        try:
+            current = self._current_folder()  # may have moved before we got the lock
+            if current is not None:
+                self._remove_old(keep=current.name)
+        finally:
+            lock.release()
+
+    def _leftovers(self, keep: str) -> list[Path]:
+        return [
+            entry
+            for entry in self.directory.iterdir()
+            if entry.name != keep and entry.name.startswith(("gen-", TMP_PREFIX))
+        ]
+
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
         from filelock import FileLock, Timeout
@@ -201,15 +229,12 @@ class FileStore:
         self._remove_old(keep=name)
 
     def _remove_old(self, keep: str) -> None:
-        """Delete superseded generations and temp files left by crashed writers."""
-        for entry in self.directory.iterdir():
-            if entry.name == keep or entry.name in (POINTER, LOCK):
-                continue
-            if entry.name.startswith(("gen-", TMP_PREFIX)):
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+        """Delete superseded generations and temp files left by crashed writers (under the lock)."""
+        for entry in self._leftovers(keep):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 # -- serialisation -----------------------------------------------------------------------------

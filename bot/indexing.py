@@ -113,6 +113,7 @@ def update_index(
     current, corrupt = _open_current(store)
     plan = _plan(scan, current.manifest if current else None, recipe, corrupt)
     if plan.nothing_to_do and current is not None:
+        store.tidy()  # a writer killed after its commit leaves the old generation behind
         _require_documents(folder, current.manifest)
         skips = _skip_warnings(current.manifest)
         return current, _report(plan, current.manifest, 0, plan.warnings + skips)
@@ -123,10 +124,13 @@ def update_index(
         current, corrupt = _open_current(store)
         manifest = current.manifest if current else None
         plan = _plan(scan, manifest, recipe, corrupt)
-        if plan.nothing_to_do and current is not None:
+        idle = plan.nothing_to_do and current is not None
+        if idle and current is not None:
             index, embedded, notes = current, 0, _skip_warnings(current.manifest)
         else:
             index, embedded, notes = _apply(plan, manifest, store, recipe, embedder, progress, now)
+    if idle:
+        store.tidy()  # takes the lock itself, so only once ours is released
     _require_documents(folder, index.manifest)
     return index, _report(plan, index.manifest, embedded, plan.warnings + notes)
 

@@ -7,7 +7,7 @@ import errno
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from bot.index import SearchIndex
 from bot.indexing import UpdateReport
 from bot.service import QuoteService
 from bot.watcher import Watcher, is_relevant
-from tests.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder, ManualSource
 
 WAIT = 15.0  # generous: two shared cores
 
@@ -45,20 +45,6 @@ class CountingService:
             return UpdateReport(changed=["a.txt"], generation=self.refreshes)
         finally:
             self.done.release()
-
-
-class ManualSource:
-    """Filesystem events on demand, in place of watchfiles."""
-
-    def __init__(self) -> None:
-        self.events: queue.Queue[object] = queue.Queue()
-
-    def __call__(self, folder: Path, stop: threading.Event) -> Iterator[object]:
-        while not stop.is_set():
-            try:
-                yield self.events.get(timeout=0.05)
-            except queue.Empty:
-                continue
 
 
 def _wait_for(semaphore: threading.Semaphore, count: int = 1) -> None:
