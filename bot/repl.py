@@ -113,10 +113,15 @@ def _watch(service: QuoteService, console: Console) -> Watcher:
     from bot.watcher import Watcher
 
     def updated(report: UpdateReport) -> None:
-        console.print(f"index updated (generation {report.generation}): {report.summary()}")
+        console.print(
+            f"index updated (generation {report.generation}): {len(report.added)} added, "
+            f"{len(report.changed)} changed, {len(report.removed)} removed",
+            soft_wrap=True,
+            markup=False,
+        )
 
     def failed(message: str) -> None:
-        console.print(f"[yellow]{message}[/yellow]")
+        console.print(f"warning: {message}", style="yellow", soft_wrap=True, markup=False)
 
     console.print(f"watching {service.knowledge} for changes")
     return Watcher(service, on_update=updated, on_error=failed)

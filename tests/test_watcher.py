@@ -272,3 +272,51 @@ def test_questions_during_a_re_embed_are_answered_from_one_generation_each(
         seen.add(generation)
     assert len(seen) >= 2, "no question was in flight during a swap"
     print(f"{len(answers)} answers from generations {sorted(seen)}")
+
+
+def test_repl_with_watch_prints_one_line_when_an_update_lands(
+    animals: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEBOT_")}
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "tests.index_entry", "--knowledge", str(animals)),
+            *("--index-dir", str(tmp_path / "index"), "repl", "--watch"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=root,
+        env={**env, "PYTHONPATH": str(root)},
+    )
+    assert process.stdin is not None and process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
+    ).start()
+
+    def wait_for(prefix: str) -> str:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            line = lines.get(timeout=WAIT)
+            if line.startswith(prefix):
+                return line
+        raise AssertionError(f"no line starting with {prefix!r}")
+
+    try:
+        wait_for("watching ")
+        time.sleep(1.0)  # the start-up check and inotify set-up
+        (animals / "c.txt").write_text(OCTOPUS)
+        notice = wait_for("index updated")
+        process.stdin.write("octopus arms hearts\n:quit\n")
+        process.stdin.flush()
+        assert process.wait(WAIT) == 0
+    finally:
+        process.kill()
+    assert notice == "index updated (generation 2): 1 added, 0 changed, 0 removed\n"
