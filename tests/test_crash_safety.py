@@ -357,7 +357,7 @@ def _small_folder(tmp_path: Path, count: int = 40) -> Path:
 
 
 def _writers(
-    knowledge: Path, index_dir: Path, count: int
+    knowledge: Path, index_dir: Path, count: int, first: int = 0
 ) -> list[subprocess.CompletedProcess[str]]:
     """`count` processes at once, each with its own chunker size: each must rebuild everything,
     so each commits exactly one generation, and interleaved writers would reuse a number."""
@@ -369,7 +369,7 @@ def _writers(
             text=True,
             cwd=ROOT,
             env=_env(
-                QUOTEBOT_CHUNKING__MAX_CHARS=str(300 + 10 * i),
+                QUOTEBOT_CHUNKING__MAX_CHARS=str(300 + 10 * (first + i)),
                 TEST_EMBED_DELAY_SECONDS="0.02",
             ),
         )
@@ -404,7 +404,8 @@ def test_concurrent_writers_take_turns(tmp_path: Path) -> None:
 def test_a_hundred_concurrent_writers_never_interleave(tmp_path: Path) -> None:
     knowledge, index_dir = _small_folder(tmp_path), tmp_path / "index"
     for round_ in range(10):
-        _check_serial(index_dir, _writers(knowledge, index_dir, 10), before=10 * round_)
+        results = _writers(knowledge, index_dir, 10, first=10 * round_)  # sizes never repeat
+        _check_serial(index_dir, results, before=10 * round_)
 
 
 def test_a_second_writer_that_cannot_wait_exits_with_one_clear_line(tmp_path: Path) -> None:
