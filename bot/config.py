@@ -26,6 +26,8 @@ class _Section(BaseModel):
 
 class KnowledgeSettings(_Section):
     path: Path = Path("knowledge")
+    # Long-running surfaces (repl, discord) re-index in the background when files change.
+    watch: bool = False
 
 
 class IndexSettings(_Section):

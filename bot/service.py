@@ -1,12 +1,16 @@
 """The one object every surface uses: keeps the index current and answers questions.
 
 Swapping in a new index generation is a single reference assignment, so a question in flight is
-answered entirely from the generation it started with.
+answered entirely from the generation it started with; readers never take a lock. Refreshes are
+serialised (one thread at a time per service, one process at a time per index via the store's
+writer lock), because a watcher thread and a surface command may both ask for one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +66,7 @@ class QuoteService:
             settings.index_dir, settings.index.lock_timeout_seconds, self._notice
         )
         self._index: SearchIndex | None = None
+        self._refresh_lock = threading.Lock()
 
     @property
     def knowledge(self) -> Path:
@@ -78,11 +83,15 @@ class QuoteService:
         return IndexRecipe(self.embedder.spec.model_id, self.settings.chunking.to_chunker())
 
     def refresh(self, progress: ProgressCallback | None = None) -> UpdateReport:
-        """Bring the index up to date with the knowledge folder and serve the result."""
-        index, report = update_index(
-            self.knowledge, self.store, self.recipe(), self.embedder, progress=progress
-        )
-        self._index = index  # the swap: one reference assignment
+        """Bring the index up to date with the knowledge folder and serve the result.
+
+        On any error (disk full, lock timeout, empty folder) the generation being served stays.
+        """
+        with self._refresh_lock:
+            index, report = update_index(
+                self.knowledge, self.store, self.recipe(), self.embedder, progress=progress
+            )
+            self._index = index  # the swap: one reference assignment
         return report
 
     def sources(self) -> list[DocumentRecord]:
@@ -92,11 +101,14 @@ class QuoteService:
         return self.answer(question)[0]
 
     def answer(self, question: str, *, limit: int | None = None) -> tuple[Answer, Timings]:
-        """Answer one question from the current generation; raises QuestionError if empty."""
+        """Answer one question from the current generation; raises QuestionError if empty.
+
+        `Answer.generation` names the index generation every part of the answer came from.
+        """
         import time
 
         query, note = self._prepare(question)
-        index = self.index  # one generation for the whole question
+        index = self.index  # one generation for the whole question: never read self.index again
         t0 = time.perf_counter()
         vector = self.embedder.encode([query])[0]
         t1 = time.perf_counter()
@@ -114,11 +126,12 @@ class QuoteService:
                 retrieval.decline_below_coverage,
                 retrieval.relative_cutoff,
             ),
-            decline_message=self.decline_message(),
+            decline_message=self.decline_message(index),
             limit=limit,
         )
         if note and not answer.declined:
             answer = Answer(answer.question, answer.quotes, answer.declined, note)
+        answer = dataclasses.replace(answer, generation=index.manifest.generation)
         t3 = time.perf_counter()
         return answer, Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
@@ -198,8 +211,8 @@ class QuoteService:
             ).quotes
         )
 
-    def decline_message(self) -> str:
-        names = sorted(self.index.manifest.documents)
+    def decline_message(self, index: SearchIndex | None = None) -> str:
+        names = sorted((index or self.index).manifest.documents)
         topics = ", ".join(_topic(name) for name in names[:5])
         more = f" and {len(names) - 5} more" if len(names) > 5 else ""
         return f"I could not find that in my documents. They cover: {topics}{more}."
