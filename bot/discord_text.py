@@ -160,8 +160,8 @@ def fit_passage(text: str, highlight: tuple[int, int] | None, budget: int) -> Pa
     left, right = _region(text, anchor, budget)
     units = _units(text, left, right)
     words = [i for i, unit in enumerate(units) if not unit.space]
-    if not words:
-        return Passage(">", 0, 0)
+    if not words:  # only whitespace, or marks fused to whitespace into one grapheme
+        return Passage("> " + ELLIPSIS if text.strip() else ">", 0, 0)
     if highlight is None:
         h_a = h_b = 0
     else:
