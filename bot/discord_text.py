@@ -112,7 +112,8 @@ def _units(text: str, pos: int = 0, endpos: int | None = None) -> list[_Unit]:
     for match in _UNIT.finditer(text, pos, len(text) if endpos is None else endpos):
         start, end = match.span()
         if match.lastgroup == "space":
-            units.append(_Unit(start, end, True))
+            # A mark fused to a space (" \U0001f3fb") is one grapheme but shows a glyph: a word.
+            units.append(_Unit(start, end, not text[start:end].strip()))
         elif match.lastgroup == "word" and end - start > MAX_WORD_GRAPHEMES:
             clusters = [m.span() for m in _GRAPHEME.finditer(text, start, end)]
             if len(clusters) > MAX_WORD_GRAPHEMES:
