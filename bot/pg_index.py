@@ -111,6 +111,7 @@ class PgIndex:
         return [(int(cid), float(score)) for cid, score in rows]
 
     def keyword(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        tokens = _storable(tokens)
         if self._n == 0 or not tokens or k <= 0:
             return []
         query = (
@@ -141,7 +142,7 @@ class PgIndex:
         return result
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
-        unique = sorted(set(tokens))
+        unique = sorted(set(_storable(tokens)))
         if not unique:
             return {}
         with self._db.connection() as conn:
@@ -181,6 +182,12 @@ class PgIndex:
 
     def _remember(self, rows: list[tuple[int, float]]) -> None:
         self._recent = [cid for cid, _ in rows] + self._recent[:64]
+
+
+def _storable(tokens: Sequence[str]) -> list[str]:
+    """PostgreSQL text cannot hold NUL; no indexed term contains one, so such a token matches
+    nothing either way (our tokenizer never yields one; this guards direct callers)."""
+    return [token.replace("\x00", "\ufffd") for token in tokens]
 
 
 def vector_text(vector: np.ndarray) -> str:

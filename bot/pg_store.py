@@ -48,6 +48,7 @@ class PgStore:
         self._cache = ChunkCache()
         self._open: PgIndex | None = None
         self._lock_conn: Connection | None = None
+        self._locked = False  # inside writer_lock(), even while reconnecting
 
     def describe(self) -> str:
         return self._db.describe()
@@ -124,16 +125,16 @@ class PgStore:
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
-        conn = self._acquire(wait_message=True)
-        self._lock_conn = conn
+        self._lock_conn = self._acquire(wait_message=True)
+        self._locked = True
         try:
             yield
         finally:
-            self._lock_conn = None
-            try:
-                conn.close()  # the session ends and the server drops its advisory lock
-            except psycopg.Error:
-                pass
+            self._locked = False
+            conn, self._lock_conn = self._lock_conn, None
+            if conn is not None:
+                with suppress(psycopg.Error):
+                    conn.close()  # the session ends and the server drops its advisory lock
 
     def _acquire(self, *, wait_message: bool) -> Connection:
         conn = self._db.connect()
@@ -172,8 +173,11 @@ class PgStore:
             raise ValueError("vectors disagree with the manifest's dimension")
         deadline = time.monotonic() + self._db.options.writer_retry_seconds
         delay = 0.5
+        lost = False
         while True:
             try:
+                if lost:
+                    self._relock()
                 self._commit_once(manifest, keep_sources, new_chunks, vectors)
                 break
             except (StoreUnavailableError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
@@ -185,7 +189,7 @@ class PgStore:
                     self._on_wait(f"index database unreachable; retrying in {delay:.1f} s")
                 self._sleep(delay)
                 delay = min(delay * 2, 10.0)
-                self._relock()
+                lost = True
         self._collect_garbage()
         index = self.open()
         assert index is not None
@@ -193,15 +197,13 @@ class PgStore:
 
     def _relock(self) -> None:
         """After a lost connection: a new session, and the advisory lock again if we held it."""
-        if self._lock_conn is None:
+        if not self._locked:
             return
-        with suppress(psycopg.Error):
-            self._lock_conn.close()
-        try:
-            self._lock_conn = self._acquire(wait_message=False)
-        except StoreUnavailableError:
-            self._lock_conn = None  # retried by the next attempt
-            raise
+        if self._lock_conn is not None:
+            with suppress(psycopg.Error):
+                self._lock_conn.close()
+            self._lock_conn = None
+        self._lock_conn = self._acquire(wait_message=False)
 
     def _commit_once(
         self,
@@ -210,7 +212,9 @@ class PgStore:
         chunks: list[Chunk],
         vectors: np.ndarray,
     ) -> None:
-        own = self._lock_conn is None or self._lock_conn.closed
+        if self._locked and (self._lock_conn is None or self._lock_conn.closed):
+            raise StoreUnavailableError("lost the connection holding the writer lock")
+        own = not self._locked
         conn = self._db.connect() if own else self._lock_conn
         assert conn is not None
         try:

@@ -34,13 +34,13 @@ class PgServer:
         name = f"qb_test_{next(_counter)}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name}")
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(f"CREATE DATABASE {name} STRATEGY FILE_COPY")
         return self.url(name)
 
     def stop(self) -> None:
         from pgserver._commands import pg_ctl
 
-        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.pgdata, user=self.server.system_user)
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.server.system_user)
 
     def start(self) -> None:
         with self.server._lock:
@@ -54,8 +54,14 @@ def pg_server() -> Iterator[PgServer]:
     with tempfile.TemporaryDirectory(prefix="quotebot-pg-") as tmp:
         pgdata = Path(tmp) / "pgdata"
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        # Throwaway data: durability only costs time (CREATE DATABASE, commits, shutdown).
+        server.psql(
+            "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET full_page_writes = off; "
+            "SELECT pg_reload_conf();"
+        )
+        handle = PgServer(server, pgdata)
         try:
-            yield PgServer(server, pgdata)
+            yield handle
         finally:
             server.cleanup()
 
