@@ -83,7 +83,7 @@ class PgIndex:
         if self._n == 0 or k <= 0:
             return []
         wanted = min(k, self._n)
-        ef = max(self._db.options.ef_search, k)
+        ef = min(max(self._db.options.ef_search, k), _MAX_EF_SEARCH)
         rows = self._dense(query_vector, k, ef, exact=False)
         if len(rows) < wanted:
             # HNSW filters after the graph walk: rows of other generations can crowd out ours.
@@ -103,11 +103,15 @@ class PgIndex:
             "ORDER BY embedding::vector({dim}) <=> %(q)s::text::vector({dim}) LIMIT %(k)s"
         ).format(dim=sql.Literal(int(dim)))
         params = {"q": vector_text(query_vector), "g": self.generation, "k": k}
-        with self._db.connection() as conn, conn.transaction():
-            conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(min(ef, 1000)),))
-            if exact:
-                conn.execute("SET LOCAL enable_indexscan = off")
-            rows = conn.execute(query, params).fetchall()
+        with self._db.connection() as conn:
+            if ef <= self._db.options.ef_search and not exact:  # the session's setting will do
+                rows = conn.execute(query, params).fetchall()
+            else:
+                with conn.transaction():
+                    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef),))
+                    if exact:
+                        conn.execute("SET LOCAL enable_indexscan = off")
+                    rows = conn.execute(query, params).fetchall()
         return [(int(cid), float(score)) for cid, score in rows]
 
     def keyword(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:

@@ -128,6 +128,7 @@ class PgStore:
         self._lock_conn = self._acquire(wait_message=True)
         self._locked = True
         try:
+            self._collect_garbage()  # what the last writer's grace period left behind
             yield
         finally:
             self._locked = False
@@ -191,9 +192,21 @@ class PgStore:
                 delay = min(delay * 2, 10.0)
                 lost = True
         self._collect_garbage()
+        self._vacuum()
         index = self.open()
         assert index is not None
         return index
+
+    def _vacuum(self) -> None:
+        """Mark the new rows all-visible and refresh planner statistics now, not whenever
+        autovacuum gets to it: keyword search is an index-only scan over postings only then.
+        Cheap after small updates (VACUUM skips pages that are already all-visible)."""
+        try:
+            with self._db.connection() as conn:
+                for table in ("quotebot_postings", "quotebot_chunks", "quotebot_documents"):
+                    conn.execute(f"VACUUM (ANALYZE) {table}")
+        except (StoreUnavailableError, psycopg.Error):
+            pass  # an optimisation only; autovacuum catches up
 
     def _relock(self) -> None:
         """After a lost connection: a new session, and the advisory lock again if we held it."""
