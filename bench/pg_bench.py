@@ -36,7 +36,7 @@ from bot.chunking import Chunk, ChunkerSettings, chunk_text  # noqa: E402
 from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex  # noqa: E402
 from bot.text import keyword_tokens  # noqa: E402
 
-EF_CANDIDATES = (40, 64, 100, 160, 250, 400)
+EF_CANDIDATES = (40, 64, 100, 160, 250, 400, 600, 800)
 CANDIDATES = 50  # what the service asks each method for
 PER_DOCUMENT = 100
 

@@ -8,6 +8,7 @@ The URL is a secret: messages show it with the password replaced, and any error 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,10 +23,15 @@ from bot.errors import StoreUnavailableError
 
 Connection = psycopg.Connection[Any]
 
+# The pool logs every failed reconnection attempt; with no logging configured Python would print
+# them to stderr, burying the one line a user should read. An application that configures logging
+# still receives them.
+logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
+
 
 @dataclass(frozen=True, slots=True)
 class PgOptions:
-    ef_search: int = 100
+    ef_search: int = 400
     pool_size: int = 4
     connect_timeout: float = 5.0
     writer_retry_seconds: float = 60.0

@@ -467,3 +467,24 @@ def test_writer_retries_while_the_database_is_away(pg_server: PgServer, pg_url: 
             restart.join()
     assert index.manifest.generation == 1 and len(index) == 1
     assert any("retrying" in w for w in waits)
+
+
+def test_cli_reports_an_unreachable_database_in_one_line(knowledge: Path) -> None:
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "QUOTEBOT_INDEX__STORE": "postgres",
+        "QUOTEBOT_POSTGRES__CONNECT_TIMEOUT_SECONDS": "1",
+        "QUOTEBOT_DATABASE_URL": "postgresql://bot:hunter2@127.0.0.1:1/kb",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--knowledge", str(knowledge), "ask", "What is it?"],
+        cwd=knowledge.parent,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "temporarily unavailable" in done.stderr
+    assert "hunter2" not in done.stderr
