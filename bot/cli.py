@@ -58,7 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     repl.set_defaults(run=cmd_repl)
 
     add_discord_command(commands)
+    _add_migrate(commands)
     return parser
+
+
+def _add_migrate(commands: Any) -> None:
+    migrate = commands.add_parser(
+        "migrate", help="copy the index to another store without re-embedding"
+    )
+    migrate.add_argument("--from", dest="source", choices=["files"], required=True)
+    migrate.add_argument("--to", dest="target", choices=["postgres"], required=True)
+    migrate.add_argument("--json", action="store_true")
+    migrate.set_defaults(run=cmd_migrate)
 
 
 def main(
@@ -249,6 +260,16 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         f"{report.mean_quote_chars:.0f}",
     )
     Console().print(table)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from bot.migrate import migrate
+
+    report = migrate(settings, args.source, args.target, _notice)
+    print(json.dumps(asdict(report)) if args.json else report.summary())
     return 0
 
 

@@ -27,3 +27,11 @@ class ModelError(QuotebotError):
 
 class QuestionError(QuotebotError):
     """The question cannot be searched (empty once invisible characters are removed)."""
+
+
+class StoreUnavailableError(QuotebotError):
+    """The index database cannot be reached right now; the same request may succeed later."""
+
+
+class StoreSchemaError(QuotebotError):
+    """The index database holds a schema this version does not know; nothing was changed."""

@@ -29,11 +29,11 @@ from bot.conversation import (
 )
 from bot.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
 from bot.errors import QuestionError
-from bot.file_store import FileStore
 from bot.index import DocumentRecord, IndexRecipe, SearchIndex
 from bot.indexing import ProgressCallback, UpdateReport, update_index
 from bot.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_weighted
-from bot.store import Store
+from bot.store import SharedStore, Store
+from bot.stores import open_store
 from bot.text import keyword_tokens, normalize_for_matching
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,7 @@ class QuoteService:
             batch_size=settings.embedding.batch_size,
             on_load=lambda name: self._notice(f"loading embedding model {name} ..."),
         )
-        self.store: Store = store or FileStore(
-            settings.index_dir, settings.index.lock_timeout_seconds, self._notice
-        )
+        self.store: Store = store or open_store(settings, self._notice)
         self._index: SearchIndex | None = None
         self._refresh_lock = threading.Lock()
 
@@ -74,9 +72,12 @@ class QuoteService:
 
     @property
     def index(self) -> SearchIndex:
+        """The generation to answer from; on a shared store, the one its writer made current."""
         if self._index is None:
             self.refresh()
         assert self._index is not None
+        if isinstance(self.store, SharedStore):
+            self._index = self.store.latest(self._index)
         return self._index
 
     def recipe(self) -> IndexRecipe:

@@ -7,7 +7,7 @@ protocol, which is why commit() receives only what changed, never the whole corp
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -52,4 +52,13 @@ class Store(Protocol):
 
     def describe(self) -> str:
         """Where the index lives, for messages."""
+        ...
+
+
+@runtime_checkable
+class SharedStore(Store, Protocol):
+    """A store other processes write to while we read (PostgreSQL): readers follow its writer."""
+
+    def latest(self, serving: SearchIndex) -> SearchIndex:
+        """The current generation if a writer committed one since `serving`, else `serving`."""
         ...

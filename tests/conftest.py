@@ -13,6 +13,7 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.service import QuoteService
 from tests.fakes import FakeEmbedder
+from tests.pg_fixture import pg_server, pg_url  # noqa: F401  (PostgreSQL fixtures)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

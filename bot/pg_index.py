@@ -1,0 +1,226 @@
+"""One generation of the PostgreSQL index, searched in the database: a reader never loads the corpus.
+
+Dense search is pgvector's HNSW (`ORDER BY embedding <=> q LIMIT k`); keyword search is the same
+BM25 (Lucene variant, k1 = 1.5, b = 0.75, bm25s' defaults) the files store computes, evaluated
+over postings of the question's stemmed terms, so both stores rank alike. Every value reaches SQL
+as a bound parameter; only the integer dimension is formatted in (a partial index needs a constant).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from psycopg import sql
+
+from bot.chunking import Chunk
+from bot.errors import StoreUnavailableError
+from bot.index import Manifest
+from bot.pg_db import Database
+
+K1 = 1.5
+B = 0.75
+# Where a generation's rows are: pinned by number, so no transaction is held between queries.
+VISIBLE = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
+_MAX_EF_SEARCH = 1000
+
+
+class ChunkCache:
+    """Chunk rows by id. Rows never change once written, so one cache serves every generation."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._rows: OrderedDict[int, Chunk] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, chunk_id: int) -> Chunk | None:
+        with self._lock:
+            chunk = self._rows.get(chunk_id)
+            if chunk is not None:
+                self._rows.move_to_end(chunk_id)
+            return chunk
+
+    def put(self, chunk_id: int, chunk: Chunk) -> None:
+        with self._lock:
+            self._rows[chunk_id] = chunk
+            self._rows.move_to_end(chunk_id)
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
+
+
+class PgIndex:
+    def __init__(
+        self,
+        db: Database,
+        manifest: Manifest,
+        chunk_count: int,
+        token_total: int,
+        cache: ChunkCache,
+    ) -> None:
+        self._db = db
+        self._manifest = manifest
+        self._n = chunk_count
+        self._avgdl = token_total / chunk_count if chunk_count else 1.0
+        self._cache = cache
+        self._recent: list[int] = []  # ids just ranked: fetched together on the first miss
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._manifest
+
+    @property
+    def generation(self) -> int:
+        return self._manifest.generation
+
+    def __len__(self) -> int:
+        return self._n
+
+    def dense(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self._n == 0 or k <= 0:
+            return []
+        wanted = min(k, self._n)
+        ef = min(max(self._db.options.ef_search, k), _MAX_EF_SEARCH)
+        rows = self._dense(query_vector, k, ef, exact=False)
+        if len(rows) < wanted:
+            # HNSW filters after the graph walk: rows of other generations can crowd out ours.
+            rows = self._dense(query_vector, k, _MAX_EF_SEARCH, exact=False)
+        if len(rows) < wanted:
+            rows = self._dense(query_vector, k, ef, exact=True)
+        self._remember(rows)
+        return rows
+
+    def _dense(
+        self, query_vector: np.ndarray, k: int, ef: int, *, exact: bool
+    ) -> list[tuple[int, float]]:
+        dim = self._manifest.dimension
+        query = sql.SQL(
+            "SELECT chunk_id, 1 - (embedding::vector({dim}) <=> %(q)s::text::vector({dim})) "
+            "FROM quotebot_chunks WHERE dim = {dim} AND " + VISIBLE + " "
+            "ORDER BY embedding::vector({dim}) <=> %(q)s::text::vector({dim}) LIMIT %(k)s"
+        ).format(dim=sql.Literal(int(dim)))
+        params = {"q": vector_text(query_vector), "g": self.generation, "k": k}
+        with self._db.connection() as conn:
+            if ef <= self._db.options.ef_search and not exact:  # the session's setting will do
+                rows = conn.execute(query, params).fetchall()
+            else:
+                with conn.transaction():
+                    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef),))
+                    if exact:
+                        conn.execute("SET LOCAL enable_indexscan = off")
+                    rows = conn.execute(query, params).fetchall()
+        return [(int(cid), float(score)) for cid, score in rows]
+
+    def keyword(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        tokens = _storable(tokens)
+        if self._n == 0 or not tokens or k <= 0:
+            return []
+        query = (
+            "WITH q AS (SELECT t AS term, count(*) AS n FROM unnest(%(terms)s::text[]) AS t "
+            "GROUP BY t), "
+            "p AS (SELECT term, chunk_id, tf, token_count FROM quotebot_postings "
+            "WHERE term = ANY(%(unique)s::text[]) AND " + VISIBLE + "), "
+            "df AS (SELECT term, count(*) AS df FROM p GROUP BY term) "
+            "SELECT p.chunk_id, sum(q.n * ln(1 + (%(n)s - df.df + 0.5) / (df.df + 0.5)) "
+            "* p.tf / (%(k1)s * ((1 - %(b)s) + %(b)s * p.token_count / %(avgdl)s) + p.tf)) AS s "
+            "FROM p JOIN df USING (term) JOIN q USING (term) "
+            "GROUP BY p.chunk_id ORDER BY s DESC, p.chunk_id LIMIT %(k)s"
+        )
+        params: dict[str, Any] = {
+            "terms": list(tokens),
+            "unique": sorted(set(tokens)),
+            "g": self.generation,
+            "n": float(self._n),
+            "k1": K1,
+            "b": B,
+            "avgdl": float(self._avgdl),
+            "k": k,
+        }
+        with self._db.connection() as conn:
+            rows = conn.execute(query, params).fetchall()
+        result = [(int(cid), float(score)) for cid, score in rows if score > 0]
+        self._remember(result)
+        return result
+
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        unique = sorted(set(_storable(tokens)))
+        if not unique:
+            return {}
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT term, count(*) FROM quotebot_postings "
+                "WHERE term = ANY(%(unique)s::text[]) AND " + VISIBLE + " GROUP BY term",
+                {"unique": unique, "g": self.generation},
+            ).fetchall()
+        frequency = {str(term): int(count) for term, count in rows}
+        n = self._n
+        return {
+            token: math.log(
+                1 + (n - frequency.get(token, 0) + 0.5) / (frequency.get(token, 0) + 0.5)
+            )
+            for token in unique
+        }
+
+    def chunk(self, chunk_id: int) -> Chunk:
+        found = self._cache.get(chunk_id)
+        if found is not None:
+            return found
+        wanted = [chunk_id, *[c for c in self._recent if self._cache.get(c) is None][:63]]
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT chunk_id, source, start_offset, end_offset, text, paragraph "
+                "FROM quotebot_chunks WHERE chunk_id = ANY(%s::bigint[])",
+                (wanted,),
+            ).fetchall()
+        for cid, source, start, end, text, paragraph in rows:
+            self._cache.put(int(cid), Chunk(source, int(start), int(end), text, int(paragraph)))
+        found = self._cache.get(chunk_id)
+        if found is None:
+            raise StoreUnavailableError(
+                "the index changed while this question was answered; ask again"
+            )
+        return found
+
+    def adjacent(self, source: str, start: int, end: int) -> tuple[Chunk | None, Chunk | None]:
+        """The passages of `source` just before `start` and just after `end`, in this generation."""
+        columns = "chunk_id, source, start_offset, end_offset, text, paragraph"
+        params = {"s": source, "a": start, "b": end, "g": self.generation}
+        with self._db.connection() as conn:
+            before = conn.execute(
+                f"SELECT {columns} FROM quotebot_chunks WHERE source = %(s)s AND "
+                f"end_offset <= %(a)s AND {VISIBLE} ORDER BY end_offset DESC LIMIT 1",
+                params,
+            ).fetchone()
+            after = conn.execute(
+                f"SELECT {columns} FROM quotebot_chunks WHERE source = %(s)s AND "
+                f"start_offset >= %(b)s AND {VISIBLE} ORDER BY start_offset LIMIT 1",
+                params,
+            ).fetchone()
+        return _as_chunk(before), _as_chunk(after)
+
+    def _remember(self, rows: list[tuple[int, float]]) -> None:
+        self._recent = [cid for cid, _ in rows] + self._recent[:64]
+
+
+def _as_chunk(row: Any) -> Chunk | None:
+    if row is None:
+        return None
+    _, source, start, end, text, paragraph = row
+    return Chunk(source, int(start), int(end), text, int(paragraph))
+
+
+def _storable(tokens: Sequence[str]) -> list[str]:
+    """PostgreSQL text cannot hold NUL; no indexed term contains one, so such a token matches
+    nothing either way (our tokenizer never yields one; this guards direct callers)."""
+    return [token.replace("\x00", "\ufffd") for token in tokens]
+
+
+def vector_text(vector: np.ndarray) -> str:
+    """pgvector's text form, bound as a parameter (never formatted into SQL)."""
+    values = np.asarray(vector, dtype=np.float32).ravel()
+    if not np.isfinite(values).all():
+        raise ValueError("query vector holds NaN or infinite values")
+    return "[" + ",".join(repr(float(x)) for x in values) + "]"

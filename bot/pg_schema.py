@@ -1,0 +1,155 @@
+"""The PostgreSQL schema of the index, its version, and the migrations between versions.
+
+Why generations are row ranges: every document, chunk and posting row carries the generation it
+became visible in (`live_from`) and the one that replaced it (`dead_from`, NULL while current).
+A reader pins one generation `g` and filters on `live_from <= g AND (dead_from IS NULL OR
+dead_from > g)`; a writer inserts rows for `g + 1`, marks replaced rows dead from `g + 1` and moves
+`quotebot_current` in the same transaction. So an update costs only what changed, and a reader
+sees the old or the new generation, never a mix, without holding a transaction open.
+
+Vectors sit in an untyped `vector` column with a partial HNSW index per dimension on
+`embedding::vector(dim)` (pgvector's documented pattern for mixed dimensions): changing the
+embedding model is an ordinary generation, not a table rewrite that readers would have to wait for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.errors import ConfigError, StoreSchemaError
+
+SCHEMA_VERSION = 1
+
+# DDL of each version, applied in order from the version the database is at.
+_MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE quotebot_schema (
+            id boolean PRIMARY KEY DEFAULT true CHECK (id),
+            version integer NOT NULL)""",
+        """CREATE TABLE quotebot_generations (
+            generation bigint PRIMARY KEY,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            manifest jsonb NOT NULL,
+            chunk_count bigint NOT NULL,
+            token_total bigint NOT NULL)""",
+        """CREATE TABLE quotebot_current (
+            id boolean PRIMARY KEY DEFAULT true CHECK (id),
+            generation bigint NOT NULL REFERENCES quotebot_generations)""",
+        """CREATE TABLE quotebot_documents (
+            doc_id bigserial PRIMARY KEY,
+            source text NOT NULL,
+            sha256 text NOT NULL,
+            metadata jsonb NOT NULL,
+            live_from bigint NOT NULL,
+            dead_from bigint)""",
+        "CREATE INDEX quotebot_documents_live ON quotebot_documents (live_from, dead_from)",
+        """CREATE TABLE quotebot_chunks (
+            chunk_id bigserial PRIMARY KEY,
+            doc_id bigint NOT NULL REFERENCES quotebot_documents ON DELETE CASCADE,
+            source text NOT NULL,
+            start_offset integer NOT NULL,
+            end_offset integer NOT NULL,
+            paragraph integer NOT NULL,
+            text text NOT NULL,
+            token_count integer NOT NULL,
+            dim integer NOT NULL,
+            embedding vector NOT NULL,
+            live_from bigint NOT NULL,
+            dead_from bigint)""",
+        "CREATE INDEX quotebot_chunks_doc ON quotebot_chunks (doc_id)",
+        # BM25 postings: one row per (stemmed term, chunk), with what the score formula needs, so
+        # keyword search and idf are index scans over the question's terms only.
+        """CREATE TABLE quotebot_postings (
+            term text NOT NULL,
+            chunk_id bigint NOT NULL,
+            tf integer NOT NULL,
+            token_count integer NOT NULL,
+            live_from bigint NOT NULL,
+            dead_from bigint)""",
+        """CREATE INDEX quotebot_postings_term ON quotebot_postings (term)
+            INCLUDE (chunk_id, tf, token_count, live_from, dead_from)""",
+        "CREATE INDEX quotebot_postings_chunk ON quotebot_postings (chunk_id)",
+    ],
+}
+
+TABLES = (
+    "quotebot_postings",
+    "quotebot_chunks",
+    "quotebot_documents",
+    "quotebot_current",
+    "quotebot_generations",
+    "quotebot_schema",
+)
+
+
+def hnsw_index_name(dimension: int) -> str:
+    return f"quotebot_chunks_hnsw_{int(dimension)}"
+
+
+def hnsw_ddl(dimension: int) -> str:
+    """The partial HNSW index for one dimension (int-formatted: identifiers cannot be bound)."""
+    dim = int(dimension)
+    return (
+        f"CREATE INDEX IF NOT EXISTS {hnsw_index_name(dim)} ON quotebot_chunks "
+        f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}"
+    )
+
+
+def read_version(conn: Any) -> int | None:
+    """The schema version in the database; None when quotebot never wrote there."""
+    row = conn.execute("SELECT to_regclass('quotebot_schema') IS NOT NULL").fetchone()
+    if not row[0]:
+        return None
+    found = conn.execute("SELECT version FROM quotebot_schema").fetchone()
+    return None if found is None else int(found[0])
+
+
+def check_version(version: int | None) -> None:
+    """Refuse a schema newer than this code: writing or reading it could misread data."""
+    if version is not None and version > SCHEMA_VERSION:
+        raise StoreSchemaError(
+            f"the index database has schema version {version}, newer than this quotebot "
+            f"understands ({SCHEMA_VERSION}); upgrade quotebot. Nothing was changed."
+        )
+
+
+def ensure_schema(conn: Any) -> None:
+    """Create or migrate the tables, once, even with several writers starting together."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.qb_migrate'))")
+        version = read_version(conn)
+        check_version(version)
+        if version == SCHEMA_VERSION:
+            return
+        _ensure_extension(conn)
+        for target in range((version or 0) + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[target]:
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO quotebot_schema (id, version) VALUES (true, %s) "
+            "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+            (SCHEMA_VERSION,),
+        )
+
+
+def _ensure_extension(conn: Any) -> None:
+    import psycopg
+
+    have = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
+    if have:
+        return
+    try:
+        with conn.transaction():
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    except psycopg.errors.InsufficientPrivilege:
+        raise ConfigError(
+            "the pgvector extension is not installed in this database and this user may not "
+            "install it; run `CREATE EXTENSION vector;` once as a superuser (see docs/postgres.md)"
+        ) from None
+    except psycopg.errors.FeatureNotSupported as exc:
+        raise ConfigError(f"pgvector is not available on this server: {exc}") from None
+    except psycopg.errors.UndefinedFile:
+        raise ConfigError(
+            "pgvector is not installed on this PostgreSQL server (use the pgvector/pgvector image "
+            "or install the postgresql-NN-pgvector package; see docs/postgres.md)"
+        ) from None

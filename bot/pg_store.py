@@ -1,0 +1,445 @@
+"""The PostgreSQL + pgvector store: one writer, any number of reader processes, one database.
+
+The writer holds a session advisory lock (on its own connection, released by the server if the
+writer dies) and commits a generation in one transaction (see pg_schema.py); readers never lock.
+If the database goes away mid-update the transaction is rolled back by the server, and the writer
+retries the whole commit with backoff: it either lands once, complete, or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict
+
+import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
+
+from bot.chunking import Chunk
+from bot.errors import IndexCorruptError, IndexLockedError, StoreUnavailableError
+from bot.index import DocumentRecord, IndexRecipe, Manifest, SearchIndex, SkippedRecord
+from bot.pg_db import Connection, Database
+from bot.pg_index import VISIBLE, ChunkCache, PgIndex
+from bot.pg_schema import check_version, ensure_schema, hnsw_ddl, read_version
+from bot.text import keyword_tokens
+
+WRITER_KEY = "SELECT hashtext(current_schema() || '.qb_writer')::bigint"
+Stage = Callable[[str], None]
+
+
+class PgStore:
+    def __init__(
+        self,
+        db: Database,
+        lock_timeout: float = 600.0,
+        on_wait: Callable[[str], None] | None = None,
+        *,
+        on_stage: Stage | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._db = db
+        self._lock_timeout = lock_timeout
+        self._on_wait = on_wait
+        self._on_stage = on_stage or (lambda stage: None)
+        self._sleep = sleep
+        self._cache = ChunkCache()
+        self._open: PgIndex | None = None
+        self._lock_conn: Connection | None = None
+        self._locked = False  # inside writer_lock(), even while reconnecting
+
+    def describe(self) -> str:
+        return self._db.describe()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read_manifest(self) -> Manifest | None:
+        index = self.open()
+        return None if index is None else index.manifest
+
+    def open(self) -> PgIndex | None:
+        """The current generation (one query when it is the one already open)."""
+        with self._db.connection() as conn:
+            version = read_version(conn)
+            check_version(version)
+            if version is None:
+                return None
+            row = conn.execute("SELECT generation FROM quotebot_current").fetchone()
+            if row is None:
+                return None
+            generation = int(row[0])
+            if self._open is not None and self._open.generation == generation:
+                return self._open
+            self._open = self._load(conn, generation)
+            return self._open
+
+    def latest(self, serving: SearchIndex) -> SearchIndex:
+        """What a reader should answer from now: a newer generation if a writer committed one."""
+        with self._db.connection() as conn:
+            row = conn.execute("SELECT generation FROM quotebot_current").fetchone()
+        if row is None or (isinstance(serving, PgIndex) and serving.generation == int(row[0])):
+            return serving
+        return self.open() or serving
+
+    def _load(self, conn: Connection, generation: int) -> PgIndex:
+        row = conn.execute(
+            "SELECT manifest, chunk_count, token_total FROM quotebot_generations "
+            "WHERE generation = %s",
+            (generation,),
+        ).fetchone()
+        if row is None:
+            raise IndexCorruptError(f"generation {generation} is current but has no record")
+        meta, chunk_count, token_total = row
+        documents = conn.execute(
+            "SELECT source, sha256, metadata FROM quotebot_documents WHERE " + VISIBLE,
+            {"g": generation},
+        ).fetchall()
+        try:
+            manifest = Manifest(
+                recipe=IndexRecipe.from_json(meta["recipe"]),
+                dimension=int(meta["dimension"]),
+                documents={
+                    source: DocumentRecord(source=source, sha256=sha, **data)
+                    for source, sha, data in sorted(documents)
+                },
+                skipped={s: SkippedRecord(**r) for s, r in meta.get("skipped", {}).items()},
+                generation=generation,
+                created_at=str(meta["created_at"]),
+                model_info=dict(meta.get("model_info", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexCorruptError(f"generation {generation} has a broken record: {exc}") from None
+        if manifest.chunk_count != chunk_count:
+            raise IndexCorruptError(
+                f"generation {generation}: documents count {manifest.chunk_count} chunks, "
+                f"the generation {chunk_count}"
+            )
+        return PgIndex(self._db, manifest, int(chunk_count), int(token_total), self._cache)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        self._lock_conn = self._acquire(wait_message=True)
+        self._locked = True
+        try:
+            self._collect_garbage()  # what the last writer's grace period left behind
+            yield
+        finally:
+            self._locked = False
+            conn, self._lock_conn = self._lock_conn, None
+            if conn is not None:
+                with suppress(psycopg.Error):
+                    conn.close()  # the session ends and the server drops its advisory lock
+
+    def _acquire(self, *, wait_message: bool) -> Connection:
+        conn = self._db.connect()
+        try:
+            ensure_schema(conn)
+            deadline = time.monotonic() + self._lock_timeout
+            warned = False
+            while not _try_lock(conn):
+                if time.monotonic() >= deadline:
+                    raise IndexLockedError(
+                        f"another process has been updating the index at {self.describe()} "
+                        f"for more than {self._lock_timeout:.0f} s; try again later"
+                    )
+                if wait_message and not warned and self._on_wait:
+                    self._on_wait(
+                        f"another process is updating the index at {self.describe()}; "
+                        f"waiting up to {self._lock_timeout:.0f} s"
+                    )
+                warned = True
+                self._sleep(0.2)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def commit(
+        self,
+        manifest: Manifest,
+        keep_sources: set[str],
+        new_chunks: list[Chunk],
+        new_vectors: np.ndarray,
+    ) -> PgIndex:
+        """One transaction; on a lost connection, retried with backoff for writer_retry_seconds."""
+        vectors = new_vectors.reshape(len(new_chunks), -1) if new_chunks else new_vectors
+        if new_chunks and vectors.shape[1] != manifest.dimension:
+            raise ValueError("vectors disagree with the manifest's dimension")
+        deadline = time.monotonic() + self._db.options.writer_retry_seconds
+        delay = 0.5
+        lost = False
+        while True:
+            try:
+                if lost:
+                    self._relock()
+                self._commit_once(manifest, keep_sources, new_chunks, vectors)
+                break
+            except (StoreUnavailableError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if time.monotonic() + delay > deadline:
+                    if isinstance(exc, StoreUnavailableError):
+                        raise
+                    raise self._db.unavailable(exc) from None
+                if self._on_wait:
+                    self._on_wait(f"index database unreachable; retrying in {delay:.1f} s")
+                self._sleep(delay)
+                delay = min(delay * 2, 10.0)
+                lost = True
+        self._collect_garbage()
+        self._vacuum()
+        index = self.open()
+        assert index is not None
+        return index
+
+    def _vacuum(self) -> None:
+        """Mark the new rows all-visible and refresh planner statistics now, not whenever
+        autovacuum gets to it: keyword search is an index-only scan over postings only then.
+        Cheap after small updates (VACUUM skips pages that are already all-visible)."""
+        try:
+            with self._db.connection() as conn:
+                for table in ("quotebot_postings", "quotebot_chunks", "quotebot_documents"):
+                    conn.execute(f"VACUUM (ANALYZE) {table}")
+        except (StoreUnavailableError, psycopg.Error):
+            pass  # an optimisation only; autovacuum catches up
+
+    def _relock(self) -> None:
+        """After a lost connection: a new session, and the advisory lock again if we held it."""
+        if not self._locked:
+            return
+        if self._lock_conn is not None:
+            with suppress(psycopg.Error):
+                self._lock_conn.close()
+            self._lock_conn = None
+        self._lock_conn = self._acquire(wait_message=False)
+
+    def _commit_once(
+        self,
+        manifest: Manifest,
+        keep_sources: set[str],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+    ) -> None:
+        if self._locked and (self._lock_conn is None or self._lock_conn.closed):
+            raise StoreUnavailableError("lost the connection holding the writer lock")
+        own = not self._locked
+        conn = self._db.connect() if own else self._lock_conn
+        assert conn is not None
+        try:
+            if own:
+                ensure_schema(conn)
+            from pgvector.psycopg import register_vector
+
+            register_vector(conn)
+            with conn.transaction():
+                if own:  # no writer_lock() around us (migrate, tests): lock for this transaction
+                    conn.execute(f"SELECT pg_advisory_xact_lock(({WRITER_KEY}))")
+                _write_generation(conn, manifest, keep_sources, chunks, vectors, self._on_stage)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except psycopg.Error as exc:
+            raise IndexCorruptError(f"the database refused the update: {exc}") from None
+        finally:
+            if own:
+                conn.close()
+
+    def tidy(self) -> None:
+        """Drop rows replaced longer ago than the grace period (safe beside a writer: no reader
+        can still be using them, and a writer only marks rows, it never revives them)."""
+        self._collect_garbage()
+
+    def _collect_garbage(self) -> None:
+        """Drop rows no reader can still be using: replaced longer than the grace period ago."""
+        grace = self._db.options.retired_grace_seconds
+        try:
+            with self._db.connection() as conn, conn.transaction():
+                row = conn.execute(
+                    "SELECT max(generation) FROM quotebot_generations "
+                    "WHERE created_at <= now() - make_interval(secs => %s)",
+                    (grace,),
+                ).fetchone()
+                if row is None or row[0] is None:
+                    return
+                horizon = int(row[0])
+                conn.execute("DELETE FROM quotebot_postings WHERE dead_from <= %s", (horizon,))
+                conn.execute("DELETE FROM quotebot_chunks WHERE dead_from <= %s", (horizon,))
+                conn.execute("DELETE FROM quotebot_documents WHERE dead_from <= %s", (horizon,))
+                conn.execute(
+                    "DELETE FROM quotebot_generations WHERE generation < %s AND generation NOT IN "
+                    "(SELECT generation FROM quotebot_current)",
+                    (horizon - 1,),
+                )
+        except StoreUnavailableError:
+            pass  # the next commit collects
+
+
+def _try_lock(conn: Connection) -> bool:
+    row = conn.execute(f"SELECT pg_try_advisory_lock(({WRITER_KEY}))").fetchone()
+    return bool(row and row[0])
+
+
+def _write_generation(
+    conn: Connection,
+    manifest: Manifest,
+    keep_sources: set[str],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    on_stage: Stage,
+) -> None:
+    """Everything inside the caller's transaction: nothing is visible until it commits."""
+    row = conn.execute("SELECT generation FROM quotebot_current FOR UPDATE").fetchone()
+    current = None if row is None else int(row[0])
+    new = manifest.generation
+    if current is not None and new <= current:
+        raise IndexLockedError(
+            f"another writer committed generation {current} meanwhile; run the update again"
+        )
+    keep = sorted(keep_sources)
+    meta = {
+        "recipe": manifest.recipe.to_json(),
+        "dimension": manifest.dimension,
+        "skipped": {s: asdict(r) for s, r in sorted(manifest.skipped.items())},
+        "model_info": manifest.model_info,
+        "created_at": manifest.created_at,
+    }
+    conn.execute(
+        "INSERT INTO quotebot_generations (generation, manifest, chunk_count, token_total) "
+        "VALUES (%s, %s, 0, 0)",
+        (new, Jsonb(meta)),
+    )
+    if current is not None:
+        params = {"g": current, "new": new, "keep": keep}
+        for table in ("quotebot_documents", "quotebot_chunks"):
+            conn.execute(
+                f"UPDATE {table} SET dead_from = %(new)s WHERE {VISIBLE} "
+                "AND NOT (source = ANY(%(keep)s::text[]))",
+                params,
+            )
+        conn.execute(
+            "UPDATE quotebot_postings p SET dead_from = %(new)s FROM quotebot_chunks c "
+            "WHERE c.chunk_id = p.chunk_id AND c.dead_from = %(new)s AND p.dead_from IS NULL",
+            params,
+        )
+    doc_ids = _insert_documents(conn, manifest, keep_sources, new)
+    _insert_chunks(conn, chunks, vectors, doc_ids, new)
+    on_stage("rows written")
+    if chunks:
+        conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        conn.execute(hnsw_ddl(manifest.dimension))
+    counted = conn.execute(
+        "SELECT (SELECT count(*) FROM quotebot_chunks WHERE " + VISIBLE + "), "
+        "(SELECT coalesce(sum(token_count), 0) FROM quotebot_chunks WHERE " + VISIBLE + "), "
+        "(SELECT count(*) FROM quotebot_documents WHERE " + VISIBLE + ")",
+        {"g": new},
+    ).fetchone()
+    assert counted is not None
+    count, tokens, documents = (int(value) for value in counted)
+    if count != manifest.chunk_count or documents != len(manifest.documents):
+        raise IndexCorruptError(
+            f"generation {new} would hold {count} chunks of {documents} documents; "
+            f"the manifest says {manifest.chunk_count} of {len(manifest.documents)}"
+        )
+    conn.execute(
+        "UPDATE quotebot_generations SET chunk_count = %s, token_total = %s WHERE generation = %s",
+        (count, tokens, new),
+    )
+    conn.execute(
+        "INSERT INTO quotebot_current (id, generation) VALUES (true, %s) "
+        "ON CONFLICT (id) DO UPDATE SET generation = excluded.generation",
+        (new,),
+    )
+    on_stage("switching")
+
+
+def _insert_documents(
+    conn: Connection, manifest: Manifest, keep_sources: set[str], generation: int
+) -> dict[str, int]:
+    doc_ids: dict[str, int] = {}
+    with conn.cursor() as cursor:
+        for source, record in manifest.documents.items():
+            if source in keep_sources:
+                continue
+            data = asdict(record)
+            del data["source"], data["sha256"]
+            cursor.execute(
+                "INSERT INTO quotebot_documents (source, sha256, metadata, live_from) "
+                "VALUES (%s, %s, %s, %s) RETURNING doc_id",
+                (source, record.sha256, Jsonb(data), generation),
+            )
+            found = cursor.fetchone()
+            assert found is not None
+            doc_ids[source] = int(found[0])
+    return doc_ids
+
+
+def _insert_chunks(
+    conn: Connection,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    doc_ids: dict[str, int],
+    generation: int,
+) -> None:
+    if not chunks:
+        return
+    ids = [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('quotebot_chunks', 'chunk_id')) "
+            "FROM generate_series(1, %s)",
+            (len(chunks),),
+        ).fetchall()
+    ]
+    token_counts: list[int] = []
+    with conn.cursor().copy(
+        "COPY quotebot_postings (term, chunk_id, tf, token_count, live_from) "
+        "FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "int8", "int4", "int4", "int8"])
+        for chunk_id, chunk in zip(ids, chunks, strict=True):
+            terms = Counter(keyword_tokens(chunk.text))
+            length = max(sum(terms.values()), 1)  # bm25s indexes an empty chunk as [""]
+            token_counts.append(length)
+            for term, tf in terms.items():
+                copy.write_row((term, chunk_id, tf, length, generation))
+    dim = int(vectors.shape[1])
+    as_f32 = np.ascontiguousarray(vectors, dtype=np.float32)
+    with conn.cursor().copy(
+        "COPY quotebot_chunks (chunk_id, doc_id, source, start_offset, end_offset, paragraph, "
+        "text, token_count, dim, embedding, live_from) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(
+            [
+                "int8",
+                "int8",
+                "text",
+                "int4",
+                "int4",
+                "int4",
+                "text",
+                "int4",
+                "int4",
+                "vector",
+                "int8",
+            ]
+        )
+        for row, (chunk_id, chunk) in enumerate(zip(ids, chunks, strict=True)):
+            copy.write_row(
+                (
+                    chunk_id,
+                    doc_ids[chunk.source],
+                    chunk.source,
+                    chunk.start,
+                    chunk.end,
+                    chunk.paragraph,
+                    chunk.text,
+                    token_counts[row],
+                    dim,
+                    as_f32[row],
+                    generation,
+                )
+            )

@@ -1,0 +1,490 @@
+"""The PostgreSQL store against a real throwaway server (pgserver): same answers as the files store,
+one writer, readers that never see half an update, a killed writer, a database that goes away."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from bot.chunking import Chunk, ChunkerSettings
+from bot.config import Settings, load_settings
+from bot.errors import (
+    ConfigError,
+    IndexLockedError,
+    StoreSchemaError,
+    StoreUnavailableError,
+)
+from bot.file_store import FileStore
+from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex
+from bot.indexing import update_index
+from bot.pg_db import Database, PgOptions, redact, scrub
+from bot.pg_store import PgStore
+from bot.service import QuoteService
+from bot.text import keyword_tokens
+from tests.fakes import FakeEmbedder
+from tests.pg_fixture import PgServer
+from tests.pg_workers import RECIPE
+
+ROOT = Path(__file__).resolve().parents[1]
+STORES = ["files", "postgres"]
+
+
+def _pg(url: str, **options: Any) -> PgStore:
+    return PgStore(Database(url, PgOptions(**options)), lock_timeout=5)
+
+
+@pytest.fixture
+def settings_for(
+    make_settings: Callable[..., Settings], pg_url: str
+) -> Callable[[str, Path], Settings]:
+    def build(kind: str, folder: Path) -> Settings:
+        if kind == "files":
+            return make_settings(folder)
+        return make_settings(folder, index={"store": "postgres"}, database_url=pg_url)
+
+    return build
+
+
+def _service(settings: Settings, embedder: Any = None) -> QuoteService:
+    return QuoteService(settings, embedder=embedder or FakeEmbedder(), on_notice=lambda m: None)
+
+
+# -- the same behaviour on both stores -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_index_then_answer(
+    kind: str, knowledge: Path, settings_for: Callable[[str, Path], Settings]
+) -> None:
+    service = _service(settings_for(kind, knowledge))
+    report = service.refresh()
+    assert report.added == ["jingzhou-grassroots-party-organizations.txt"]
+    answer = service.ask("What kind of economy should the organizations develop?")
+    text = next(knowledge.iterdir()).read_text(encoding="utf-8")
+    assert not answer.declined and answer.quotes
+    for quote in answer.quotes:
+        assert text[quote.start : quote.end] == quote.text
+    assert "collective economy" in answer.quotes[0].text
+    again = _service(settings_for(kind, knowledge))
+    assert not again.refresh().changed_anything
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_incremental_update_embeds_only_what_changed(
+    kind: str, tmp_path: Path, settings_for: Callable[[str, Path], Settings]
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(30):
+        (folder / f"doc{i:02}.txt").write_text(f"Document {i} talks about subject {i}. " * 3)
+    embedder = FakeEmbedder()
+    service = _service(settings_for(kind, folder), embedder)
+    assert service.refresh().chunks_embedded == 30
+    embedder.calls.clear()
+    (folder / "doc07.txt").write_text("Edited text about a zeppelin.")
+    (folder / "new.md").write_text("# Added\n\nA fresh document about a submarine.")
+    (folder / "doc10.txt").unlink()
+    report = service.refresh()
+    assert (report.added, report.changed, report.removed) == (
+        ["new.md"],
+        ["doc07.txt"],
+        ["doc10.txt"],
+    )
+    assert len(report.unchanged) == 28 and report.chunks_total == 30
+    assert sorted(embedder.embedded) == [
+        "# Added A fresh document about a submarine.",
+        "Edited text about a zeppelin.",
+    ]
+    assert "zeppelin" in service.ask("zeppelin").quotes[0].text
+    assert all(q.source != "doc10.txt" for q in service.ask("subject 10").quotes)
+    assert service.index.manifest.generation == 2
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_model_change_rebuilds(
+    kind: str, knowledge: Path, settings_for: Callable[[str, Path], Settings]
+) -> None:
+    _service(settings_for(kind, knowledge)).refresh()
+    other = FakeEmbedder("other-model", dimension=32)
+    service = _service(settings_for(kind, knowledge), other)
+    report = service.refresh()
+    assert report.rebuild_reason and "model changed" in report.rebuild_reason
+    assert service.index.manifest.dimension == 32
+    assert not service.ask("collective economy").declined
+
+
+def test_both_stores_give_the_same_answers(
+    knowledge: Path, settings_for: Callable[[str, Path], Settings]
+) -> None:
+    files = _service(settings_for("files", knowledge))
+    pg = _service(settings_for("postgres", knowledge))
+    files.refresh()
+    pg.refresh()
+    questions = [
+        "What kind of economy should the organizations develop?",
+        "Which leaders are listed at the top of the page?",
+        "How do the organizations improve service efficiency?",
+        "What is the capital of France?",
+        "Who wrote this article and when?",
+    ]
+    for question in questions:
+        a, b = files.ask(question), pg.ask(question)
+        assert a.declined == b.declined
+        assert [(q.source, q.start, q.end, q.highlight) for q in a.quotes] == [
+            (q.source, q.start, q.end, q.highlight) for q in b.quotes
+        ]
+        for qa, qb in zip(a.quotes, b.quotes, strict=True):
+            assert qa.score == pytest.approx(qb.score, abs=1e-4)
+
+
+def test_keyword_scores_and_idf_match_bm25s(knowledge: Path, pg_url: str) -> None:
+    """The SQL BM25 is the files store's BM25: same chunks, same scores."""
+    store = _pg(pg_url)
+    memory, _ = update_index(knowledge, FileStore(knowledge.parent / "idx"), RECIPE, FakeEmbedder())
+    pg, _ = update_index(knowledge, store, RECIPE, FakeEmbedder())
+    assert isinstance(memory, MemoryIndex)
+    texts = {c.text: i for i, c in enumerate(memory.chunks)}
+    for question in ["collective economy service", "party party organizations Hubei", "zzz"]:
+        tokens = keyword_tokens(question)
+        expected = memory.keyword(tokens, 20)
+        got = [(texts[pg.chunk(cid).text], score) for cid, score in pg.keyword(tokens, 20)]
+        assert [i for i, _ in got] == [i for i, _ in expected]
+        assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-4)
+        assert pg.idf(tokens) == pytest.approx(memory.idf(tokens))
+        query = FakeEmbedder().encode([question])[0]
+        dense_expected = memory.dense(query, 5)
+        dense_got = [(texts[pg.chunk(cid).text], s) for cid, s in pg.dense(query, 5)]
+        assert [s for _, s in dense_got] == pytest.approx([s for _, s in dense_expected], abs=1e-5)
+
+
+@pytest.mark.model
+def test_real_model_answers_match_the_files_store(
+    knowledge: Path, settings_for: Callable[[str, Path], Settings], real_embedder: Any
+) -> None:
+    files = _service(settings_for("files", knowledge), real_embedder)
+    pg = _service(settings_for("postgres", knowledge), real_embedder)
+    for question in [
+        "Where in Hubei did grassroots organizations boost their service role?",
+        "What will the new role of the organizations be?",
+        "What is the fifth measure about?",
+    ]:
+        a, b = files.ask(question), pg.ask(question)
+        assert [(q.start, q.end) for q in a.quotes] == [(q.start, q.end) for q in b.quotes]
+
+
+# -- migrate ---------------------------------------------------------------------------------------
+
+
+def test_migrate_copies_the_files_index_without_embedding(
+    knowledge: Path, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import main
+
+    files = _service(load_settings(None, {"knowledge": {"path": knowledge}}))
+    files.refresh()
+    monkeypatch.setenv("QUOTEBOT_DATABASE_URL", pg_url)
+    assert (
+        main(["--knowledge", str(knowledge), "migrate", "--from", "files", "--to", "postgres"]) == 0
+    )
+    embedder = FakeEmbedder()
+    settings = load_settings(
+        None, {"knowledge": {"path": knowledge}, "index": {"store": "postgres"}}
+    )
+    pg = _service(settings, embedder)
+    assert not pg.refresh().changed_anything and embedder.calls == []
+    question = "Which leaders are listed at the top of the page?"
+    assert [(q.start, q.end) for q in pg.ask(question).quotes] == [
+        (q.start, q.end) for q in files.ask(question).quotes
+    ]
+
+
+# -- secrets and configuration ---------------------------------------------------------------------
+
+
+def test_database_url_comes_only_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('database_url = "postgresql://u:pw@h/db"\n')
+    with pytest.raises(ConfigError, match="secret"):
+        load_settings(config)
+    config.write_text('[index]\nstore = "postgres"\ndatabase_url = "postgresql://u:pw@h/db"\n')
+    with pytest.raises(ConfigError, match="secret"):
+        load_settings(config)
+    config.unlink()
+    monkeypatch.setenv("QUOTEBOT_DATABASE_URL", "postgresql://u:hunter2@h/db")
+    settings = load_settings(None, {"index": {"store": "postgres"}})
+    assert settings.database_url is not None
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
+
+
+def test_postgres_without_a_url_is_a_clear_error(tmp_path: Path) -> None:
+    from bot.stores import open_store
+
+    with pytest.raises(ConfigError, match="QUOTEBOT_DATABASE_URL"):
+        open_store(load_settings(None, {"index": {"store": "postgres"}}))
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("postgresql://bot:s3cr%40t@db.example:5432/kb", "s3cr@t"),
+        ("postgresql://bot:hunter2@localhost/kb?sslmode=require", "hunter2"),
+        ("postgresql://bot@localhost/kb?password=topsecret", "topsecret"),
+    ],
+)
+def test_passwords_never_reach_messages(url: str, secret: str) -> None:
+    assert secret not in redact(url) and "***" in redact(url)
+    message = scrub(f"failed for {url} with {secret}", url)
+    assert secret not in message and "s3cr%40t" not in message
+
+
+def test_unreachable_database_is_temporarily_unavailable_without_the_password() -> None:
+    url = "postgresql://bot:hunter2@127.0.0.1:1/kb"
+    store = PgStore(Database(url, PgOptions(connect_timeout=1)))
+    with pytest.raises(StoreUnavailableError, match="temporarily unavailable") as caught:
+        store.open()
+    assert "hunter2" not in str(caught.value) and "***" in str(caught.value)
+    with pytest.raises(StoreUnavailableError) as caught, store.writer_lock():
+        pass
+    assert "hunter2" not in str(caught.value)
+    store.close()
+
+
+# -- schema ----------------------------------------------------------------------------------------
+
+
+def test_newer_schema_is_refused_and_left_alone(knowledge: Path, pg_url: str) -> None:
+    update_index(knowledge, _pg(pg_url), RECIPE, FakeEmbedder())
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE quotebot_schema SET version = 99")
+        before = conn.execute("SELECT count(*) FROM quotebot_chunks").fetchone()
+    store = _pg(pg_url)
+    with pytest.raises(StoreSchemaError, match="newer"):
+        store.open()
+    (knowledge / "more.txt").write_text("A new document about schema versions.")
+    with pytest.raises(StoreSchemaError):
+        update_index(knowledge, store, RECIPE, FakeEmbedder())
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM quotebot_chunks").fetchone() == before
+        assert conn.execute("SELECT version FROM quotebot_schema").fetchone() == (99,)
+
+
+# -- injection -------------------------------------------------------------------------------------
+
+NASTY = [
+    "'; DROP TABLE quotebot_chunks; --",
+    'Robert"); DROP TABLE quotebot_documents;--',
+    "back\\slash \\' \\\\ economy",
+    "nul\x00byte economy",
+    "$1 %s %(g)s {dim} :name economy",
+    "' OR 1=1 --",
+]
+
+
+@pytest.mark.parametrize("question", NASTY)
+def test_hostile_questions_are_only_data(question: str, knowledge: Path, pg_url: str) -> None:
+    store = _pg(pg_url)
+    index, _ = update_index(knowledge, store, RECIPE, FakeEmbedder())
+    settings = load_settings(
+        None, {"knowledge": {"path": knowledge}, "index": {"store": "postgres"}}
+    )
+    service = QuoteService(settings, embedder=FakeEmbedder(), store=store)
+    service.ask(question)
+    index.keyword([question, *question.split()], 10)
+    index.idf([question])
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables").fetchall()}
+    assert {"quotebot_chunks", "quotebot_documents", "quotebot_postings"} <= tables
+
+
+def test_hostile_document_names_and_text_round_trip(tmp_path: Path, pg_url: str) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    name = "o'brien; DROP TABLE quotebot_chunks; --.txt"
+    text = "Quotes ' \" and back\\slashes \\\\ stay exactly as written in the economy report.\n"
+    (folder / name).write_text(text, encoding="utf-8")
+    index, _ = update_index(folder, _pg(pg_url), RECIPE, FakeEmbedder())
+    assert set(index.manifest.documents) == {name}
+    (cid, _), *_ = index.keyword(["economi"], 1)
+    chunk = index.chunk(cid)
+    assert chunk.source == name and text[chunk.start : chunk.end] == chunk.text
+
+
+# -- one writer, many readers ----------------------------------------------------------------------
+
+
+def test_second_writer_waits_then_gives_up(pg_url: str, knowledge: Path) -> None:
+    update_index(knowledge, _pg(pg_url), RECIPE, FakeEmbedder())
+    first = _pg(pg_url)
+    waits: list[str] = []
+    second = PgStore(Database(pg_url, PgOptions()), lock_timeout=0.5, on_wait=waits.append)
+    with first.writer_lock():
+        started = time.monotonic()
+        with pytest.raises(IndexLockedError, match="another process"), second.writer_lock():
+            pass
+        assert time.monotonic() - started >= 0.5
+        assert waits and "waiting" in waits[0]
+    with second.writer_lock():  # released with the first writer's session
+        pass
+
+
+def test_lock_is_released_when_the_writer_dies(pg_url: str, knowledge: Path) -> None:
+    update_index(knowledge, _pg(pg_url), RECIPE, FakeEmbedder())
+    holder = _pg(pg_url)
+    lock = holder.writer_lock()
+    lock.__enter__()
+    assert holder._lock_conn is not None
+    holder._lock_conn.close()  # the process holding it is gone: the session ends
+    with _pg(pg_url).writer_lock():
+        pass
+
+
+def _worker(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.pg_workers", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_four_readers_never_see_half_an_update(pg_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    first = _worker("writer", pg_url, str(folder), "1")
+    assert first.wait(60) == 0, first.stderr.read() if first.stderr else ""
+    readers = [_worker("reader", pg_url, "6") for _ in range(4)]
+    time.sleep(0.5)
+    for version in range(2, 6):
+        writer = _worker("writer", pg_url, str(folder), str(version))
+        assert writer.wait(60) == 0, writer.stderr.read() if writer.stderr else ""
+    reports = []
+    for reader in readers:
+        out, err = reader.communicate(timeout=60)
+        assert reader.returncode == 0, err
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    assert all(r["mixed"] == 0 and r["questions"] > 10 for r in reports), reports
+    assert any(len(r["generations"]) > 1 for r in reports), reports
+    assert _pg(pg_url).open().manifest.generation == 5  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("stage", ["rows written", "switching", None])
+def test_sigkill_mid_update_keeps_the_previous_generation(
+    pg_url: str, tmp_path: Path, stage: str | None
+) -> None:
+    folder = tmp_path / "kb"
+    first = _worker("writer", pg_url, str(folder), "1")
+    assert first.wait(60) == 0
+    before = _pg(pg_url).open()
+    assert before is not None
+    args = ["writer", pg_url, str(folder), "2"] + (["--pause-at", stage] if stage else [])
+    victim = _worker(*args)
+    assert victim.stdout is not None
+    if stage:
+        while (line := victim.stdout.readline()) and line.strip() != f"stage {stage}":
+            pass
+    else:
+        time.sleep(0.8)  # somewhere in start-up, hashing, embedding or the commit
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    after = _pg(pg_url).open()
+    assert after is not None
+    if stage or after.manifest.generation == 1:
+        assert after.manifest == before.manifest
+        assert len(after.keyword(["marker1"], 500)) == before.manifest.chunk_count
+        assert after.keyword(["marker2"], 500) == []
+    rerun = _worker("writer", pg_url, str(folder), "2")
+    _out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err
+    final = _pg(pg_url).open()
+    assert final is not None and final.manifest.generation >= 2
+    assert len(final.keyword(["marker2"], 500)) == final.manifest.chunk_count
+    assert final.keyword(["marker1"], 500) == []
+
+
+# -- the database going away -----------------------------------------------------------------------
+
+
+def test_database_restart_mid_session(
+    pg_server: PgServer, pg_url: str, knowledge: Path, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(
+        knowledge,
+        index={"store": "postgres"},
+        postgres={"connect_timeout_seconds": 1},
+        database_url=pg_url,
+    )
+    service = _service(settings)
+    service.refresh()
+    question = "What kind of economy should the organizations develop?"
+    expected = service.ask(question)
+    pg_server.stop()
+    try:
+        with pytest.raises(StoreUnavailableError, match="temporarily unavailable"):
+            service.ask(question)
+    finally:
+        pg_server.start()
+    assert service.ask(question) == expected
+
+
+def test_writer_retries_while_the_database_is_away(pg_server: PgServer, pg_url: str) -> None:
+    store = PgStore(
+        Database(pg_url, PgOptions(writer_retry_seconds=30, connect_timeout=1)), lock_timeout=5
+    )
+    waits: list[str] = []
+    store._on_wait = waits.append
+    manifest = Manifest(
+        IndexRecipe("m", ChunkerSettings()),
+        4,
+        {"a.txt": DocumentRecord("a.txt", "sha", 5, 1, 5, "t")},
+        generation=1,
+        created_at="t1",
+    )
+    with store.writer_lock():
+        pg_server.stop()
+        restart = threading.Timer(2.0, pg_server.start)
+        restart.start()
+        try:
+            index = store.commit(
+                manifest, set(), [Chunk("a.txt", 0, 5, "hello", 1)], np.eye(1, 4, dtype=np.float32)
+            )
+        finally:
+            restart.join()
+    assert index.manifest.generation == 1 and len(index) == 1
+    assert any("retrying" in w for w in waits)
+
+
+def test_cli_reports_an_unreachable_database_in_one_line(knowledge: Path) -> None:
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "QUOTEBOT_INDEX__STORE": "postgres",
+        "QUOTEBOT_POSTGRES__CONNECT_TIMEOUT_SECONDS": "1",
+        "QUOTEBOT_DATABASE_URL": "postgresql://bot:hunter2@127.0.0.1:1/kb",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--knowledge", str(knowledge), "ask", "What is it?"],
+        cwd=knowledge.parent,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "temporarily unavailable" in done.stderr
+    assert "hunter2" not in done.stderr
