@@ -98,9 +98,12 @@ def folder_scaling(base: Any, real: Any, sizes: list[int]) -> list[dict[str, Any
                     "cli_index_nothing_to_do": cli,
                 }
             )
-            print(f"  folder {n_docs} docs: unchanged {t_cold[0]:.3f}s cold / {t_warm[0]:.3f}s "
-                  f"warm; one changed {t_fake[0]:.3f}s fake, {t_real[0]:.3f}s real",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  folder {n_docs} docs: unchanged {t_cold[0]:.3f}s cold / {t_warm[0]:.3f}s "
+                f"warm; one changed {t_fake[0]:.3f}s fake, {t_real[0]:.3f}s real",
+                file=sys.stderr,
+                flush=True,
+            )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return rows
@@ -108,8 +111,19 @@ def folder_scaling(base: Any, real: Any, sizes: list[int]) -> list[dict[str, Any
 
 def cli_index(folder: Path, index_dir: Path) -> dict[str, Any]:
     """`quotebot index` in a fresh process with nothing to do: wall time, and no torch imported."""
-    command = [PYTHON, "-X", "importtime", "-m", "bot", "--knowledge", str(folder),
-               "--index-dir", str(index_dir), "index", "--json"]
+    command = [
+        PYTHON,
+        "-X",
+        "importtime",
+        "-m",
+        "bot",
+        "--knowledge",
+        str(folder),
+        "--index-dir",
+        str(index_dir),
+        "index",
+        "--json",
+    ]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env=child_env(), capture_output=True, text=True)
     wall = time.perf_counter() - start

@@ -34,7 +34,9 @@ def question_sets() -> list[QuestionSet]:
     """The shared development sets that exist on this machine."""
     sets = [
         QuestionSet("seed_dev", ROOT / "knowledge", EVAL / "seed_dev.jsonl"),
-        QuestionSet("squad_dev", EVAL / "squad_dev" / "docs", EVAL / "squad_dev" / "questions.jsonl"),
+        QuestionSet(
+            "squad_dev", EVAL / "squad_dev" / "docs", EVAL / "squad_dev" / "questions.jsonl"
+        ),
     ]
     return [s for s in sets if s.knowledge.is_dir() and s.questions.is_file()]
 

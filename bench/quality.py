@@ -53,7 +53,8 @@ def run_set(qset: QuestionSet, embedder: Any, *, float16: bool = True) -> list[d
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="quotebot-bench-") as tmp:
         service = QuoteService(
-            settings_for(qset.knowledge, Path(tmp) / "index"), embedder=embedder,
+            settings_for(qset.knowledge, Path(tmp) / "index"),
+            embedder=embedder,
             on_notice=lambda m: None,
         )
         service.refresh()
@@ -69,15 +70,27 @@ def run_set(qset: QuestionSet, embedder: Any, *, float16: bool = True) -> list[d
             rows.append(_row(qset, name, report, time.perf_counter() - start, len(questions)))
         if float16 and isinstance(index, MemoryIndex):
             # The quality effect of keeping the vectors in float16 (half the memory).
-            service._index = MemoryIndex(index.manifest, index.chunks, index.vectors.astype("float16"))
+            service._index = MemoryIndex(
+                index.manifest, index.chunks, index.vectors.astype("float16")
+            )
             start = time.perf_counter()
             report = evaluate(service, questions)
             rows.append(
-                _row(qset, "quotebot (float16 vectors)", report, time.perf_counter() - start, len(questions))
+                _row(
+                    qset,
+                    "quotebot (float16 vectors)",
+                    report,
+                    time.perf_counter() - start,
+                    len(questions),
+                )
             )
     for row in rows:
-        print(f"  {qset.name:10} {row['system']:28} hit@1 {row['hit_at_1']:.3f} "
-              f"hit@3 {row['hit_at_3']:.3f} MRR {row['mrr_at_10']:.3f}", file=sys.stderr, flush=True)
+        print(
+            f"  {qset.name:10} {row['system']:28} hit@1 {row['hit_at_1']:.3f} "
+            f"hit@3 {row['hit_at_3']:.3f} MRR {row['mrr_at_10']:.3f}",
+            file=sys.stderr,
+            flush=True,
+        )
     return rows
 
 

@@ -19,10 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # `python bench/run.py`: make `bench` and this worktree's `bot` importable
+if __package__ in (
+    None,
+    "",
+):  # `python bench/run.py`: make `bench` and this worktree's `bot` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import RESULTS, ROOT, QuestionSet, formats_set, question_sets  # noqa: E402
+from bench.common import RESULTS, ROOT, QuestionSet, formats_set, question_sets
 
 SECTIONS = ("quality", "latency", "build", "startup")
 
@@ -31,10 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer questions and repeats")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
-    parser.add_argument("--knowledge", type=Path, help="an extra folder to score (with --questions)")
+    parser.add_argument(
+        "--knowledge", type=Path, help="an extra folder to score (with --questions)"
+    )
     parser.add_argument("--questions", type=Path, help="its question set (JSONL)")
     parser.add_argument("--output", type=Path, help="JSON file (default: bench/results/...)")
+    parser.add_argument("--render", type=Path, help="print the tables of an earlier JSON and exit")
     args = parser.parse_args(argv)
+    if args.render is not None:
+        print(render(json.loads(args.render.read_text())))
+        return 0
     if (args.knowledge is None) != (args.questions is None):
         parser.error("--knowledge and --questions go together")
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -43,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
 
     started = time.perf_counter()
-    results: dict[str, Any] = {"environment": environment(), "mode": "quick" if args.quick else "full"}
+    results: dict[str, Any] = {
+        "environment": environment(),
+        "mode": "quick" if args.quick else "full",
+    }
     from bench.common import real_embedder
     from bench.synth import load_base
 
@@ -57,8 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         _say("latency and memory, one subprocess per knowledge size")
         results["latency"] = run_sizes(
             base,
-            questions=40 if args.quick else 224,
-            dtypes=["float32"] if args.quick else ["float32", "float16"],
+            questions=40 if args.quick else 112,
+            variants=(
+                {100_000: [("float32", 1)]}
+                if args.quick
+                else {10_000: [("float32", 1)], 100_000: [("float32", 1), ("float16", None)]}
+            ),
+            repeats=2,
+            floor="5x8" if args.quick else "8x8",
         )
     if "build" in sections:
         from bench.build import embed_rate, folder_scaling
@@ -66,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         _say("index build and update")
         results["build"] = {
             "embed_from_scratch": embed_rate(base, embedder, 64 if args.quick else 320),
-            "folder_scaling": folder_scaling(base, embedder, [1000] if args.quick else [10, 100, 1000]),
+            "folder_scaling": folder_scaling(
+                base, embedder, [1000] if args.quick else [10, 100, 1000]
+            ),
         }
     if "startup" in sections:
         from bench.startup import measure
@@ -129,32 +149,92 @@ def render(results: dict[str, Any]) -> str:
         out.append("\nQUALITY (bot.evaluation over the same folder and questions)")
         out.append(
             _table(
-                ["set", "system", "hit@1", "hit@3", "MRR@10", "off-topic declined",
-                 "wrongly declined", "quote chars"],
                 [
-                    [r["set"], r["system"], f"{r['hit_at_1']:.3f}", f"{r['hit_at_3']:.3f}",
-                     f"{r['mrr_at_10']:.3f}",
-                     f"{r['off_topic_declined']:.2f} of {r['off_topic']}" if r["off_topic"] else "-",
-                     f"{r['wrongly_declined']:.3f}", f"{r['mean_quote_chars']:.0f}"]
+                    "set",
+                    "system",
+                    "hit@1",
+                    "hit@3",
+                    "MRR@10",
+                    "off-topic declined",
+                    "wrongly declined",
+                    "quote chars",
+                ],
+                [
+                    [
+                        r["set"],
+                        r["system"],
+                        f"{r['hit_at_1']:.3f}",
+                        f"{r['hit_at_3']:.3f}",
+                        f"{r['mrr_at_10']:.3f}",
+                        f"{r['off_topic_declined']:.2f} of {r['off_topic']}"
+                        if r["off_topic"]
+                        else "-",
+                        f"{r['wrongly_declined']:.3f}",
+                        f"{r['mean_quote_chars']:.0f}",
+                    ]
                     for r in results["quality"]["rows"]
                 ],
             )
         )
         out.extend(f"note: {n}" for n in results["quality"]["notes"])
     if "latency" in results:
+        from bench.scale import variant_label
+
         out.append("\nLATENCY per question over a warm service, ms (p50 / p95 / max), and MEMORY")
         rows = []
         for r in results["latency"]:
             rows.append(
-                [r["label"] + ("" if r["dtype"] == "float32" else f" ({r['dtype']})"),
-                 _pmm(r["embed"]), _pmm(r["search"]), _pmm(r["compose"]), _pmm(r["total"]),
-                 f"{r['index_load_s']:.2f}", f"{r['keyword_index_build_s']:.2f}",
-                 f"{r['index_mb']:.0f}", f"{r['peak_rss_mb']:.0f}"]
+                [
+                    variant_label(r),
+                    _pmm(r["embed"]),
+                    _pmm(r["search"]),
+                    _pmm(r["compose"]),
+                    _pmm(r["total"]),
+                    f"{r['index_load_s']:.2f}",
+                    f"{r['keyword_index_build_s']:.2f}",
+                    f"{r['index_mb']:.0f}",
+                    f"{r['peak_rss_mb']:.0f}",
+                ]
             )
         out.append(
-            _table(["size", "embed", "search", "compose", "total", "load s", "bm25 s",
-                    "index MB", "peak RSS MB"], rows)
+            _table(
+                [
+                    "size",
+                    "embed",
+                    "search",
+                    "compose",
+                    "total",
+                    "load s",
+                    "bm25 s",
+                    "index MB",
+                    "peak RSS MB",
+                ],
+                rows,
+            )
         )
+        out.append("same, fastest of the repeats of each question (contention filtered), ms")
+        best_rows = [
+            [
+                variant_label(r),
+                *(_pmm(r["best_of_repeats"][k]) for k in ("embed", "search", "compose", "total")),
+                f"{r['cpu_ms']['p50']:.1f}",
+                f"{r['load_average'][0]:.1f}",
+            ]
+            for r in results["latency"]
+        ]
+        header = ["size", "embed", "search", "compose", "total", "CPU ms/answer p50", "load avg"]
+        out.append(_table(header, best_rows))
+        out.append("floor: fastest of many runs of a few questions (idle-machine estimate), ms")
+        floor_rows = [
+            [
+                variant_label(r),
+                *(_pmm(r["floor"][k]) for k in ("embed", "search", "compose", "total")),
+                f"{r['floor_questions']} x {r['floor_repeats']}",
+            ]
+            for r in results["latency"]
+        ]
+        header = ["size", "embed", "search", "compose", "total", "questions x runs"]
+        out.append(_table(header, floor_rows))
     if "build" in results:
         b = results["build"]
         e = b["embed_from_scratch"]
@@ -166,15 +246,29 @@ def render(results: dict[str, Any]) -> str:
         )
         out.append(
             _table(
-                ["docs", "chunks", "unchanged cold s", "unchanged warm s", "hash only s",
-                 "1 changed (fake) s", "1 changed (real) s", "`quotebot index` s"],
                 [
-                    [str(r["documents"]), str(r["chunks"]), f"{r['unchanged_check_cold_s']:.3f}",
-                     f"{r['unchanged_check_warm_s']:.3f}", f"{r['hash_only_s']:.3f}",
-                     f"{r['one_changed_fake_embedder_s']:.3f}",
-                     f"{r['one_changed_real_model_s']:.3f}",
-                     f"{r['cli_index_nothing_to_do']['wall_s']:.3f}"
-                     if r["cli_index_nothing_to_do"] else "-"]
+                    "docs",
+                    "chunks",
+                    "unchanged cold s",
+                    "unchanged warm s",
+                    "hash only s",
+                    "1 changed (fake) s",
+                    "1 changed (real) s",
+                    "`quotebot index` s",
+                ],
+                [
+                    [
+                        str(r["documents"]),
+                        str(r["chunks"]),
+                        f"{r['unchanged_check_cold_s']:.3f}",
+                        f"{r['unchanged_check_warm_s']:.3f}",
+                        f"{r['hash_only_s']:.3f}",
+                        f"{r['one_changed_fake_embedder_s']:.3f}",
+                        f"{r['one_changed_real_model_s']:.3f}",
+                        f"{r['cli_index_nothing_to_do']['wall_s']:.3f}"
+                        if r["cli_index_nothing_to_do"]
+                        else "-",
+                    ]
                     for r in b["folder_scaling"]
                 ],
             )

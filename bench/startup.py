@@ -71,12 +71,18 @@ def measure(repeat: int) -> dict[str, Any]:
             [PYTHON, "-c", "import sentence_transformers"], repeat
         ),
         "load_sentence_transformers_model": _median_wall(
-            [PYTHON, "-c", "from sentence_transformers import SentenceTransformer as S; "
-             f"S({model_path!r}, device='cpu').encode(['warm up'])"],
+            [
+                PYTHON,
+                "-c",
+                "from sentence_transformers import SentenceTransformer as S; "
+                f"S({model_path!r}, device='cpu').encode(['warm up'])",
+            ],
             repeat,
         ),
         "cold_ask": _median_wall([PYTHON, "-m", "bot", *common, "ask", QUESTION], repeat),
-        "cold_ask_json": _median_wall([PYTHON, "-m", "bot", *common, "ask", QUESTION, "--json"], repeat),
+        "cold_ask_json": _median_wall(
+            [PYTHON, "-m", "bot", *common, "ask", QUESTION, "--json"], repeat
+        ),
     }
     phases = []
     for _ in range(repeat):
@@ -92,8 +98,17 @@ def measure(repeat: int) -> dict[str, Any]:
         "--help": [PYTHON, "-X", "importtime", "-m", "bot", "--help"],
         "index (nothing to do)": [PYTHON, "-X", "importtime", "-m", "bot", *common, "index"],
         "error (missing folder)": [
-            PYTHON, "-X", "importtime", "-m", "bot", "--knowledge", str(tmp / "missing"),
-            "--index-dir", str(tmp / "index2"), "ask", QUESTION,
+            PYTHON,
+            "-X",
+            "importtime",
+            "-m",
+            "bot",
+            "--knowledge",
+            str(tmp / "missing"),
+            "--index-dir",
+            str(tmp / "index2"),
+            "ask",
+            QUESTION,
         ],
         "error (empty question)": [PYTHON, "-X", "importtime", "-m", "bot", *common, "ask", " "],
     }
@@ -101,7 +116,9 @@ def measure(repeat: int) -> dict[str, Any]:
     for name, command in checks.items():
         wall, done = _run(command)
         result["imports"][name] = {
-            "wall_s": round(wall, 3), "exit": done.returncode, **heavy_modules(done.stderr)
+            "wall_s": round(wall, 3),
+            "exit": done.returncode,
+            **heavy_modules(done.stderr),
         }
     target = result["load_sentence_transformers_model"]["median_s"] + 1.0
     result["target_cold_ask_s"] = round(target, 3)
@@ -115,8 +132,13 @@ def _repl(common: list[str], repeat: int) -> dict[str, Any]:
     for _ in range(repeat):
         start = time.perf_counter()
         process = subprocess.Popen(
-            [PYTHON, "-m", "bot", *common, "repl"], cwd=ROOT, env=child_env(),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [PYTHON, "-m", "bot", *common, "repl"],
+            cwd=ROOT,
+            env=child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(QUESTION + "\n")

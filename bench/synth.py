@@ -56,7 +56,9 @@ def load_base(embedder: Any | None = None) -> Base:
         files, _ = hash_files(folder)
         for file in files:
             document = read_document(file)
-            chunks.extend(chunk_text(f"{folder.name}/{file.source}", document.text, ChunkerSettings()))
+            chunks.extend(
+                chunk_text(f"{folder.name}/{file.source}", document.text, ChunkerSettings())
+            )
     key = hashlib.sha256("\x00".join(c.text for c in chunks).encode()).hexdigest()[:16]
     cache = CACHE / f"base-{key}.npz"
     if cache.exists():
@@ -81,9 +83,9 @@ def synthesize(base: Base, n_chunks: int, seed: int = 0) -> tuple[list[Any], np.
     nrng = np.random.default_rng(seed)
     sentences = [[c.text[a:b] for a, b in sentence_spans(c.text)] or [c.text] for c in base.chunks]
     lengths = [len(c.text) for c in base.chunks]
-    real = [
-        Chunk(f"real/{c.source}", c.start, c.end, c.text, c.paragraph) for c in base.chunks
-    ][:n_chunks]
+    real = [Chunk(f"real/{c.source}", c.start, c.end, c.text, c.paragraph) for c in base.chunks][
+        :n_chunks
+    ]
     n_new = n_chunks - len(real)
     texts: list[str] = []
     parents = np.zeros((max(n_new, 0), 2), dtype=np.int64)
