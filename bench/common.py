@@ -93,6 +93,18 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
+    """Peak resident set size of this process image, in MiB.
+
+    VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork+exec, so a child started by a large
+    parent would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
