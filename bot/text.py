@@ -67,10 +67,19 @@ _ABBREVIATIONS = frozenset(
 def normalize_for_matching(text: str) -> str:
     """NFKC, drop format characters (zero-width, bidi controls), collapse whitespace."""
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(
-        ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc", "Cs") or ch in "\n\t"
-    )
+    text = _MAYBE_INVISIBLE.sub(_drop_invisible, text)
     return _WHITESPACE.sub(" ", text).strip()
+
+
+# Every character that can be a format (Cf), control (Cc) or lone surrogate (Cs) character other
+# than tab and newline:
+# the ASCII controls and all of non-ASCII. Only these runs are checked one by one, so the common
+# ASCII text is cleaned at C speed (tokenising 100,000 chunks for BM25 spent half its time here).
+_MAYBE_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\U0010ffff]+")
+
+
+def _drop_invisible(match: re.Match[str]) -> str:
+    return "".join(ch for ch in match.group() if unicodedata.category(ch) not in ("Cf", "Cc", "Cs"))
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,1 @@
+"""Benchmarks for quotebot: quality against baselines, latency, build/update, start-up, memory."""

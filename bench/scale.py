@@ -1,0 +1,221 @@
+"""Latency and memory at each knowledge size, one fresh subprocess per size.
+
+The parent makes sure a FileStore generation exists for each size (see synth.py); the child
+(`python -m bench.scale --store DIR`) loads the real model, loads that generation through the real
+`FileStore.open()` path, builds the keyword index, then times `QuoteService.answer` for every
+evaluation question over the warm service and reports its timings and resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import PYTHON, ROOT, child_env, peak_rss_mb, question_sets, rss_mb, summary
+
+STAGES = ("embed", "search", "compose", "total")
+SIZES_FULL: list[tuple[str, int | None]] = [
+    ("1 document", None),
+    ("1,000 chunks", 1_000),
+    ("10,000 chunks", 10_000),
+    ("100,000 chunks", 100_000),
+]
+
+
+def eval_questions() -> list[str]:
+    from bot.evaluation import load_questions
+
+    questions: list[str] = []
+    for qset in question_sets():
+        questions.extend(q.question for q in load_questions(qset.questions))
+    return questions
+
+
+# Variants: (dtype, threads). threads=None: the libraries' defaults (torch and OpenBLAS use both
+# cores); 1: OMP/OpenBLAS/MKL limited to one thread, to show what thread contention costs.
+Variant = tuple[str, int | None]
+
+
+def run_sizes(
+    base: Any,
+    *,
+    questions: int,
+    variants: dict[int, list[Variant]],
+    repeats: int = 3,
+    floor: str = "10x10",
+) -> list[dict[str, Any]]:
+    """`variants` maps a chunk count to extra variants measured at that size."""
+    from bench import synth
+
+    seed_chunks = sum(1 for c in base.chunks if c.source.startswith("knowledge/"))
+    results = []
+    for label, n in SIZES_FULL:
+        size = n if n is not None else seed_chunks
+        folder = synth.ensure_store(base, size)
+        for dtype, threads in [("float32", None), *variants.get(size, [])]:
+            command = [PYTHON, "-m", "bench.scale", "--store", str(folder)]
+            command += ["--questions", str(questions), "--dtype", dtype]
+            command += ["--repeats", str(repeats), "--floor", floor]
+            env = child_env()
+            if threads is not None:
+                for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                    env[name] = str(threads)
+            done = subprocess.run(
+                command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"probe failed for {label}: {done.stderr[-2000:]}")
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            row.update(label=label, chunks=size, threads=threads or "default")
+            results.append(row)
+            print(
+                f"  {variant_label(row)}: p50 {row['total']['p50']:.1f} ms "
+                f"(best of {repeats}: {row['best_of_repeats']['total']['p50']:.1f}; "
+                f"floor {row['floor']['total']['p50']:.1f}), "
+                f"index {row['index_mb']:.0f} MB, peak {row['peak_rss_mb']:.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
+    return results
+
+
+def variant_label(row: dict[str, Any]) -> str:
+    extras = [row["dtype"]] if row["dtype"] != "float32" else []
+    if row.get("threads", "default") != "default":
+        extras.append(f"{row['threads']} thread")
+    return row["label"] + (f" ({', '.join(extras)})" if extras else "")
+
+
+def probe(
+    store_dir: Path,
+    n_questions: int,
+    dtype: str,
+    repeats: int,
+    floor_questions: int = 10,
+    floor_repeats: int = 10,
+) -> dict[str, Any]:
+    import numpy as np
+
+    from bench.common import real_embedder, settings_for
+    from bot.file_store import FileStore
+    from bot.index import MemoryIndex
+    from bot.service import QuoteService
+
+    questions = eval_questions()
+    questions = (questions * (1 + n_questions // max(len(questions), 1)))[:n_questions]
+    embedder = real_embedder()
+    embedder.encode(["load the model"])
+    gc.collect()
+    rss_model = rss_mb()
+    t0 = time.perf_counter()
+    index = FileStore(store_dir).open()
+    assert index is not None
+    if dtype != "float32":
+        index = MemoryIndex(index.manifest, index.chunks, index.vectors.astype(dtype))
+    t1 = time.perf_counter()
+    gc.collect()
+    rss_loaded = rss_mb()
+    index.warm_up()
+    t2 = time.perf_counter()
+    gc.collect()
+    rss_warm = rss_mb()
+    service = QuoteService(
+        settings_for(ROOT / "knowledge", store_dir), embedder=embedder, on_notice=lambda m: None
+    )
+    service._index = index  # serve this generation as refresh() would (no folder to match)
+    for question in questions[:5]:
+        service.answer(question)
+    # Each question is answered `repeats` times in a row: the first answer is the single-shot
+    # latency; the fastest of the repeats (per stage) estimates the cost without waiting for a
+    # CPU that other processes hold (this machine is shared); CPU time covers all threads.
+    first: dict[str, list[float]] = {k: [] for k in STAGES}
+    best: dict[str, list[float]] = {k: [] for k in STAGES}
+    cpu: list[float] = []
+    declined = 0
+    for question in questions:
+        runs = []
+        for _ in range(repeats):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            answer, timings = service.answer(question)
+            total = (time.perf_counter() - start) * 1e3
+            cpu.append((time.process_time() - start_cpu) * 1e3)
+            runs.append((timings.embed_ms, timings.search_ms, timings.compose_ms, total))
+        declined += answer.declined
+        for i, stage in enumerate(STAGES):
+            first[stage].append(runs[0][i])
+            best[stage].append(min(run[i] for run in runs))
+    # The floor: a few questions answered many times; the fastest run of each stage is what the
+    # work costs when the process is not waiting for a CPU (an estimate for an idle machine).
+    floor: dict[str, list[float]] = {k: [] for k in STAGES}
+    for question in questions[:floor_questions]:
+        runs = []
+        for _ in range(floor_repeats):
+            start = time.perf_counter()
+            _, timings = service.answer(question)
+            total = (time.perf_counter() - start) * 1e3
+            runs.append((timings.embed_ms, timings.search_ms, timings.compose_ms, total))
+        for i, stage in enumerate(STAGES):
+            floor[stage].append(min(run[i] for run in runs))
+    return {
+        "floor": {stage: summary(floor[stage]) for stage in STAGES},
+        "floor_questions": floor_questions,
+        "floor_repeats": floor_repeats,
+        "dtype": dtype,
+        "questions": len(questions),
+        "repeats": repeats,
+        "declined": declined,
+        **{stage: summary(first[stage]) for stage in STAGES},
+        "best_of_repeats": {stage: summary(best[stage]) for stage in STAGES},
+        "cpu_ms": summary(cpu),
+        "load_average": os.getloadavg(),
+        "index_load_s": round(t1 - t0, 3),
+        "keyword_index_build_s": round(t2 - t1, 3),
+        "rss_after_model_mb": round(rss_model, 1),
+        "rss_after_load_mb": round(rss_loaded, 1),
+        "rss_warm_mb": round(rss_warm, 1),
+        "rss_after_questions_mb": round(rss_mb(), 1),
+        "index_mb": round(rss_mb() - rss_model, 1),
+        "vectors_mb": round(index.vectors.nbytes / 2**20, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "numpy_threads": _blas_threads(np),
+        "torch_threads": _torch_threads(),
+    }
+
+
+def _blas_threads(np: Any) -> Any:
+    try:
+        from threadpoolctl import threadpool_info
+
+        return [i.get("num_threads") for i in threadpool_info()]
+    except ImportError:
+        return None
+
+
+def _torch_threads() -> int | None:
+    torch = sys.modules.get("torch")
+    return None if torch is None else int(torch.get_num_threads())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--questions", type=int, default=224)
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--floor", default="10x10", help="QUESTIONSxREPEATS for the floor")
+    args = parser.parse_args()
+    result = probe(
+        args.store, args.questions, args.dtype, args.repeats, *map(int, args.floor.split("x"))
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The benchmark harness's own invariants (bench/): exact offsets, consistent synthetic indexes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.baselines import paragraphs
+from bench.startup import heavy_modules
+from bench.synth import Base, manifest_for, synthesize
+from bot.chunking import ChunkerSettings, chunk_text
+from bot.index import MemoryIndex
+from tests.conftest import SEED
+
+
+def test_baseline_paragraphs_are_exact_slices(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Title\n\n  First para.\nstill first.\n \n\nSecond.\n")
+    found = paragraphs(tmp_path)
+    text = (tmp_path / "a.txt").read_text()
+    assert [p.text for p in found] == ["Title", "First para.\nstill first.", "Second."]
+    assert all(text[p.start : p.end] == p.text for p in found)
+    assert [p.number for p in found] == [1, 2, 3]
+
+
+def test_synthetic_index_is_consistent_and_keeps_the_real_chunks() -> None:
+    chunks = chunk_text("knowledge/seed.txt", SEED.read_text(encoding="utf-8"), ChunkerSettings())
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((len(chunks), 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    base = Base(chunks, vectors, "model")
+    made, made_vectors = synthesize(base, 250, seed=3)
+    assert len(made) == 250 and made_vectors.shape == (250, 16)
+    assert [c.text for c in made[: len(chunks)]] == [c.text for c in chunks]
+    assert np.allclose(np.linalg.norm(made_vectors, axis=1), 1.0, atol=1e-5)
+    assert all(c.end - c.start == len(c.text) and 0 < len(c.text) <= 700 for c in made)
+    index = MemoryIndex(manifest_for(made, "model", 16), made, made_vectors)
+    assert index.manifest.chunk_count == 250
+    assert synthesize(base, 250, seed=3)[0] == made  # deterministic
+
+
+def test_heavy_modules_are_read_from_importtime_output() -> None:
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       120 |        120 |   numpy.core\n"
+        "import time:      9000 |     900000 | torch\n"
+    )
+    assert heavy_modules(stderr) == {"heavy": ["torch"], "other": ["numpy"]}
