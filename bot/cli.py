@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer one question ('-': one per line of stdin)")
     ask.add_argument("question", help="the question, or - to read questions from stdin")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument(
+        "--follow-ups",
+        action="store_true",
+        help="with -: lines are turns of one conversation; a blank line starts a new one",
+    )
     ask.set_defaults(run=cmd_ask)
 
     evaluate = commands.add_parser("eval", help="score a question set (JSONL)")
@@ -173,35 +178,40 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.conversation import Conversation
     from bot.errors import QuestionError
-    from bot.render import answer_to_json
+    from bot.render import answer_to_json, answer_to_json_with_context
 
-    questions: list[str] = (
-        [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
-        if args.question == "-"
-        else [args.question]
-    )
     if args.question != "-":
-        _validate(questions[0])
+        _validate(args.question)
+    elif sys.stdin.isatty():
+        _notice("reading questions from standard input, one per line (Ctrl-D to end)")
     service = args.service_factory(settings)
     refresh(service)
-    show = _json_printer if args.json else _terminal_printer()
+    printer = _json_printer if args.json else _terminal_printer()
+    as_json = answer_to_json_with_context if args.follow_ups else answer_to_json
+    if args.question != "-":
+        answer = service.ask(args.question)
+        printer(as_json(answer) if args.json else answer)
+        return 0
     status = 0
-    for question in questions:
+    conversation = Conversation()
+    for raw in sys.stdin:  # lazily, so each answer appears as soon as its line is read
+        question = raw.rstrip("\r\n")
+        if not question.strip():
+            conversation = Conversation()  # a blank line starts a new conversation
+            continue
         try:
-            answer = service.ask(question)
+            if args.follow_ups:
+                answer, conversation = service.converse(conversation, question)
+            else:
+                answer = service.ask(question)
         except QuestionError as exc:
-            if args.question != "-":
-                raise
-            print(
-                json.dumps({"question": question, "error": str(exc)})
-                if args.json
-                else f"quotebot: {exc}",
-                flush=True,
-            )
+            error = {"question": question, "error": str(exc)}
+            print(json.dumps(error) if args.json else f"quotebot: {exc}", flush=True)
             status = 1
             continue
-        show(answer_to_json(answer) if args.json else answer)
+        printer(as_json(answer) if args.json else answer)
     return status
 
 
@@ -228,7 +238,10 @@ def _terminal_printer() -> Callable[[Any], None]:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.evaluation import evaluate, load_questions
+    from bot.evaluation_chat import is_conversation_file
 
+    if is_conversation_file(args.file):
+        return _eval_conversations(args, settings)
     questions = load_questions(args.file)
     service = args.service_factory(settings)
     refresh(service)
@@ -270,6 +283,53 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     report = migrate(settings, args.source, args.target, _notice)
     print(json.dumps(asdict(report)) if args.json else report.summary())
+    return 0
+
+
+def _eval_conversations(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.config import load_settings
+    from bot.evaluation_chat import docs_folder, evaluate_conversations, load_conversations
+
+    conversations = load_conversations(args.file)
+    services: dict[Path, QuoteService] = {}
+
+    def service_for(docs: str | None) -> QuoteService:
+        folder = docs_folder(docs, args.file, settings.knowledge.path)
+        if folder not in services:
+            overrides: dict[str, Any] = {"knowledge": {"path": folder}}
+            if folder != settings.knowledge.path:  # its own index beside the others
+                overrides["index"] = {"dir": None}
+            folder_settings = (
+                settings
+                if folder == settings.knowledge.path
+                else load_settings(args.config, overrides)
+            )
+            services[folder] = args.service_factory(folder_settings)
+            refresh(services[folder])
+        return services[folder]
+
+    report = evaluate_conversations(conversations, service_for)
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.file}: conversation turns (with context / asked alone)")
+    for column in ("kind", "turns", "hit@1", "hit@3", "alone hit@1", "alone hit@3"):
+        table.add_column(column, justify="right")
+    rows = [*sorted(report.by_kind.items()), ("follow-ups (all)", report.follow_ups)]
+    for kind, score in rows:
+        data = score.to_json()
+        table.add_row(
+            kind,
+            str(data["turns"]),
+            f"{data['hit_at_1']:.3f}",
+            f"{data['hit_at_3']:.3f}",
+            f"{data['alone_hit_at_1']:.3f}",
+            f"{data['alone_hit_at_3']:.3f}",
+        )
+    Console().print(table)
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from bot.conversation import Conversation
 from bot.errors import QuestionError, QuotebotError
 from bot.render import answer_to_terminal
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from bot.watcher import Watcher
 
 HELP = """Type a question and press Enter; answers are quotes from the documents.
+  :new       start a new conversation (follow-ups like "and the second?" use earlier turns)
   :sources   list the indexed documents
   :reindex   bring the index up to date with the knowledge folder
   :help      this text
@@ -40,6 +42,7 @@ class Repl:
         self.service = service
         self.console = console
         self._reindex = reindex
+        self.conversation = Conversation()
 
     def handle(self, line: str) -> bool:
         """Act on one input line; False means leave."""
@@ -48,7 +51,10 @@ class Repl:
             return True
         if command in (":quit", ":q", ":exit"):
             return False
-        if command == ":help":
+        if command == ":new":
+            self.conversation = Conversation()
+            self.console.print("new conversation")
+        elif command == ":help":
             self.console.print(HELP)
         elif command == ":sources":
             self.console.print(self._sources_table())
@@ -63,7 +69,7 @@ class Repl:
 
     def _ask(self, question: str) -> None:
         try:
-            answer = self.service.ask(question)
+            answer, self.conversation = self.service.converse(self.conversation, question)
         except QuestionError as exc:
             self.console.print(f"[yellow]{exc}[/yellow]")
             return

@@ -138,3 +138,26 @@ def test_eval_reports_the_metrics(tmp_path: Path, knowledge: Path) -> None:
     report = json.loads(result.stdout)
     assert report["hit_at_1"] == 1.0 and report["off_topic_declined"] == 1.0
     assert report["wrongly_declined"] == 0.0 and report["mean_quote_chars"] > 0
+
+
+@pytest.mark.model
+def test_ask_follow_ups_contract(tmp_path: Path, knowledge: Path) -> None:
+    stdin = (
+        "What should the organizations develop to increase financial capacity?\n"
+        "And which kind above all?\n\nAnd which kind above all?\n"
+    )
+    result = quotebot(
+        "--knowledge",
+        str(knowledge),
+        "--index-dir",
+        str(tmp_path / "idx"),
+        "ask",
+        "-",
+        "--json",
+        "--follow-ups",
+        cwd=tmp_path,
+        stdin=stdin,
+    )
+    first, follow, fresh = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["context"] == [] and follow["context"] == [first["question"]]
+    assert fresh["context"] == []  # the blank line started a new conversation

@@ -41,3 +41,14 @@ def test_reindex_reports_counts(fake_service: QuoteService) -> None:
     fake_service.refresh()
     repl.handle(":reindex")
     assert "0 added, 0 changed, 0 removed, 1 unchanged; 0 chunks embedded" in console.export_text()
+
+
+def test_follow_up_shows_what_it_follows_and_new_resets(fake_service: QuoteService) -> None:
+    repl, console = _repl(fake_service)
+    repl.handle("What about the collective economy?")
+    repl.handle("And the infrastructure?")
+    assert "↳ following up on: What about the collective economy?" in console.export_text()
+    repl.handle(":new")
+    repl.handle("And the infrastructure?")
+    out = console.export_text()
+    assert out.startswith("new conversation") and "following up" not in out

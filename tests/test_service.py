@@ -84,3 +84,40 @@ def test_odd_input_gets_an_answer_or_a_decline(seed_service: QuoteService, quest
 def test_long_question_is_shortened_with_a_note(seed_service: QuoteService) -> None:
     answer = seed_service.ask("collective economy " * 6000)
     assert answer.message and "long" in answer.message
+
+
+def test_follow_up_uses_the_conversation(seed_service: QuoteService) -> None:
+    from bot.conversation import Conversation
+
+    first, conversation = seed_service.converse(
+        Conversation(), "What should the organizations develop to increase financial capacity?"
+    )
+    assert "collective economy" in first.quotes[0].text and first.context == ()
+    follow, conversation = seed_service.converse(conversation, "And which kind above all?")
+    assert follow.context == (first.question,)
+    assert "rural collective economy" in follow.quotes[0].text
+
+
+def test_more_widens_to_the_next_passage_never_repeating(
+    seed_service: QuoteService, knowledge: Path
+) -> None:
+    from bot.conversation import Conversation
+
+    text = next(knowledge.iterdir()).read_text(encoding="utf-8")
+    first, conversation = seed_service.converse(Conversation(), "What is the first measure?")
+    more, conversation = seed_service.converse(conversation, "Tell me more.")
+    top = first.quotes[0]
+    assert more.quotes and more.quotes[0].start >= top.end
+    assert text[more.quotes[0].start : more.quotes[0].end] == more.quotes[0].text
+    again, _ = seed_service.converse(conversation, "go on")
+    shown = {(q.start, q.end) for q in (*first.quotes, *more.quotes)}
+    assert not shown & {(q.start, q.end) for q in again.quotes}
+
+
+def test_a_new_topic_is_answered_as_asked_alone(seed_service: QuoteService) -> None:
+    from bot.conversation import Conversation
+
+    _, conversation = seed_service.converse(Conversation(), "What is the second measure?")
+    question = "Is Xi Jinping in the top leadership list?"
+    answer, _ = seed_service.converse(conversation, question)
+    assert answer.context == () and answer.quotes == seed_service.ask(question).quotes
