@@ -55,9 +55,10 @@ _SKIP_SECTIONS = frozenset(
 )
 _INLINE_DATA = re.compile(rb"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]{64,}")
 _SCRIPT_STYLE = re.compile(rb"<(script|style|svg)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_MONTHS = (
-    "January February March April May June July August September October November December".split()
-)
+_MONTHS = [
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+]  # fmt: skip
 
 
 def extract_html(data: bytes) -> Extracted:

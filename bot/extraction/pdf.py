@@ -1,4 +1,4 @@
-"""PDF text rebuilt from glyph positions: columns in reading order, furniture gone, paragraphs whole.
+"""PDF text rebuilt from glyph positions: columns in reading order, furniture gone, whole paragraphs.
 
 pypdf's plain and layout modes both lose the structure a quote needs (layout mode interleaves two
 columns line by line). Instead the `visitor_text` callback reports every text run with its position;
@@ -12,6 +12,7 @@ mapped one by one (NFKC on the whole text would also rewrite characters that quo
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import statistics
 from collections import Counter
@@ -31,7 +32,7 @@ _LIGATURES = str.maketrans(
     {"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st", "\u00ad": "-"}
 )
 _PAGE_NUMBER = re.compile(
-    r"^(?:page\s*)?[#ivxlc]+(?:\s*(?:of|/)\s*#)?$|^-\s*#\s*-$", re.IGNORECASE
+    r"^(?:page\s*)?(?:#|[ivxlc]{1,4})(?:\s*(?:of|/)\s*#)?$|^-\s*#\s*-$", re.IGNORECASE
 )
 _URL = re.compile(r"^https?://\S+$")
 _SENTENCE_END = tuple('.!?:;"”’)')
@@ -159,30 +160,31 @@ def _column_starts(xs: list[float], width: float) -> list[float]:
 
 
 def _drop_furniture(lines: list[_Line], page_count: int) -> tuple[list[_Line], list[str]]:
-    """Remove running headers/footers (the first/last lines of pages that repeat) and page numbers.
+    """Remove running headers/footers and page numbers; returns (kept lines, removed texts).
 
-    Digits are masked when comparing, so `Page 3 of 5` repeats like `Page 4 of 5` does.
+    A running header is one of the first or last two lines of a page whose text (digits masked,
+    so `Page 3 of 5` matches `Page 4 of 5`) comes back at the same height on at least half of
+    the pages. A lone page number at the top or bottom goes even when it does not repeat.
     """
     by_page: dict[int, list[_Line]] = {}
     for line in lines:
         by_page.setdefault(line.page, []).append(line)
-    edges: dict[int, list[_Line]] = {}
-    for page, page_lines in by_page.items():
+    edges: list[_Line] = []
+    for page_lines in by_page.values():
         ordered = sorted(page_lines, key=lambda ln: -ln.y)
-        edges[page] = ordered[:3] + ordered[-3:]
-    repeats = Counter(
-        key for page_edges in edges.values() for key in {_mask(ln.text) for ln in page_edges}
-    )
+        edges.extend({id(ln): ln for ln in ordered[:2] + ordered[-2:]}.values())
+    seen = {(ln.page, _mask(ln.text), round(ln.y / 3)) for ln in edges}
+    per_key = Counter((masked, height) for _, masked, height in seen)
     needed = max(2, (page_count + 1) // 2)
     dropped: set[int] = set()
     furniture: list[str] = []
-    for page_edges in edges.values():
-        for line in page_edges:
-            key = _mask(line.text)
-            if (page_count > 1 and repeats[key] >= needed) or _PAGE_NUMBER.match(key):
-                if id(line) not in dropped:
-                    dropped.add(id(line))
-                    furniture.append(line.text)
+    for line in edges:
+        masked = _mask(line.text)
+        if (page_count > 1 and per_key[(masked, round(line.y / 3))] >= needed) or (
+            _PAGE_NUMBER.match(masked)
+        ):
+            dropped.add(id(line))
+            furniture.append(line.text)
     kept = [ln for ln in lines if id(ln) not in dropped and not is_chrome_line(ln.text)]
     return kept, furniture
 
@@ -299,7 +301,7 @@ def _mode(values: list[float]) -> float:
 def _line_spacing(lines: list[_Line], body: float) -> float:
     gaps = [
         a.y - b.y
-        for a, b in zip(lines, lines[1:], strict=False)
+        for a, b in itertools.pairwise(lines)
         if (a.page, a.column) == (b.page, b.column)
         and abs(a.size - body) < 0.5
         and abs(b.size - body) < 0.5
