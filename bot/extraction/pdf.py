@@ -1,4 +1,4 @@
-"""PDF text rebuilt from glyph positions: columns in reading order, furniture gone, whole paragraphs.
+"""PDF text rebuilt from glyph positions: columns in order, no page furniture, whole paragraphs.
 
 pypdf's plain and layout modes both lose the structure a quote needs (layout mode interleaves two
 columns line by line). Instead the `visitor_text` callback reports every text run with its position;
