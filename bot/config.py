@@ -68,9 +68,11 @@ class RetrievalSettings(_Section):
     candidates: int = Field(default=50, ge=5, le=1000)
     # Weight of the dense (cosine) score in the fused score; the rest goes to BM25 normalised by
     # the best BM25 score of the question.
-    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
-    # A question is declined when its best passage scores below this relevance (0..1).
-    decline_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
+    dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    # A question is declined when its best passage has a cosine below decline_below_cosine AND
+    # shares less than decline_below_coverage of the question's terms (idf-weighted).
+    decline_below_cosine: float = Field(default=0.22, ge=-1.0, le=1.0)
+    decline_below_coverage: float = Field(default=0.30, ge=0.0, le=1.0)
     # Further quotes must reach this share of the best quote's score.
     relative_cutoff: float = Field(default=0.6, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=10)

@@ -112,9 +112,12 @@ class SentenceTransformerEmbedder:
             if self._on_load:
                 self._on_load(self._spec.model_id)
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             try:
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
 
+                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
                 self._model = SentenceTransformer(
                     self._spec.load_path, device=self._device, revision=self._spec.revision
                 )

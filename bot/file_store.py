@@ -297,7 +297,7 @@ def _parse_chunks(data: bytes, folder: Path) -> list[Chunk]:
 
 def _parse_vectors(data: bytes, folder: Path, dimension: int) -> np.ndarray:
     try:
-        vectors = np.load(io.BytesIO(data), allow_pickle=False)
+        vectors: np.ndarray = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise IndexCorruptError(f"vector file in {folder} is unreadable: {exc}") from None
     if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape[1] != dimension:

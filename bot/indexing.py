@@ -90,18 +90,18 @@ def update_index(
     A corrupt index is reported in the warnings and rebuilt from scratch.
     """
     files, warnings = hash_files(folder)
-    manifest, corrupt = _manifest_or_rebuild(store)
-    if corrupt:
-        warnings.append(corrupt)
-    plan = _plan(files, manifest, recipe, corrupt)
-    if plan.nothing_to_do and manifest is not None:
-        index = None if corrupt else _open_or_none(store)
-        if index is not None:
-            _require_documents(folder, index.manifest)
-            return index, _report(plan, index.manifest, 0, warnings + _skip_warnings(manifest))
+    current, corrupt = _open_current(store)
+    plan = _plan(files, current.manifest if current else None, recipe, corrupt)
+    if plan.nothing_to_do and current is not None:
+        _require_documents(folder, current.manifest)
+        skips = _skip_warnings(current.manifest)
+        return current, _report(plan, current.manifest, 0, warnings + skips)
     with store.writer_lock():
         # Another writer may have finished while we waited: plan again against what is there now.
-        manifest, corrupt = _manifest_or_rebuild(store)
+        current, corrupt = _open_current(store)
+        if corrupt:
+            warnings.append(corrupt)
+        manifest = current.manifest if current else None
         plan = _plan(files, manifest, recipe, corrupt)
         index, embedded, skipped = _apply(plan, manifest, store, recipe, embedder, progress, now)
     warnings += [f"skipping {s.source}: {s.reason}" for s in skipped.values()]
@@ -109,18 +109,12 @@ def update_index(
     return index, _report(plan, index.manifest, embedded, warnings)
 
 
-def _manifest_or_rebuild(store: Store) -> tuple[Manifest | None, str | None]:
+def _open_current(store: Store) -> tuple[SearchIndex | None, str | None]:
+    """The current generation, fully checked; a corrupt one is reported and treated as absent."""
     try:
-        return store.read_manifest(), None
+        return store.open(), None
     except IndexCorruptError as exc:
         return None, f"{exc}; rebuilding the index"
-
-
-def _open_or_none(store: Store) -> SearchIndex | None:
-    try:
-        return store.open()
-    except IndexCorruptError:
-        return None
 
 
 def _plan(
@@ -192,13 +186,23 @@ def _apply(
         dimension=dimension,
         documents=dict(sorted(records.items())),
         skipped=dict(sorted(skipped.items())),
-        generation=(manifest.generation + 1) if manifest else 1,
+        generation=_next_generation(store, manifest),
         created_at=timestamp,
         model_info=_model_info(embedder, manifest, bool(new_chunks)),
     )
     index = store.commit(new_manifest, set(plan.keep), new_chunks, vectors)
     fresh_skips = {s: r for s, r in skipped.items() if s not in plan.keep_skipped}
     return index, len(new_chunks), fresh_skips
+
+
+def _next_generation(store: Store, manifest: Manifest | None) -> int:
+    if manifest is not None:
+        return manifest.generation + 1
+    try:
+        previous = store.read_manifest()
+    except IndexCorruptError:
+        previous = None
+    return previous.generation + 1 if previous else 1
 
 
 def _embed(

@@ -1,0 +1,134 @@
+"""Turn ranked hits into an answer: verbatim quotes, the answering sentence, or a clear decline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.chunking import Chunk
+from bot.retrieval import Hit
+from bot.text import keyword_tokens, sentence_spans
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A verbatim passage: `text == document_text[start:end]`; highlight is in document offsets."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+    highlight: tuple[int, int] | None
+    score: float
+    paragraph: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    quotes: tuple[Quote, ...]
+    declined: bool
+    message: str | None = None  # why it declined, or a note (question shortened, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeSettings:
+    top_k: int = 3
+    # Decline when the best passage is both semantically far (cosine) and shares little of the
+    # question's vocabulary (idf-weighted share of its terms); calibrated on shared/eval.
+    decline_below_cosine: float = 0.22
+    decline_below_coverage: float = 0.30
+    relative_cutoff: float = 0.6
+
+
+IdfLookup = Callable[[Sequence[str]], dict[str, float]]
+
+
+def compose(
+    question: str,
+    hits: Sequence[Hit],
+    chunk_of: Callable[[int], Chunk],
+    idf: IdfLookup,
+    settings: ComposeSettings,
+    *,
+    decline_message: str,
+    limit: int | None = None,
+) -> Answer:
+    """Up to top_k non-overlapping quotes, best first, or a decline when nothing is relevant.
+
+    `limit` overrides top_k and the relative cutoff (evaluation wants the full ranking).
+    """
+    tokens = keyword_tokens(question)
+    weights = idf(tokens) if tokens else {}
+    if not hits or not is_relevant(hits[0], chunk_of(hits[0].chunk_id), tokens, weights, settings):
+        return Answer(question, (), True, decline_message)
+    best = hits[0].score
+    wanted = limit or settings.top_k
+    quotes: list[Quote] = []
+    for hit in hits:
+        if len(quotes) >= wanted:
+            break
+        if limit is None and hit.score < best * settings.relative_cutoff:
+            break
+        chunk = chunk_of(hit.chunk_id)
+        if any(_overlaps(chunk, q) for q in quotes):
+            continue
+        quotes.append(
+            Quote(
+                chunk.source,
+                chunk.start,
+                chunk.end,
+                chunk.text,
+                highlight(chunk, tokens, weights),
+                round(hit.score, 4),
+                chunk.paragraph,
+            )
+        )
+    return Answer(question, tuple(quotes), False)
+
+
+def is_relevant(
+    hit: Hit,
+    chunk: Chunk,
+    tokens: Sequence[str],
+    weights: dict[str, float],
+    settings: ComposeSettings,
+) -> bool:
+    """Whether the best passage is about the question at all (otherwise: decline).
+
+    The fused score cannot tell: BM25 is normalised per question, so the best keyword match scores
+    1 even for an off-topic question. Meaning (cosine) or shared rare words (coverage) must be there.
+    """
+    if hit.fact or hit.dense >= settings.decline_below_cosine:
+        return True
+    return coverage(chunk, tokens, weights) >= settings.decline_below_coverage
+
+
+def coverage(chunk: Chunk, tokens: Sequence[str], weights: dict[str, float]) -> float:
+    """Share of the question's terms, weighted by idf, that occur in the passage."""
+    wanted = set(tokens)
+    total = sum(weights.get(token, 1.0) for token in wanted)
+    if total <= 0:
+        return 0.0
+    present = wanted.intersection(keyword_tokens(chunk.text))
+    return sum(weights.get(token, 1.0) for token in present) / total
+
+
+def highlight(
+    chunk: Chunk, tokens: Sequence[str], weights: dict[str, float]
+) -> tuple[int, int] | None:
+    """Document offsets of the sentence sharing the most (idf-weighted) terms with the question."""
+    wanted = set(tokens)
+    best: tuple[float, int, int] | None = None
+    for start, end in sentence_spans(chunk.text):
+        found = wanted.intersection(keyword_tokens(chunk.text[start:end]))
+        score = sum(weights.get(token, 1.0) for token in found)
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, start, end)
+    if best is None:
+        return None
+    return chunk.start + best[1], chunk.start + best[2]
+
+
+def _overlaps(chunk: Chunk, quote: Quote) -> bool:
+    return chunk.source == quote.source and chunk.start < quote.end and quote.start < chunk.end

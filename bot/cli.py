@@ -1,0 +1,240 @@
+"""Command line: `quotebot [--config FILE] [--knowledge DIR] [--index-dir DIR] COMMAND`.
+
+Heavy modules (numpy, torch, discord) are imported inside the commands, so `--help` and errors
+are instant. Every QuotebotError becomes one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import QuotebotError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.indexing import ProgressCallback, UpdateReport
+    from bot.service import QuoteService
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quotebot", description="Answer questions about a folder of documents by quoting it."
+    )
+    parser.add_argument("--config", type=Path, help="TOML config file (default: ./config.toml)")
+    parser.add_argument("--knowledge", type=Path, help="folder of documents (default: knowledge/)")
+    parser.add_argument("--index-dir", type=Path, help="where the index is kept")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = commands.add_parser(
+        "index", help="bring the index up to date with the knowledge folder"
+    )
+    index.add_argument("--json", action="store_true", help="print the counts as JSON")
+    index.set_defaults(run=cmd_index)
+
+    ask = commands.add_parser("ask", help="answer one question ('-': one per line of stdin)")
+    ask.add_argument("question", help="the question, or - to read questions from stdin")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.set_defaults(run=cmd_ask)
+
+    evaluate = commands.add_parser("eval", help="score a question set (JSONL)")
+    evaluate.add_argument("file", type=Path)
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(run=cmd_eval)
+
+    repl = commands.add_parser("repl", help="interactive prompt over the knowledge folder")
+    repl.set_defaults(run=cmd_repl)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        result: int = args.run(args, settings)
+        return result
+    except QuotebotError as exc:
+        if args.debug:
+            raise
+        print(f"quotebot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("quotebot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from bot.config import load_settings
+
+    overrides: dict[str, Any] = {}
+    if args.knowledge is not None:
+        overrides["knowledge"] = {"path": args.knowledge}
+    if args.index_dir is not None:
+        overrides["index"] = {"dir": args.index_dir}
+    return load_settings(args.config, overrides)
+
+
+def make_service(settings: Settings) -> QuoteService:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from bot.service import QuoteService
+
+    return QuoteService(settings, on_notice=_notice)
+
+
+def _notice(message: str) -> None:
+    print(f"quotebot: {message}", file=sys.stderr)
+
+
+def refresh(service: QuoteService, *, quiet: bool = False) -> UpdateReport:
+    """Bring the index up to date, with a progress bar on a terminal, warnings on stderr."""
+    with _progress() as progress:
+        report = service.refresh(progress=progress)
+    if report.rebuild_reason:
+        _notice(f"{report.rebuild_reason}: re-embedding everything")
+    for warning in report.warnings:
+        _notice(f"warning: {warning}")
+    if report.changed_anything and not quiet:
+        _notice(f"index updated: {report.summary()}")
+    return report
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressCallback | None]:
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "embedding",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("embedding", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    service = make_service(settings)
+    report = refresh(service, quiet=True)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(report.summary())
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.errors import QuestionError
+    from bot.render import answer_to_json
+
+    questions: list[str] = (
+        [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+        if args.question == "-"
+        else [args.question]
+    )
+    if args.question != "-":
+        _validate(questions[0])
+    service = make_service(settings)
+    refresh(service)
+    show = _json_printer if args.json else _terminal_printer()
+    status = 0
+    for question in questions:
+        try:
+            answer = service.ask(question)
+        except QuestionError as exc:
+            if args.question != "-":
+                raise
+            print(
+                json.dumps({"question": question, "error": str(exc)})
+                if args.json
+                else f"quotebot: {exc}",
+                flush=True,
+            )
+            status = 1
+            continue
+        show(answer_to_json(answer) if args.json else answer)
+    return status
+
+
+def _validate(question: str) -> None:
+    from bot.errors import QuestionError
+    from bot.text import normalize_for_matching
+
+    if not normalize_for_matching(question):
+        raise QuestionError("the question is empty; type a question to search the documents")
+
+
+def _json_printer(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False), flush=True)
+
+
+def _terminal_printer() -> Callable[[Any], None]:
+    from rich.console import Console
+
+    from bot.render import answer_to_terminal
+
+    console = Console()
+    return lambda answer: console.print(answer_to_terminal(answer))
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.evaluation import evaluate, load_questions
+
+    questions = load_questions(args.file)
+    service = make_service(settings)
+    refresh(service)
+    report = evaluate(service, questions)
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.file} over {settings.knowledge.path}")
+    for column in (
+        "answerable",
+        "hit@1",
+        "hit@3",
+        "MRR@10",
+        "off-topic declined",
+        "wrongly declined",
+        "mean quote chars",
+    ):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(report.answerable),
+        f"{report.hit_at_1:.3f}",
+        f"{report.hit_at_3:.3f}",
+        f"{report.mrr_at_10:.3f}",
+        f"{report.off_topic_declined:.3f} of {report.off_topic}",
+        f"{report.wrongly_declined:.3f}",
+        f"{report.mean_quote_chars:.0f}",
+    )
+    Console().print(table)
+    return 0
+
+
+def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.repl import run_repl
+
+    return run_repl(make_service(settings), refresh)

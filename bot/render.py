@@ -1,0 +1,74 @@
+"""Answer → JSON (the DESIGN.md contract) and → terminal text (rich). Pure: data in, data out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.text import Text
+
+from bot.answer import Answer, Quote
+
+
+def answer_to_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "declined": answer.declined,
+        "quotes": [quote_to_json(quote) for quote in answer.quotes],
+        **({"message": answer.message} if answer.message else {}),
+    }
+
+
+def quote_to_json(quote: Quote) -> dict[str, Any]:
+    highlight = (
+        {"start": quote.highlight[0], "end": quote.highlight[1]} if quote.highlight else None
+    )
+    return {
+        "source": quote.source,
+        "start": quote.start,
+        "end": quote.end,
+        "text": quote.text,
+        "highlight": highlight,
+        "score": quote.score,
+    }
+
+
+def position(quote: Quote) -> str:
+    """Where a quote comes from, as a reader would cite it: `article.txt ¶5`."""
+    return f"{quote.source} ¶{quote.paragraph}"
+
+
+def answer_to_terminal(answer: Answer) -> RenderableType:
+    if answer.declined:
+        return Text(answer.message or "Nothing in the documents answers that.", style="yellow")
+    parts: list[RenderableType] = []
+    if answer.message:
+        parts.append(Text(answer.message, style="dim"))
+    for number, quote in enumerate(answer.quotes, start=1):
+        heading = Text.assemble(
+            (f"{number}. ", "bold cyan"),
+            (position(quote), "cyan"),
+            (f"  score {quote.score:.2f}", "dim"),
+        )
+        body = Padding(_quote_text(quote), (0, 0, 1, 2), style="")
+        parts.extend([heading, _bar(body)])
+    return Group(*parts)
+
+
+def _quote_text(quote: Quote) -> Text:
+    text = Text(quote.text, style="italic")
+    if quote.highlight:
+        start, end = quote.highlight[0] - quote.start, quote.highlight[1] - quote.start
+        text.stylize("bold not italic", start, end)
+    return text
+
+
+def _bar(body: Padding) -> RenderableType:
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="cyan", no_wrap=True)
+    table.add_column()
+    table.add_row("│", body)
+    return table

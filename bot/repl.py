@@ -1,0 +1,124 @@
+"""Interactive prompt over the knowledge folder: one question per line, quoted answers.
+
+The loop is separate from prompt_toolkit (`Repl.handle`) so that transcripts can be tested exactly;
+`run_repl` adds the real prompt with history when standard input is a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.errors import QuestionError, QuotebotError
+from bot.render import answer_to_terminal
+
+if TYPE_CHECKING:
+    from bot.indexing import UpdateReport
+    from bot.service import QuoteService
+
+HELP = """Type a question and press Enter; answers are quotes from the documents.
+  :sources   list the indexed documents
+  :reindex   bring the index up to date with the knowledge folder
+  :help      this text
+  :quit      leave (Ctrl-D or Ctrl-C work too)"""
+
+
+class Repl:
+    def __init__(
+        self,
+        service: QuoteService,
+        console: Console,
+        reindex: Callable[[QuoteService], UpdateReport],
+    ) -> None:
+        self.service = service
+        self.console = console
+        self._reindex = reindex
+
+    def handle(self, line: str) -> bool:
+        """Act on one input line; False means leave."""
+        command = line.strip()
+        if not command:
+            return True
+        if command in (":quit", ":q", ":exit"):
+            return False
+        if command == ":help":
+            self.console.print(HELP)
+        elif command == ":sources":
+            self.console.print(self._sources_table())
+        elif command == ":reindex":
+            report = self._reindex(self.service)
+            self.console.print(report.summary())
+        elif command.startswith(":"):
+            self.console.print(f"unknown command {command!r}; :help lists the commands")
+        else:
+            self._ask(line)
+        return True
+
+    def _ask(self, question: str) -> None:
+        try:
+            answer = self.service.ask(question)
+        except QuestionError as exc:
+            self.console.print(f"[yellow]{exc}[/yellow]")
+            return
+        self.console.print(answer_to_terminal(answer))
+
+    def _sources_table(self) -> Table:
+        table = Table("document", "size", "chunks", "indexed")
+        for record in self.service.sources():
+            table.add_row(
+                record.source,
+                f"{record.size:,} B",
+                str(record.chunks),
+                record.indexed_at.replace("T", " "),
+            )
+        return table
+
+
+def run_repl(service: QuoteService, reindex: Callable[[QuoteService], UpdateReport]) -> int:
+    console = Console()
+    reindex(service)
+    with console.status("loading the embedding model ..."):
+        service.ask("warm up")  # loads the model and the keyword index before the first prompt
+    repl = Repl(service, console, reindex)
+    console.print(
+        f"quotebot: {len(service.sources())} documents from {service.knowledge}. "
+        "Ask a question, or :help."
+    )
+    read = _prompt_reader(service) if sys.stdin.isatty() else _plain_reader()
+    while True:
+        try:
+            line = read()
+        except (EOFError, KeyboardInterrupt):
+            console.print("bye")
+            return 0
+        try:
+            if not repl.handle(line):
+                console.print("bye")
+                return 0
+        except QuotebotError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+
+
+def _prompt_reader(service: QuoteService) -> Callable[[], str]:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    history = Path(service.settings.index_dir).parent / "repl-history"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    session: PromptSession[str] = PromptSession(history=FileHistory(str(history)))
+    return lambda: session.prompt("? ")
+
+
+def _plain_reader() -> Callable[[], str]:
+    def read() -> str:
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
+
+    return read

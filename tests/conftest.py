@@ -1,0 +1,77 @@
+"""Shared fixtures: temp knowledge folders, a fake embedder, and the real model loaded once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.service import QuoteService
+from tests.fakes import FakeEmbedder
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "knowledge" / "jingzhou-grassroots-party-organizations.txt"
+
+
+@pytest.fixture
+def knowledge(tmp_path: Path) -> Path:
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    shutil.copy(SEED, folder / SEED.name)
+    return folder
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def build(folder: Path, **sections: Any) -> Settings:
+        overrides: dict[str, Any] = {
+            "knowledge": {"path": folder},
+            "index": {"dir": tmp_path / "index"},
+            **sections,
+        }
+        return load_settings(None, overrides)
+
+    return build
+
+
+@pytest.fixture
+def fake_service(knowledge: Path, make_settings: Callable[..., Settings]) -> QuoteService:
+    return QuoteService(make_settings(knowledge), embedder=FakeEmbedder(), on_notice=lambda m: None)
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Any:
+    from bot.config import BUNDLED_MODEL
+    from bot.embedding import SentenceTransformerEmbedder, resolve_model
+
+    embedder = SentenceTransformerEmbedder(resolve_model(BUNDLED_MODEL))
+    embedder.encode(["load the model once per session"])
+    return embedder
+
+
+@pytest.fixture
+def seed_service(
+    knowledge: Path, make_settings: Callable[..., Settings], real_embedder: Any
+) -> QuoteService:
+    service = QuoteService(
+        make_settings(knowledge), embedder=real_embedder, on_notice=lambda m: None
+    )
+    service.refresh()
+    return service
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer config.toml or QUOTEBOT_* variable may leak into a test."""
+    for name in list(os.environ):
+        if name.startswith("QUOTEBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)

@@ -1,0 +1,42 @@
+"""Small fakes handed in through constructors (no patching of our own code)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from bot.embedding import ModelSpec
+from bot.text import keyword_tokens
+
+
+class FakeEmbedder:
+    """Deterministic hashed bag-of-stems vectors; records every text it embeds."""
+
+    def __init__(self, model_id: str = "fake-model", dimension: int = 64) -> None:
+        self._spec = ModelSpec(model_id, model_id)
+        self._dimension = dimension
+        self.calls: list[list[str]] = []
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def embedded(self) -> list[str]:
+        return [text for call in self.calls for text in call]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        vectors = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in keyword_tokens(text) or ["empty"]:
+                bucket = int(hashlib.md5(token.encode()).hexdigest(), 16) % self._dimension
+                vectors[row, bucket] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-9)

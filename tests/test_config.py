@@ -1,0 +1,43 @@
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.errors import ConfigError
+
+
+def test_precedence_flags_over_env_over_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[retrieval]\ntop_k = 7\ndense_weight = 0.3\n")
+    assert load_settings(config).retrieval.top_k == 7
+    monkeypatch.setenv("QUOTEBOT_RETRIEVAL__TOP_K", "5")
+    settings = load_settings(config)
+    assert (settings.retrieval.top_k, settings.retrieval.dense_weight) == (5, 0.3)
+    assert load_settings(config, {"retrieval": {"top_k": 2}}).retrieval.top_k == 2
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[retrieval]\ntopk = 3\n")
+    with pytest.raises(ConfigError, match=r"retrieval\.topk"):
+        load_settings(config)
+
+
+def test_secret_in_config_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[discord]\ntoken = "abc.def.ghi"\n')
+    with pytest.raises(ConfigError, match="environment") as caught:
+        load_settings(config)
+    assert "abc.def.ghi" not in str(caught.value)
+
+
+def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "absent.toml")
+
+
+def test_example_config_is_valid_and_complete() -> None:
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    assert load_settings(example) == load_settings(None)

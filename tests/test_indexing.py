@@ -1,0 +1,115 @@
+"""Incremental updates, counted with a recording fake embedder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.chunking import ChunkerSettings
+from bot.errors import KnowledgeError
+from bot.file_store import FileStore
+from bot.index import IndexRecipe
+from bot.indexing import update_index
+from tests.fakes import FakeEmbedder
+
+RECIPE = IndexRecipe("fake-model", ChunkerSettings())
+
+
+def _folder(tmp_path: Path, count: int) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(count):
+        (folder / f"doc{i:03}.txt").write_text(f"Document {i} talks about subject {i}. " * 3)
+    return folder
+
+
+def test_only_added_and_changed_documents_are_embedded(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, 200)
+    store = FileStore(tmp_path / "idx")
+    embedder = FakeEmbedder()
+    _, first = update_index(folder, store, RECIPE, embedder)
+    assert len(first.added) == 200 and first.chunks_embedded == 200
+
+    embedder.calls.clear()
+    (folder / "doc007.txt").write_text("Edited text about a new subject.")
+    (folder / "new.md").write_text("# Added\n\nA fresh document.")
+    (folder / "doc100.txt").unlink()
+    index, report = update_index(folder, store, RECIPE, embedder)
+    assert report.changed == ["doc007.txt"] and report.added == ["new.md"]
+    assert report.removed == ["doc100.txt"] and len(report.unchanged) == 198
+    assert sorted(embedder.embedded) == [
+        "# Added A fresh document.",
+        "Edited text about a new subject.",
+    ]
+    assert report.chunks_total == len(index.manifest.documents) == 200 + 1 - 1
+
+
+def test_unchanged_folder_never_touches_the_model(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, 3)
+    store = FileStore(tmp_path / "idx")
+    update_index(folder, store, RECIPE, FakeEmbedder())
+    untouched = FakeEmbedder()
+    _, report = update_index(folder, FileStore(tmp_path / "idx"), RECIPE, untouched)
+    assert untouched.calls == [] and report.chunks_embedded == 0 and not report.changed_anything
+
+
+def test_unchanged_vectors_are_reused_exactly(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, 3)
+    store = FileStore(tmp_path / "idx")
+    before, _ = update_index(folder, store, RECIPE, FakeEmbedder())
+    (folder / "doc001.txt").write_text("Something else entirely.")
+    after, _ = update_index(folder, store, RECIPE, FakeEmbedder())
+    old = {c.source: before.vectors[i] for i, c in enumerate(before.chunks)}  # type: ignore[attr-defined]
+    new = {c.source: after.vectors[i] for i, c in enumerate(after.chunks)}  # type: ignore[attr-defined]
+    assert (old["doc000.txt"] == new["doc000.txt"]).all()
+    assert not (old["doc001.txt"] == new["doc001.txt"]).all()
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        IndexRecipe("other-model-same-dimension", ChunkerSettings()),
+        IndexRecipe("fake-model", ChunkerSettings(max_chars=300)),
+    ],
+)
+def test_a_different_model_or_chunker_rebuilds_everything(
+    tmp_path: Path, recipe: IndexRecipe
+) -> None:
+    folder = _folder(tmp_path, 4)
+    store = FileStore(tmp_path / "idx")
+    update_index(folder, store, RECIPE, FakeEmbedder())
+    embedder = FakeEmbedder(recipe.model_id)
+    _, report = update_index(folder, store, recipe, embedder)
+    assert report.rebuild_reason and len(report.changed) == 4
+    assert report.chunks_embedded == 4 and len(embedder.embedded) == 4
+
+
+def test_broken_files_are_skipped_and_remembered(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, 2)
+    (folder / "broken.txt").write_bytes(b"\xff\xfe\xfa")
+    (folder / "empty.md").write_text("")
+    store = FileStore(tmp_path / "idx")
+    index, report = update_index(folder, store, RECIPE, FakeEmbedder())
+    assert sorted(index.manifest.documents) == ["doc000.txt", "doc001.txt"]
+    assert len(report.warnings) == 2 and "broken.txt" in report.warnings[0]
+    _, again = update_index(folder, store, RECIPE, FakeEmbedder())
+    assert len(again.warnings) == 2 and not again.changed_anything
+
+
+def test_corrupt_index_is_reported_and_rebuilt(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, 2)
+    store = FileStore(tmp_path / "idx")
+    update_index(folder, store, RECIPE, FakeEmbedder())
+    generation = store.directory / (store.directory / "CURRENT").read_text()
+    (generation / "vectors.npy").write_bytes(b"garbage")
+    index, report = update_index(folder, FileStore(store.directory), RECIPE, FakeEmbedder())
+    assert any("rebuilding" in w for w in report.warnings)
+    assert report.chunks_embedded == 2 and len(index.manifest.documents) == 2
+
+
+def test_empty_knowledge_folder_is_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    with pytest.raises(KnowledgeError, match="no readable"):
+        update_index(folder, FileStore(tmp_path / "idx"), RECIPE, FakeEmbedder())
