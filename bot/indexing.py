@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from bot.chunking import Chunk, chunk_text
-from bot.documents import DocumentFile, DocumentSkipped, hash_files, read_document
+from bot.documents import Document, DocumentFile, DocumentSkipped, hash_files, read_document
 from bot.embedding import Embedder
 from bot.errors import IndexCorruptError, KnowledgeError
+from bot.extraction import EXTRACTOR_VERSION
 from bot.index import (
     DocumentRecord,
     IndexRecipe,
@@ -117,6 +118,10 @@ def _open_current(store: Store) -> tuple[SearchIndex | None, str | None]:
         return None, f"{exc}; rebuilding the index"
 
 
+def current(file: DocumentFile) -> tuple[str, str]:
+    return file.sha256, EXTRACTOR_VERSION
+
+
 def _plan(
     files: list[DocumentFile],
     manifest: Manifest | None,
@@ -133,9 +138,10 @@ def _plan(
     for file in files:
         record = old_docs.get(file.source)
         skipped = old_skipped.get(file.source)
-        if record is not None and record.sha256 == file.sha256:
+        # Same bytes and same extractor: the text (and so the chunks and vectors) are the same.
+        if record is not None and (record.sha256, record.extractor) == current(file):
             keep[file.source] = record
-        elif skipped is not None and skipped.sha256 == file.sha256:
+        elif skipped is not None and (skipped.sha256, skipped.extractor) == current(file):
             keep_skipped[file.source] = skipped
         else:
             to_read.append(file)
@@ -161,18 +167,13 @@ def _apply(
         try:
             document = read_document(file)
         except DocumentSkipped as exc:
-            skipped[file.source] = SkippedRecord(file.source, file.sha256, str(exc))
+            skipped[file.source] = SkippedRecord(
+                file.source, file.sha256, str(exc), EXTRACTOR_VERSION
+            )
             continue
         chunks = chunk_text(document.source, document.text, recipe.chunker)
         new_chunks.extend(chunks)
-        records[document.source] = DocumentRecord(
-            document.source,
-            document.sha256,
-            document.size,
-            len(chunks),
-            len(document.text),
-            timestamp,
-        )
+        records[document.source] = _record(document, len(chunks), timestamp)
     vectors = _embed(new_chunks, embedder, progress)
     dimension = (
         vectors.shape[1]
@@ -193,6 +194,26 @@ def _apply(
     index = store.commit(new_manifest, set(plan.keep), new_chunks, vectors)
     fresh_skips = {s: r for s, r in skipped.items() if s not in plan.keep_skipped}
     return index, len(new_chunks), fresh_skips
+
+
+def _record(document: Document, chunks: int, timestamp: str) -> DocumentRecord:
+    extracted = document.extracted
+    return DocumentRecord(
+        document.source,
+        document.sha256,
+        document.size,
+        chunks,
+        len(document.text),
+        timestamp,
+        format=extracted.format if extracted else "text",
+        title=extracted.title if extracted else None,
+        date=extracted.date if extracted else None,
+        url=extracted.url if extracted else None,
+        author=extracted.author if extracted else None,
+        extractor=EXTRACTOR_VERSION,
+        pages=extracted.pages if extracted else (),
+        sections=extracted.sections if extracted else (),
+    )
 
 
 def _next_generation(store: Store, manifest: Manifest | None) -> int:
@@ -235,7 +256,9 @@ def _skip_warnings(manifest: Manifest) -> list[str]:
 
 def _require_documents(folder: Path, manifest: Manifest) -> None:
     if not manifest.documents:
-        raise KnowledgeError(f"no readable .txt or .md documents in the knowledge folder {folder}")
+        raise KnowledgeError(
+            f"no readable documents (.txt .md .html .pdf) in the knowledge folder {folder}"
+        )
 
 
 def _report(plan: _Plan, manifest: Manifest, embedded: int, warnings: list[str]) -> UpdateReport:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.answer import Answer, ComposeSettings, Quote, compose
+from bot.citation import with_citations
 from bot.config import Settings
 from bot.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
 from bot.errors import QuestionError
@@ -78,6 +79,26 @@ class QuoteService:
     def sources(self) -> list[DocumentRecord]:
         return list(self.index.manifest.documents.values())
 
+    def document_text(self, source: str) -> str:
+        """Exactly the text the quote offsets of `source` refer to (extracted again, same bytes).
+
+        Extraction is a deterministic function of the bytes and EXTRACTOR_VERSION, both recorded
+        in the manifest, so the text need not be stored; a file changed since indexing is refused.
+        """
+        from bot.documents import DocumentFile, DocumentSkipped, read_document
+        from bot.errors import KnowledgeError
+
+        record = self.index.manifest.documents.get(source)
+        if record is None:
+            raise KnowledgeError(f"no indexed document {source!r} (see: quotebot sources)")
+        try:
+            document = read_document(DocumentFile(source, self.knowledge / source, "", 0))
+        except DocumentSkipped as exc:
+            raise KnowledgeError(f"cannot read {source}: {exc}") from None
+        if document.sha256 != record.sha256:
+            raise KnowledgeError(f"{source} changed since it was indexed; run: quotebot index")
+        return document.text
+
     def ask(self, question: str) -> Answer:
         return self.answer(question)[0]
 
@@ -107,6 +128,7 @@ class QuoteService:
             decline_message=self.decline_message(),
             limit=limit,
         )
+        answer = with_citations(answer, index.manifest.documents)
         if note and not answer.declined:
             answer = Answer(answer.question, answer.quotes, answer.declined, note)
         t3 = time.perf_counter()
@@ -118,11 +140,10 @@ class QuoteService:
         index = self.index
         hits = self._rank(index, query, self.embedder.encode([query])[0])
         settings = ComposeSettings(k, -1.0, 0.0, 0.0)
-        return list(
-            compose(
-                question, hits, index.chunk, index.idf, settings, decline_message="", limit=k
-            ).quotes
+        answer = compose(
+            question, hits, index.chunk, index.idf, settings, decline_message="", limit=k
         )
+        return list(with_citations(answer, index.manifest.documents).quotes)
 
     def decline_message(self) -> str:
         names = sorted(self.index.manifest.documents)

@@ -1,0 +1,75 @@
+"""Attach a source's citation (title, date, link, page, section) to quotes, and phrase it.
+
+Kept apart from answer composition: composing works on chunks alone, and the citation comes from
+the document records of the same index generation, looked up by the quote's start offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date as Date
+
+from bot.answer import Answer, Quote
+from bot.index import DocumentRecord
+
+TITLE_CHARS = 60
+
+
+def with_citations(answer: Answer, documents: Mapping[str, DocumentRecord]) -> Answer:
+    quotes = tuple(cite(quote, documents.get(quote.source)) for quote in answer.quotes)
+    return replace(answer, quotes=quotes)
+
+
+def cite(quote: Quote, record: DocumentRecord | None) -> Quote:
+    if record is None:
+        return quote
+    return replace(
+        quote,
+        title=record.title,
+        date=record.date,
+        url=record.url,
+        author=record.author,
+        page=next((n for a, b, n in record.pages if a <= quote.start < b), None),
+        section=next((p for a, b, p in record.sections if a <= quote.start < b), None),
+    )
+
+
+def citation(quote: Quote) -> str:
+    """`People's Daily Online — "Grassroots Party organizations…", 10 Aug 2010, ¶5`.
+
+    Falls back to the file name when the source has no title: `article.txt ¶5`.
+    """
+    if not quote.title:
+        where = [f"p. {quote.page}"] if quote.page is not None else []
+        head = " ".join([quote.source, *where])
+        tail = [quote.section] if quote.section else []
+        return ", ".join([head, *tail]) + f" ¶{quote.paragraph}"
+    title = f'"{shorten(quote.title, TITLE_CHARS)}"'
+    lead = f"{quote.author} — {title}" if quote.author and quote.author not in title else title
+    parts = [lead]
+    if quote.date:
+        parts.append(human_date(quote.date))
+    if quote.section:
+        parts.append(quote.section)
+    if quote.page is not None:
+        parts.append(f"p. {quote.page}")
+    parts.append(f"¶{quote.paragraph}")
+    return ", ".join(parts)
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit - 1)
+    return text[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:-—") + "…"
+
+
+def human_date(iso: str) -> str:
+    """`2010-08-10` → `10 Aug 2010`; anything unparsable is shown as given."""
+    try:
+        day = Date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{day.day} {day.strftime('%b')} {day.year}"
