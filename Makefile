@@ -23,8 +23,8 @@ run: $(STAMP)
 	$(BIN)/quotebot repl
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot tests bench
-	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/ruff check bot tests $(wildcard bench)
+	$(BIN)/ruff format --check bot tests $(wildcard bench)
 	$(BIN)/mypy
 
 test: $(STAMP) lint

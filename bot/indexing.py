@@ -91,6 +91,10 @@ def update_index(
     A corrupt index is reported in the warnings and rebuilt from scratch.
     """
     files, warnings = hash_files(folder)
+    if not files:
+        raise KnowledgeError(
+            f"no readable documents (.txt .md .html .pdf) in the knowledge folder {folder}"
+        )
     current, corrupt = _open_current(store)
     plan = _plan(files, current.manifest if current else None, recipe, corrupt)
     if plan.nothing_to_do and current is not None:
@@ -174,6 +178,12 @@ def _apply(
         chunks = chunk_text(document.source, document.text, recipe.chunker)
         new_chunks.extend(chunks)
         records[document.source] = _record(document, len(chunks), timestamp)
+    if not records:
+        reasons = "; ".join(f"{r.source}: {r.reason}" for r in skipped.values())
+        raise KnowledgeError(
+            "no readable documents (.txt .md .html .pdf) in the knowledge folder"
+            + (f" ({reasons})" if reasons else "")
+        )
     vectors = _embed(new_chunks, embedder, progress)
     dimension = (
         vectors.shape[1]

@@ -68,7 +68,7 @@ def normalize_for_matching(text: str) -> str:
     """NFKC, drop format characters (zero-width, bidi controls), collapse whitespace."""
     text = unicodedata.normalize("NFKC", text)
     text = "".join(
-        ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") or ch in "\n\t"
+        ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc", "Cs") or ch in "\n\t"
     )
     return _WHITESPACE.sub(" ", text).strip()
 

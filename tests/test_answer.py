@@ -1,0 +1,62 @@
+from bot.answer import ComposeSettings, compose, coverage, highlight
+from bot.chunking import Chunk
+from bot.retrieval import Hit
+
+CHUNKS = {
+    0: Chunk("a.txt", 0, 60, "The river floods in spring. Farmers plant rice after the flood.", 1),
+    1: Chunk("a.txt", 40, 100, "rice after the flood. Markets open on Sundays in the town.", 2),
+    2: Chunk("b.txt", 0, 30, "Mountains are tall and snowy.", 1),
+}
+
+
+def _idf(tokens: object) -> dict[str, float]:
+    return {}
+
+
+def _compose(question: str, hits: list[Hit], **settings: float) -> object:
+    return compose(
+        question,
+        hits,
+        CHUNKS.__getitem__,
+        _idf,
+        ComposeSettings(**settings),  # type: ignore[arg-type]
+        decline_message="not here",
+    )
+
+
+def test_highlight_marks_the_sentence_sharing_most_terms() -> None:
+    start, end = highlight(CHUNKS[0], ["farmer", "plant", "rice"], {})  # type: ignore[misc]
+    assert CHUNKS[0].text[start:end] == "Farmers plant rice after the flood."
+
+
+def test_no_shared_term_means_no_highlight() -> None:
+    assert highlight(CHUNKS[2], ["river"], {}) is None
+
+
+def test_overlapping_passages_are_dropped_and_best_comes_first() -> None:
+    hits = [Hit(0, 0.9, 0.9, 1.0), Hit(1, 0.8, 0.8, 0.5), Hit(2, 0.7, 0.7, 0.1)]
+    answer = _compose("When do farmers plant rice?", hits)
+    assert [q.source for q in answer.quotes] == ["a.txt", "b.txt"]  # type: ignore[attr-defined]
+    assert answer.quotes[0].text == CHUNKS[0].text  # type: ignore[attr-defined]
+
+
+def test_weak_further_quotes_are_cut_relative_to_the_best() -> None:
+    hits = [Hit(0, 0.9, 0.9, 1.0), Hit(2, 0.3, 0.3, 0.0)]
+    assert len(_compose("rice", hits).quotes) == 1  # type: ignore[attr-defined]
+
+
+def test_declines_when_far_in_meaning_and_vocabulary() -> None:
+    hits = [Hit(2, 0.1, 0.1, 0.0)]
+    answer = _compose("Who painted the Mona Lisa?", hits)
+    assert answer.declined and answer.quotes == () and answer.message == "not here"  # type: ignore[attr-defined]
+
+
+def test_shared_rare_terms_keep_a_low_cosine_answer() -> None:
+    hits = [Hit(0, 0.1, 0.05, 1.0)]
+    assert not _compose("river floods", hits).declined  # type: ignore[attr-defined]
+    assert coverage(CHUNKS[0], ["river", "flood"], {}) == 1.0
+
+
+def test_a_fact_hit_is_never_declined() -> None:
+    hits = [Hit(2, 0.4, 0.0, 0.0, fact=True)]
+    assert not _compose("Who wrote it?", hits).declined  # type: ignore[attr-defined]

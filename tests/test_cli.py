@@ -1,0 +1,144 @@
+"""The command line through a real subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def quotebot(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEBOT_")}
+    environment.update({"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+
+
+def test_help_is_instant_and_imports_nothing_heavy(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    result = quotebot("--help", cwd=tmp_path)
+    assert result.returncode == 0 and "ask" in result.stdout
+    assert time.perf_counter() - started < 5
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bot.cli; bot.cli.build_parser();"
+            "print(sorted(m for m in ('torch','numpy','sentence_transformers','discord')"
+            " if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    )
+    assert probe.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--knowledge", "missing", "index"), "knowledge folder not found"),
+        (("--knowledge", "empty", "index"), "no readable"),
+        (("--config", "bad.toml", "index"), "retrieval.topk"),
+        (("--config", "nope.toml", "index"), "config file not found"),
+        (("ask", "\u200b"), "empty"),
+    ],
+)
+def test_errors_are_one_line_and_exit_non_zero(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.toml").write_text("[retrieval]\ntopk = 1\n")
+    result = quotebot(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreadable_index_is_rebuilt_with_one_line(tmp_path: Path, knowledge: Path) -> None:
+    index_dir = tmp_path / "idx"
+    base = ("--knowledge", str(knowledge), "--index-dir", str(index_dir))
+    assert quotebot(*base, "index", cwd=tmp_path).returncode == 0
+    (index_dir / "CURRENT").write_text("gen-00000042")
+    result = quotebot(*base, "index", "--json", cwd=tmp_path)
+    assert result.returncode == 0 and "rebuilding" in result.stderr
+    assert json.loads(result.stdout)["chunks_embedded"] > 0
+
+
+@pytest.mark.model
+def test_index_then_ask_json_contract(tmp_path: Path, knowledge: Path) -> None:
+    base = ("--knowledge", str(knowledge), "--index-dir", str(tmp_path / "idx"))
+    first = json.loads(quotebot(*base, "index", "--json", cwd=tmp_path).stdout)
+    assert first["added"] == [next(knowledge.iterdir()).name] and first["chunks_embedded"] > 0
+    second = json.loads(quotebot(*base, "index", "--json", cwd=tmp_path).stdout)
+    assert second["chunks_embedded"] == 0 and second["unchanged"] == first["added"]
+    assert set(second) == {
+        "added",
+        "changed",
+        "removed",
+        "unchanged",
+        "chunks_embedded",
+        "chunks_total",
+    }
+
+    result = quotebot(
+        *base,
+        "ask",
+        "-",
+        "--json",
+        cwd=tmp_path,
+        stdin="What kind of economy should be developed?\n\nWho won the 1998 World Cup?\n",
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and len(lines) == 2
+    answered, declined = lines
+    text = next(knowledge.iterdir()).read_text(encoding="utf-8")
+    assert not answered["declined"] and 1 <= len(answered["quotes"]) <= 3
+    for quote in answered["quotes"]:
+        assert set(quote) == {
+            *("source", "start", "end", "text", "highlight", "score"),
+            *("title", "date", "url", "page", "section"),  # issue 8: nullable citation keys
+        }
+        assert quote["page"] is None and quote["section"] is None  # a plain .txt
+        assert text[quote["start"] : quote["end"]] == quote["text"]
+    assert declined["declined"] and declined["quotes"] == []
+
+
+@pytest.mark.model
+def test_eval_reports_the_metrics(tmp_path: Path, knowledge: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "What should the organizations develop to increase financial capacity?",'
+        ' "answers": ["collective economy"]}\n'
+        '{"question": "What is the capital of Peru?", "answers": []}\n'
+    )
+    result = quotebot(
+        "--knowledge",
+        str(knowledge),
+        "--index-dir",
+        str(tmp_path / "idx"),
+        "eval",
+        str(questions),
+        "--json",
+        cwd=tmp_path,
+    )
+    report = json.loads(result.stdout)
+    assert report["hit_at_1"] == 1.0 and report["off_topic_declined"] == 1.0
+    assert report["wrongly_declined"] == 0.0 and report["mean_quote_chars"] > 0

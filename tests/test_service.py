@@ -1,0 +1,86 @@
+"""End to end with the real bundled model on the seed article (questions of our own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.errors import QuestionError
+from bot.service import QuoteService
+
+pytestmark = pytest.mark.model
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Where in Hubei did grassroots organizations boost their service role?", "Jingzhou"),
+        ("What kind of economy should the organizations develop?", "collective economy"),
+        ("Which leaders are listed at the top of the page?", "Wen Jiabao"),
+        ("What will the new role of the organizations be?", "service provider"),
+        ("What is the fifth measure about?", "channels of public services"),
+    ],
+)
+def test_answers_quote_the_right_passage(
+    seed_service: QuoteService, question: str, expected: str
+) -> None:
+    answer = seed_service.ask(question)
+    assert not answer.declined
+    assert any(expected in quote.text for quote in answer.quotes)
+
+
+def test_quotes_are_verbatim_with_a_highlight_inside(
+    seed_service: QuoteService, knowledge: Path
+) -> None:
+    text = next(knowledge.iterdir()).read_text(encoding="utf-8")
+    answer = seed_service.ask("How do the organizations improve service efficiency?")
+    for quote in answer.quotes:
+        assert text[quote.start : quote.end] == quote.text
+        if quote.highlight:
+            assert quote.start <= quote.highlight[0] < quote.highlight[1] <= quote.end
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many moons does Jupiter have?",
+        "Best way to cook spaghetti carbonara?",
+    ],
+)
+def test_off_topic_questions_are_declined_with_what_is_covered(
+    seed_service: QuoteService, question: str
+) -> None:
+    answer = seed_service.ask(question)
+    assert answer.declined and not answer.quotes
+    assert answer.message and "jingzhou" in answer.message.lower()
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", "\u200b\u200c\u200d\ufeff", "\u202e"])
+def test_empty_questions_are_refused_before_searching(
+    seed_service: QuoteService, question: str
+) -> None:
+    with pytest.raises(QuestionError, match="empty"):
+        seed_service.ask(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "collective economy " * 6000,  # ~100,000 characters
+        "what\x00 is\x07 the\x1b[31m third measure?",
+        "wh\u200bat is the th\u200dird measure?",
+        "🙂🙂 what about the economy? 🚀",
+        "ما هي الخدمة؟ service centers",
+        "\ud800 lone surrogate",
+        "e\u0301" * 500,
+    ],
+)
+def test_odd_input_gets_an_answer_or_a_decline(seed_service: QuoteService, question: str) -> None:
+    answer = seed_service.ask(question)
+    assert answer.declined or answer.quotes
+
+
+def test_long_question_is_shortened_with_a_note(seed_service: QuoteService) -> None:
+    answer = seed_service.ask("collective economy " * 6000)
+    assert answer.message and "long" in answer.message
