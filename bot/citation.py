@@ -22,16 +22,19 @@ def with_citations(answer: Answer, documents: Mapping[str, DocumentRecord]) -> A
 
 
 def cite(quote: Quote, record: DocumentRecord | None) -> Quote:
+    """The page and section are those of the highlighted sentence (what a reader looks for),
+    or of the quote's start when nothing is highlighted."""
     if record is None:
         return quote
+    at = quote.highlight[0] if quote.highlight else quote.start
     return replace(
         quote,
         title=record.title,
         date=record.date,
         url=record.url,
         author=record.author,
-        page=next((n for a, b, n in record.pages if a <= quote.start < b), None),
-        section=next((p for a, b, p in record.sections if a <= quote.start < b), None),
+        page=next((n for a, b, n in record.pages if a <= at < b), None),
+        section=next((p for a, b, p in record.sections if a <= at < b), None),
     )
 
 

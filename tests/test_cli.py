@@ -142,3 +142,26 @@ def test_eval_reports_the_metrics(tmp_path: Path, knowledge: Path) -> None:
     report = json.loads(result.stdout)
     assert report["hit_at_1"] == 1.0 and report["off_topic_declined"] == 1.0
     assert report["wrongly_declined"] == 0.0 and report["mean_quote_chars"] > 0
+
+
+@pytest.mark.model
+def test_sources_and_text_commands(tmp_path: Path) -> None:
+    from bot.extraction import extract
+    from tests.test_extraction import NEWS_PAGE, _report_pdf
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "news.html").write_text(NEWS_PAGE, encoding="utf-8")
+    (folder / "handbook.pdf").write_bytes(_report_pdf(pages=2))
+    base = ("--knowledge", str(folder), "--index-dir", str(tmp_path / "idx"))
+    listed = quotebot(*base, "sources", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["source"]: row for row in json.loads(listed.stdout)}
+    assert rows["news.html"]["format"] == "html" and rows["handbook.pdf"]["pages"] == 2
+    assert rows["news.html"]["title"] == "Rivers rise after storm"
+    for source in ("news.html", "handbook.pdf"):
+        shown = quotebot(*base, "text", source, cwd=tmp_path)
+        path = folder / source
+        assert shown.returncode == 0 and shown.stdout == extract(path, path.read_bytes()).text
+    missing = quotebot(*base, "text", "nope.txt", cwd=tmp_path)
+    assert missing.returncode == 2 and "no indexed document" in missing.stderr
