@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from bot.answer import Answer, Quote
-from bot.citation import cite, citation, human_date, shorten, with_citations
+from bot.citation import citation, cite, human_date, shorten, with_citations
 from bot.index import DocumentRecord
 from bot.render import answer_to_terminal
 
