@@ -76,3 +76,33 @@ def human_date(iso: str) -> str:
     except ValueError:
         return iso
     return f"{day.day} {day.strftime('%b')} {day.year}"
+
+
+FRAGMENT_WORDS = 4
+
+
+def text_fragment_url(url: str, text: str, *, max_chars: int = 512) -> str | None:
+    """A link that opens `url` scrolled to `text` (`#:~:text=start,end`), or None if too long.
+
+    Only the first and last few words go into the fragment: short enough for Discord's limits,
+    and less likely to straddle something the extractor removed (a `[12]` marker). `-`, `,` and
+    `&` are percent-encoded too, since they are syntax inside a text directive.
+    """
+    words = text.split()
+    if not words or not url.startswith(("http://", "https://")):
+        return None
+    base = url.split("#", 1)[0]
+    if len(words) <= 2 * FRAGMENT_WORDS:
+        directive = _encode(" ".join(words))
+    else:
+        start = _encode(" ".join(words[:FRAGMENT_WORDS]))
+        end = _encode(" ".join(words[-FRAGMENT_WORDS:]))
+        directive = f"{start},{end}"
+    link = f"{base}#:~:text={directive}"
+    return link if len(link) <= max_chars else None
+
+
+def _encode(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="").replace("-", "%2D")

@@ -67,3 +67,19 @@ def test_terminal_shows_the_citation() -> None:
     text = console.export_text()
     assert "People's Daily Online — \"Grassroots Party organizations" in text
     assert "10 Aug 2010" in text and "p. 2" in text
+
+
+def test_text_fragment_url_is_short_and_percent_encoded() -> None:
+    from bot.citation import text_fragment_url
+
+    url = text_fragment_url(
+        "https://example.org/a#top",
+        "Second, grassroots-level Party organizations should improve the capabilities, & more.",
+    )
+    assert url == (
+        "https://example.org/a#:~:text=Second%2C%20grassroots%2Dlevel%20Party%20organizations,"
+        "the%20capabilities%2C%20%26%20more."
+    )
+    assert text_fragment_url("https://e.org/", "two words") == "https://e.org/#:~:text=two%20words"
+    assert text_fragment_url("file:///x", "words") is None
+    assert text_fragment_url("https://e.org/" + "a" * 600, "words") is None
