@@ -90,12 +90,13 @@ def test_html_metadata() -> None:
     assert result.url == "https://gazette.example/2021/rivers-rise"
 
 
-def test_html_dateline_and_byline_are_verbatim_lines_of_the_page() -> None:
+def test_html_dateline_and_byline_are_verbatim_lines_in_page_order() -> None:
     result = extract_in_process("html", NEWS_PAGE.encode())
-    header = _paragraphs(result.text)[0].splitlines()
-    assert "08:15, March 4, 2021" in header
-    assert "By Jane Marsh" in header
-    for line in header:
+    paragraphs = _paragraphs(result.text)
+    header, footer = paragraphs[0].splitlines(), paragraphs[-1].splitlines()
+    assert header == ["08:15, March 4, 2021", "Rivers rise after storm"]
+    assert footer == ["By Jane Marsh"]  # printed under the article, so it stays there
+    for line in header + footer:
         assert line in NEWS_PAGE
 
 

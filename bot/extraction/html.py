@@ -89,14 +89,19 @@ def extract_html(data: bytes) -> Extracted:
     root = etree.fromstring(xml.encode("utf-8"), etree.XMLParser(resolve_entities=False))
     meta = dict(root.attrib)
     builder = TextBuilder()
-    header = _header_lines(html, meta)
-    if header:
-        builder.add("\n".join(header))
     main = root.find("main")
+    first = main.find("p") if main is not None else None
+    opening = _clean("".join(first.itertext()))[:40] if first is not None else ""
+    before, after = _header_lines(html, meta, opening)
+    if before:
+        builder.add("\n".join(before))
     if main is not None:
         _add_blocks(main, builder)
+    body_chars = builder.length
+    if after:
+        builder.add("\n".join(after))
     text = builder.text()
-    if len(text.strip()) - len("\n".join(header)) < 1:
+    if body_chars - len("\n".join(before)) < 1:
         raise ExtractionFailed("no main text found in the web page")
     return Extracted(
         text=text,
@@ -176,37 +181,51 @@ def _title(meta: dict[str, str]) -> str | None:
     return title.strip()
 
 
-def _header_lines(html: str, meta: dict[str, str]) -> list[str]:
-    """The page's own headline, dateline and byline lines, when it has them (verbatim)."""
+def _header_lines(html: str, meta: dict[str, str], opening: str) -> tuple[list[str], list[str]]:
+    """The page's own headline, dateline and byline lines (verbatim), when it has a dateline or
+    a byline: (lines that come before the article on the page, lines that come after it).
+
+    Keeping the page's order matters beyond looks: a byline printed under the article stays a
+    short passage of its own instead of diluting the article's first paragraph.
+    """
     import lxml.html
 
     try:
         tree = lxml.html.document_fromstring(html)
     except (ValueError, lxml.etree.ParserError):
-        return []
-    lines: list[str] = []
+        return [], []
+    order = {element: i for i, element in enumerate(tree.iter())}
+    start = next(
+        (
+            order[p]
+            for p in tree.iter("p", "div", "td")
+            if opening and collapse_spaces(p.text_content()).strip().startswith(opening)
+        ),
+        0,
+    )
+    found: list[tuple[int, str]] = []
     h1 = tree.find(".//h1")
     if h1 is not None:
         headline = collapse_spaces(h1.text_content()).strip()
         if 0 < len(headline) <= 200:
-            lines.append(_MARKERS.sub("", headline).strip())
+            found.append((order[h1], _MARKERS.sub("", headline).strip()))
     day = iso_date(meta.get("date"))
     dateline = _find_short_text(tree, lambda s: day is not None and _mentions_date(s, day))
-    if dateline:
-        lines.append(dateline)
     byline = _find_short_text(tree, _looks_like_byline)
-    if byline:
-        lines.append(byline)
-    # A headline alone is not a header worth adding: the article's first heading repeats it.
-    return lines if dateline or byline else []
+    if not dateline[1] and not byline[1]:
+        return [], []  # a headline alone repeats the article's first heading
+    found += [(order[e], text) for e, text in (dateline, byline) if e is not None]
+    found.sort()
+    return [t for i, t in found if i <= start], [t for i, t in found if i > start]
 
 
 _CHROME_CONTAINER = re.compile(r"foot|copyright|nav|menu|sidebar|related|comment", re.IGNORECASE)
 _NOT_A_DATELINE = re.compile(r"last (?:edited|modified|updated)|copyright|©|retrieved", re.I)
 
 
-def _find_short_text(tree: Any, accept: Any) -> str | None:
-    """The first short element text that `accept`s, outside footers, menus and sidebars."""
+def _find_short_text(tree: Any, accept: Any) -> tuple[Any, str]:
+    """The first short element (and its text) that `accept`s, outside footers, menus, sidebars;
+    (None, "") when there is none."""
     for element in tree.iter():
         if not isinstance(element.tag, str) or element.tag in ("script", "style", "title"):
             continue
@@ -214,8 +233,8 @@ def _find_short_text(tree: Any, accept: Any) -> str | None:
             continue
         text = collapse_spaces(element.text_content()).strip()
         if 4 <= len(text) <= 80 and not _NOT_A_DATELINE.search(text) and accept(text):
-            return text
-    return None
+            return element, text
+    return None, ""
 
 
 def _in_chrome(element: Any) -> bool:
