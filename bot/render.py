@@ -104,17 +104,24 @@ def sources_to_json(records: list[DocumentRecord]) -> list[dict[str, Any]]:
 def sources_to_terminal(records: list[DocumentRecord]) -> RenderableType:
     from rich.table import Table
 
+    from bot.citation import shorten
+
     table = Table()
-    for column in ("source", "format", "title", "date", "characters", "chunks", "indexed"):
-        table.add_column(column, justify="right" if column in ("characters", "chunks") else "left")
+    table.add_column("source", overflow="fold")
+    table.add_column("format", no_wrap=True)
+    table.add_column("title")
+    table.add_column("date", no_wrap=True)
+    table.add_column("chars", justify="right", no_wrap=True)
+    table.add_column("chunks", justify="right", no_wrap=True)
+    table.add_column("indexed", no_wrap=True)
     for r in sorted(records, key=lambda r: r.source):
         table.add_row(
             r.source,
-            r.format + (f" ({len(r.pages)} p.)" if r.pages else ""),
-            r.title or "",
+            r.format + (f" {len(r.pages)}p" if r.pages else ""),
+            shorten(r.title or "", 40),
             r.date or "",
             str(r.characters),
             str(r.chunks),
-            r.indexed_at,
+            r.indexed_at[:10],
         )
     return table
