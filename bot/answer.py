@@ -36,6 +36,8 @@ class Answer:
     quotes: tuple[Quote, ...]
     declined: bool
     message: str | None = None  # why it declined, or a note (question shortened, ...)
+    context: tuple[str, ...] = ()  # earlier questions of the conversation this answer used
+    generation: int | None = None  # the index generation it was answered from (set by the service)
 
 
 @dataclass(frozen=True, slots=True)

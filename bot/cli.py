@@ -59,12 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
     text.set_defaults(run=cmd_text)
 
     repl = commands.add_parser("repl", help="interactive prompt over the knowledge folder")
+    repl.add_argument(
+        "--watch",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="re-index in the background when documents change (default: [knowledge] watch)",
+    )
     repl.set_defaults(run=cmd_repl)
+
+    add_discord_command(commands)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    service_factory: Callable[[Settings], QuoteService] | None = None,
+) -> int:
+    """Run one command. `service_factory` replaces the real service (tests hand in a fake model)."""
     args = build_parser().parse_args(argv)
+    args.service_factory = service_factory or make_service
     try:
         settings = _settings(args)
         result: int = args.run(args, settings)
@@ -89,6 +103,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["knowledge"] = {"path": args.knowledge}
     if args.index_dir is not None:
         overrides["index"] = {"dir": args.index_dir}
+    if getattr(args, "watch", None) is not None:
+        overrides.setdefault("knowledge", {})["watch"] = args.watch
     return load_settings(args.config, overrides)
 
 
@@ -110,10 +126,8 @@ def refresh(service: QuoteService, *, quiet: bool = False) -> UpdateReport:
     """Bring the index up to date, with a progress bar on a terminal, warnings on stderr."""
     with _progress() as progress:
         report = service.refresh(progress=progress)
-    if report.rebuild_reason:
-        _notice(f"{report.rebuild_reason}: re-embedding everything")
-    for warning in report.warnings:
-        _notice(f"warning: {warning}")
+    for line in report.notices():
+        _notice(f"warning: {line}")
     if report.changed_anything and not quiet:
         _notice(f"index updated: {report.summary()}")
     return report
@@ -144,12 +158,16 @@ def _progress() -> Iterator[ProgressCallback | None]:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    service = make_service(settings)
+    import time
+
+    started = time.perf_counter()
+    service = args.service_factory(settings)
     report = refresh(service, quiet=True)
     if args.json:
         print(json.dumps(report.to_json()))
     else:
-        print(report.summary())
+        elapsed = time.perf_counter() - started
+        print(f"{report.summary()} (generation {report.generation}, {elapsed:.1f} s)")
     return 0
 
 
@@ -164,7 +182,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.question != "-":
         _validate(questions[0])
-    service = make_service(settings)
+    service = args.service_factory(settings)
     refresh(service)
     show = _json_printer if args.json else _terminal_printer()
     status = 0
@@ -211,7 +229,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.evaluation import evaluate, load_questions
 
     questions = load_questions(args.file)
-    service = make_service(settings)
+    service = args.service_factory(settings)
     refresh(service)
     report = evaluate(service, questions)
     if args.json:
@@ -270,4 +288,25 @@ def cmd_text(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
     from bot.repl import run_repl
 
-    return run_repl(make_service(settings), refresh)
+    return run_repl(args.service_factory(settings), refresh, watch=settings.knowledge.watch)
+
+
+def add_discord_command(commands: Any) -> None:
+    discord = commands.add_parser("discord", help="run the Discord bot (token from DISCORD_TOKEN)")
+    discord.add_argument(
+        "--sync",
+        action="store_true",
+        help="register the slash commands with Discord now (otherwise only when they changed)",
+    )
+    discord.set_defaults(run=cmd_discord)
+
+
+def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from bot.discord_bot import read_token
+
+    read_token(os.environ)  # a missing token is reported before the model loads
+    from bot.discord_bot import run
+
+    return run(args.service_factory(settings), settings.discord, sync=args.sync, debug=args.debug)

@@ -26,6 +26,8 @@ class _Section(BaseModel):
 
 class KnowledgeSettings(_Section):
     path: Path = Path("knowledge")
+    # Long-running surfaces (repl, discord) re-index in the background when files change.
+    watch: bool = False
 
 
 class IndexSettings(_Section):
@@ -78,6 +80,28 @@ class RetrievalSettings(_Section):
     max_question_chars: int = Field(default=2000, ge=10)
 
 
+class DiscordSettings(_Section):
+    """The Discord surface. The token is never here: it comes only from DISCORD_TOKEN."""
+
+    # Per user: at most `cooldown_rate` questions (slash or mention) per `cooldown_seconds`.
+    cooldown_rate: int = Field(default=3, ge=1, le=100)
+    cooldown_seconds: float = Field(default=30.0, ge=0)
+    # Allowlists, checked before any retrieval runs; empty means every guild / channel.
+    guild_ids: tuple[int, ...] = ()
+    channel_ids: tuple[int, ...] = ()
+    # Users who may run /reindex besides members with the Manage Server permission.
+    admin_user_ids: tuple[int, ...] = ()
+    # Searches running at once, and questions allowed to wait; beyond that the bot says it is busy.
+    max_concurrent_searches: int = Field(default=2, ge=1, le=32)
+    max_waiting_questions: int = Field(default=50, ge=1, le=10_000)
+    # Answer messages that mention the bot (Discord delivers their text without the privileged
+    # message-content intent).
+    answer_mentions: bool = True
+    # Where the hash of the last synced command tree is kept (commands are synced only when it
+    # changes, or with `quotebot discord --sync`).
+    commands_state_file: Path = Path(".quotebot/discord-commands.json")
+
+
 class Settings(BaseSettings):
     """Every setting quotebot reads. See config.example.toml for documentation of each key."""
 
@@ -90,6 +114,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    discord: DiscordSettings = DiscordSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -41,6 +41,19 @@ class DocumentSkipped(Exception):
     """A file that cannot be indexed; the message says why, for a one-line warning."""
 
 
+class DocumentUnreadable(DocumentSkipped):
+    """The file could not be read at all (permissions, vanished, I/O error): possibly transient,
+    so the index keeps serving the version it already has instead of remembering a skip."""
+
+
+@dataclass(frozen=True, slots=True)
+class FolderScan:
+    """The hashed documents of a folder, plus those that exist but could not be read."""
+
+    files: list[DocumentFile]
+    unreadable: dict[str, str]  # source -> reason, e.g. "Permission denied"
+
+
 def check_folder(folder: Path) -> None:
     if not folder.exists():
         raise KnowledgeError(f"knowledge folder not found: {folder}")
@@ -58,20 +71,27 @@ def find_files(folder: Path) -> Iterator[Path]:
             yield path
 
 
-def hash_files(folder: Path) -> tuple[list[DocumentFile], list[str]]:
-    """Hash every document file; unreadable files become warnings, not errors."""
+def scan_folder(folder: Path) -> FolderScan:
+    """Hash every document file; unreadable files are listed with the reason, never an error."""
     check_folder(folder)
     files: list[DocumentFile] = []
-    warnings: list[str] = []
+    unreadable: dict[str, str] = {}
     for path in find_files(folder):
         source = path.relative_to(folder).as_posix()
         try:
             data = path.read_bytes()
         except OSError as exc:
-            warnings.append(f"skipping {source}: cannot read it ({exc.strerror or exc})")
+            unreadable[source] = str(exc.strerror or exc)
             continue
         files.append(DocumentFile(source, path, content_hash(path, data), len(data)))
-    return files, warnings
+    return FolderScan(files, unreadable)
+
+
+def hash_files(folder: Path) -> tuple[list[DocumentFile], list[str]]:
+    """Hash every document file; unreadable files become warnings, not errors."""
+    scan = scan_folder(folder)
+    warnings = [f"skipping {s}: cannot read it ({why})" for s, why in scan.unreadable.items()]
+    return scan.files, warnings
 
 
 def content_hash(path: Path, data: bytes) -> str:
@@ -94,7 +114,7 @@ def read_document(
     try:
         data = file.path.read_bytes()
     except OSError as exc:
-        raise DocumentSkipped(f"cannot read it ({exc.strerror or exc})") from None
+        raise DocumentUnreadable(str(exc.strerror or exc)) from None
     sha = content_hash(file.path, data)
     try:
         extracted = extract(

@@ -35,6 +35,7 @@ CHUNKS = "chunks.json"
 VECTORS = "vectors.npy"
 LOCK = "write.lock"
 TMP_PREFIX = ".tmp-"
+RETRIES = 3  # reads racing a writer's cleanup
 
 
 class FileStore:
@@ -59,9 +60,23 @@ class FileStore:
         return None if folder is None else _read_manifest(folder)[0]
 
     def open(self) -> MemoryIndex | None:
-        folder = self._current_folder()
-        if folder is None:
-            return None
+        """The current generation, every file checked; None when there is no index yet.
+
+        Readers take no lock, so a writer may commit and delete the generation being read; that
+        shows up as a missing file under a pointer that has moved on, and is retried, not reported.
+        """
+        for attempt in range(1, RETRIES + 1):
+            folder = self._current_folder()
+            if folder is None:
+                return None
+            try:
+                return self._open_folder(folder)
+            except IndexCorruptError:
+                if attempt == RETRIES or self._current_folder() == folder:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _open_folder(self, folder: Path) -> MemoryIndex:
         manifest, checksums = _read_manifest(folder)
         if (
             self._cached is not None
@@ -93,6 +108,34 @@ class FileStore:
         return folder
 
     # -- writing -------------------------------------------------------------------------------
+
+    def tidy(self) -> None:
+        try:
+            folder = self._current_folder()
+        except IndexCorruptError:
+            return  # the rebuild that follows cleans up when it commits
+        if folder is None or not self._leftovers(keep=folder.name):
+            return
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.directory / LOCK))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return
+        try:
+            current = self._current_folder()  # may have moved before we got the lock
+            if current is not None:
+                self._remove_old(keep=current.name)
+        finally:
+            lock.release()
+
+    def _leftovers(self, keep: str) -> list[Path]:
+        return [
+            entry
+            for entry in self.directory.iterdir()
+            if entry.name != keep and entry.name.startswith(("gen-", TMP_PREFIX))
+        ]
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -186,15 +229,12 @@ class FileStore:
         self._remove_old(keep=name)
 
     def _remove_old(self, keep: str) -> None:
-        """Delete superseded generations and temp files left by crashed writers."""
-        for entry in self.directory.iterdir():
-            if entry.name == keep or entry.name in (POINTER, LOCK):
-                continue
-            if entry.name.startswith(("gen-", TMP_PREFIX)):
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+        """Delete superseded generations and temp files left by crashed writers (under the lock)."""
+        for entry in self._leftovers(keep):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 # -- serialisation -----------------------------------------------------------------------------

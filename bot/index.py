@@ -131,6 +131,10 @@ class SearchIndex(Protocol):
         """Inverse document frequency of each token over the chunks (for highlighting)."""
         ...
 
+    def adjacent(self, source: str, start: int, end: int) -> tuple[Chunk | None, Chunk | None]:
+        """The passages of `source` just before `start` and just after `end` (for "more")."""
+        ...
+
 
 class MemoryIndex:
     """Chunks, their vectors and a BM25 index, all in memory: the default for one machine."""
@@ -142,6 +146,7 @@ class MemoryIndex:
         self._chunks = list(chunks)
         self._vectors = vectors
         self._bm25: Any = None
+        self._by_source: dict[str, list[Chunk]] | None = None
 
     @property
     def manifest(self) -> Manifest:
@@ -183,6 +188,17 @@ class MemoryIndex:
                 1 + (n - document_frequency + 0.5) / (document_frequency + 0.5)
             )
         return result
+
+    def adjacent(self, source: str, start: int, end: int) -> tuple[Chunk | None, Chunk | None]:
+        if self._by_source is None:
+            grouped: dict[str, list[Chunk]] = {}
+            for chunk in self._chunks:
+                grouped.setdefault(chunk.source, []).append(chunk)
+            self._by_source = {k: sorted(v, key=lambda c: c.start) for k, v in grouped.items()}
+        passages = self._by_source.get(source, [])
+        before = [c for c in passages if c.end <= start]
+        after = [c for c in passages if c.start >= end]
+        return (before[-1] if before else None), (after[0] if after else None)
 
     def warm_up(self) -> None:
         """Build the keyword index now rather than on the first question."""

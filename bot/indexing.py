@@ -1,4 +1,8 @@
-"""Bring an index up to date with a knowledge folder, embedding only what changed."""
+"""Bring an index up to date with a knowledge folder, embedding only what changed.
+
+Planning happens twice: once without the writer lock (so an up-to-date index costs only hashing and
+readers never wait), and again under the lock, against whatever the previous writer committed.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from bot.chunking import Chunk, chunk_text
-from bot.documents import Document, DocumentFile, DocumentSkipped, hash_files, read_document
+from bot.documents import (
+    Document,
+    DocumentFile,
+    DocumentSkipped,
+    DocumentUnreadable,
+    FolderScan,
+    read_document,
+    scan_folder,
+)
 from bot.embedding import Embedder
 from bot.errors import IndexCorruptError, KnowledgeError
 from bot.extraction import EXTRACTOR_VERSION
@@ -39,10 +51,16 @@ class UpdateReport:
     chunks_total: int = 0
     warnings: list[str] = field(default_factory=list)
     rebuild_reason: str | None = None
+    generation: int = 0  # the generation now served
 
     @property
     def changed_anything(self) -> bool:
         return bool(self.added or self.changed or self.removed)
+
+    def notices(self) -> list[str]:
+        """What a user should read, one line each: a rebuild (and why) first, then warnings."""
+        rebuild = [f"{self.rebuild_reason}: re-embedding everything"] if self.rebuild_reason else []
+        return rebuild + self.warnings
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +88,7 @@ class _Plan:
     previous: dict[str, DocumentRecord]  # what the current generation holds (for the report)
     rebuild_reason: str | None
     forget: bool  # documents or skip records disappeared from the folder
+    warnings: list[str]  # unreadable files: kept at their previous version, or skipped
 
     @property
     def nothing_to_do(self) -> bool:
@@ -88,30 +107,38 @@ def update_index(
     """Check the folder against the index; re-embed added and changed documents only.
 
     Costs only hashing when nothing changed: the model is touched only when chunks need vectors.
-    A corrupt index is reported in the warnings and rebuilt from scratch.
+    A corrupt index, or one built with another recipe (model, chunker), is rebuilt from scratch
+    and the reason is `rebuild_reason` (one line). A file that cannot be read keeps its previous
+    version in the index (with a warning), so a file caught mid-save never disappears.
     """
-    files, warnings = hash_files(folder)
-    if not files:
+    scan = scan_folder(folder)
+    if not scan.files and not scan.unreadable:
         raise KnowledgeError(
             f"no readable documents (.txt .md .html .pdf) in the knowledge folder {folder}"
         )
     current, corrupt = _open_current(store)
-    plan = _plan(files, current.manifest if current else None, recipe, corrupt)
+    plan = _plan(scan, current.manifest if current else None, recipe, corrupt)
     if plan.nothing_to_do and current is not None:
+        store.tidy()  # a writer killed after its commit leaves the old generation behind
         _require_documents(folder, current.manifest)
         skips = _skip_warnings(current.manifest)
-        return current, _report(plan, current.manifest, 0, warnings + skips)
+        return current, _report(plan, current.manifest, 0, plan.warnings + skips)
     with store.writer_lock():
-        # Another writer may have finished while we waited: plan again against what is there now.
+        # Another writer may have committed while we waited: look again at the folder and plan
+        # against what is there now; if it already did our work, commit nothing.
+        scan = scan_folder(folder)
         current, corrupt = _open_current(store)
-        if corrupt:
-            warnings.append(corrupt)
         manifest = current.manifest if current else None
-        plan = _plan(files, manifest, recipe, corrupt)
-        index, embedded, skipped = _apply(plan, manifest, store, recipe, embedder, progress, now)
-    warnings += [f"skipping {s.source}: {s.reason}" for s in skipped.values()]
+        plan = _plan(scan, manifest, recipe, corrupt)
+        idle = plan.nothing_to_do and current is not None
+        if idle and current is not None:
+            index, embedded, notes = current, 0, _skip_warnings(current.manifest)
+        else:
+            index, embedded, notes = _apply(plan, manifest, store, recipe, embedder, progress, now)
+    if idle:
+        store.tidy()  # takes the lock itself, so only once ours is released
     _require_documents(folder, index.manifest)
-    return index, _report(plan, index.manifest, embedded, warnings)
+    return index, _report(plan, index.manifest, embedded, plan.warnings + notes)
 
 
 def _open_current(store: Store) -> tuple[SearchIndex | None, str | None]:
@@ -119,7 +146,7 @@ def _open_current(store: Store) -> tuple[SearchIndex | None, str | None]:
     try:
         return store.open(), None
     except IndexCorruptError as exc:
-        return None, f"{exc}; rebuilding the index"
+        return None, str(exc)
 
 
 def current(file: DocumentFile) -> tuple[str, str]:
@@ -127,7 +154,7 @@ def current(file: DocumentFile) -> tuple[str, str]:
 
 
 def _plan(
-    files: list[DocumentFile],
+    scan: FolderScan,
     manifest: Manifest | None,
     recipe: IndexRecipe,
     corrupt: str | None = None,
@@ -139,7 +166,14 @@ def _plan(
     to_read: list[DocumentFile] = []
     keep: dict[str, DocumentRecord] = {}
     keep_skipped: dict[str, SkippedRecord] = {}
-    for file in files:
+    warnings: list[str] = []
+    for source, why in sorted(scan.unreadable.items()):
+        if source in old_docs:
+            keep[source] = old_docs[source]
+            warnings.append(f"cannot read {source} ({why}); still serving its previous version")
+        else:
+            warnings.append(f"skipping {source}: cannot read it ({why})")
+    for file in scan.files:
         record = old_docs.get(file.source)
         skipped = old_skipped.get(file.source)
         # Same bytes and same extractor: the text (and so the chunks and vectors) are the same.
@@ -149,9 +183,9 @@ def _plan(
             keep_skipped[file.source] = skipped
         else:
             to_read.append(file)
-    present = {file.source for file in files}
+    present = {file.source for file in scan.files} | set(scan.unreadable)
     forget = bool((set(old_docs) | set(old_skipped)) - present)
-    return _Plan(to_read, keep, keep_skipped, dict(previous), reason, forget)
+    return _Plan(to_read, keep, keep_skipped, dict(previous), reason, forget, warnings)
 
 
 def _apply(
@@ -162,21 +196,37 @@ def _apply(
     embedder: Embedder,
     progress: ProgressCallback | None,
     now: Callable[[], datetime],
-) -> tuple[SearchIndex, int, dict[str, SkippedRecord]]:
+) -> tuple[SearchIndex, int, list[str]]:
+    """Embed what the plan says and commit a new generation; returns it, the number of chunks
+    embedded and one warning per document skipped by this run."""
     timestamp = now().isoformat(timespec="seconds")
     new_chunks: list[Chunk] = []
     records = dict(plan.keep)
     skipped = dict(plan.keep_skipped)
+    notes: list[str] = []
+    fresh: set[str] = set()
+    reusable = {} if plan.rebuild_reason else plan.previous
     for file in plan.to_read:
         try:
             document = read_document(file)
+        except DocumentUnreadable as exc:  # vanished or locked since it was hashed
+            if file.source in reusable:
+                records[file.source] = reusable[file.source]
+                notes.append(
+                    f"cannot read {file.source} ({exc}); still serving its previous version"
+                )
+            else:
+                notes.append(f"skipping {file.source}: cannot read it ({exc})")
+            continue
         except DocumentSkipped as exc:
             skipped[file.source] = SkippedRecord(
                 file.source, file.sha256, str(exc), EXTRACTOR_VERSION
             )
+            notes.append(f"skipping {file.source}: {exc}")
             continue
         chunks = chunk_text(document.source, document.text, recipe.chunker)
         new_chunks.extend(chunks)
+        fresh.add(document.source)
         records[document.source] = _record(document, len(chunks), timestamp)
     if not records:
         reasons = "; ".join(f"{r.source}: {r.reason}" for r in skipped.values())
@@ -201,9 +251,8 @@ def _apply(
         created_at=timestamp,
         model_info=_model_info(embedder, manifest, bool(new_chunks)),
     )
-    index = store.commit(new_manifest, set(plan.keep), new_chunks, vectors)
-    fresh_skips = {s: r for s, r in skipped.items() if s not in plan.keep_skipped}
-    return index, len(new_chunks), fresh_skips
+    index = store.commit(new_manifest, set(records) - fresh, new_chunks, vectors)
+    return index, len(new_chunks), notes
 
 
 def _record(document: Document, chunks: int, timestamp: str) -> DocumentRecord:
@@ -257,7 +306,24 @@ def _model_info(embedder: Embedder, manifest: Manifest | None, loaded: bool) -> 
     max_seq_length = getattr(embedder, "max_seq_length", None)
     if max_seq_length is not None:
         info["max_seq_length"] = max_seq_length
+    info["libraries"] = library_versions()
     return info
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of what produced the vectors, for the manifest (as txtai records them).
+
+    Read from package metadata, so torch is not imported just to record its version.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str] = {}
+    for name in ("quotebot", "sentence-transformers", "transformers", "torch", "numpy"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
 
 
 def _skip_warnings(manifest: Manifest) -> list[str]:
@@ -286,4 +352,5 @@ def _report(plan: _Plan, manifest: Manifest, embedded: int, warnings: list[str])
         chunks_total=manifest.chunk_count,
         warnings=warnings,
         rebuild_reason=plan.rebuild_reason,
+        generation=manifest.generation,
     )

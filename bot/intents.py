@@ -15,7 +15,7 @@ _AUTHOR_QUESTION = re.compile(
     re.I,
 )
 _DATE_QUESTION = re.compile(
-    r"\b(what\s+(date|day|year)|when\s+was\s+(it|this|the\s+\w+)\s+(published|written|posted|"
+    r"\b(what\s+(date|day)|when\s+was\s+(it|this|the\s+\w+)\s+(published|written|posted|"
     r"released|dated|reported)|publication\s+date|date\s+(of|on)\s+the|dated)\b",
     re.I,
 )
@@ -45,3 +45,69 @@ def answers_document_fact(question: str, passage: str) -> bool:
     return (asks_for_author(question) and bool(_BYLINE.search(passage))) or (
         asks_for_date(question) and bool(_DATE.search(passage))
     )
+
+
+_ORDINALS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "firstly": 1,
+    "secondly": 2,
+    "thirdly": 3,
+    "fourthly": 4,
+    "fifthly": 5,
+    "1st": 1,
+    "2nd": 2,
+    "3rd": 3,
+    "4th": 4,
+    "5th": 5,
+}
+LAST = -1
+_ORDINAL_WORDS = "|".join(sorted(_ORDINALS, key=len, reverse=True))
+# A position is asked for with an article or possessive ("the second", "its third step"), not
+# by an adverb ("when was it first recorded?").
+_QUESTION_ORDINAL = re.compile(
+    rf"\b(?:the|its|their|his|her)\s+({_ORDINAL_WORDS}|last|final)\b", re.I
+)
+# An enumerator opens a sentence: "Fifth, ...", "Secondly ...", "The third is ...", "The first step".
+_ENUMERATOR = re.compile(rf"(?:^|(?<=[.!?:;]\s)|(?<=\n))\s*(?:the\s+)?({_ORDINAL_WORDS})\b", re.I)
+_TITLE_QUESTION = re.compile(r"\b(headline|title|heading)\b", re.I)
+_TITLE_LINE = re.compile(r"\A[^\n.!?]{10,150}\n(?!\s*\n)")
+
+
+def asked_ordinal(question: str) -> int | None:
+    """The position asked about ("the second measure" → 2, "the last one" → LAST), if any."""
+    match = _QUESTION_ORDINAL.search(question)
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    return LAST if word in ("last", "final") else _ORDINALS[word]
+
+
+def enumerators(passage: str) -> dict[int, bool]:
+    """Positions that open a sentence of the passage, and whether they open the passage itself
+    ("Fifth, ... The first step is ..." → {5: True, 1: False})."""
+    found: dict[int, bool] = {}
+    for match in _ENUMERATOR.finditer(passage):
+        position = _ORDINALS[match.group(1).lower()]
+        found[position] = (
+            found.get(position, False)
+            or not passage[: match.start(1)].strip(" \t\n\"'“(").lower().removesuffix("the").strip()
+        )
+    return found
+
+
+def asks_for_title(question: str) -> bool:
+    return bool(_TITLE_QUESTION.search(question))
+
+
+def opens_with_title(passage: str) -> bool:
+    """A short line without sentence punctuation, directly followed by text: a headline."""
+    return bool(_TITLE_LINE.match(passage))

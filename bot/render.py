@@ -21,6 +21,11 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
     }
 
 
+def answer_to_json_with_context(answer: Answer) -> dict[str, Any]:
+    """The `ask --follow-ups` shape: the ask --json object plus the earlier questions used."""
+    return {**answer_to_json(answer), "context": list(answer.context)}
+
+
 def quote_to_json(quote: Quote) -> dict[str, Any]:
     highlight = (
         {"start": quote.highlight[0], "end": quote.highlight[1]} if quote.highlight else None
@@ -52,6 +57,8 @@ def answer_to_terminal(answer: Answer) -> RenderableType:
     if answer.declined:
         return Text(answer.message or "Nothing in the documents answers that.", style="yellow")
     parts: list[RenderableType] = []
+    if answer.context:
+        parts.append(Text(f"↳ following up on: {answer.context[-1]}", style="dim"))
     if answer.message:
         parts.append(Text(answer.message, style="dim"))
     for number, quote in enumerate(answer.quotes, start=1):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from bot.render import answer_to_terminal
 if TYPE_CHECKING:
     from bot.indexing import UpdateReport
     from bot.service import QuoteService
+    from bot.watcher import Watcher
 
 HELP = """Type a question and press Enter; answers are quotes from the documents.
   :sources   list the indexed documents
@@ -79,7 +81,12 @@ class Repl:
         return table
 
 
-def run_repl(service: QuoteService, reindex: Callable[[QuoteService], UpdateReport]) -> int:
+def run_repl(
+    service: QuoteService,
+    reindex: Callable[[QuoteService], UpdateReport],
+    *,
+    watch: bool = False,
+) -> int:
     console = Console()
     reindex(service)
     with console.status("loading the embedding model ..."):
@@ -89,7 +96,38 @@ def run_repl(service: QuoteService, reindex: Callable[[QuoteService], UpdateRepo
         f"quotebot: {len(service.sources())} documents from {service.knowledge}. "
         "Ask a question, or :help."
     )
-    read = _prompt_reader(service) if sys.stdin.isatty() else _plain_reader()
+    interactive = sys.stdin.isatty()
+    read = _prompt_reader(service) if interactive else _plain_reader()
+    with ExitStack() as stack:
+        if watch:
+            if interactive:  # notices printed from the watcher thread must not garble the prompt
+                from prompt_toolkit.patch_stdout import patch_stdout
+
+                stack.enter_context(patch_stdout(raw=True))
+            stack.enter_context(_watch(service, console))
+        return _loop(repl, read, console)
+
+
+def _watch(service: QuoteService, console: Console) -> Watcher:
+    """A watcher whose one-line notices go to the console: `index updated: ...`."""
+    from bot.watcher import Watcher
+
+    def updated(report: UpdateReport) -> None:
+        console.print(
+            f"index updated (generation {report.generation}): {len(report.added)} added, "
+            f"{len(report.changed)} changed, {len(report.removed)} removed",
+            soft_wrap=True,
+            markup=False,
+        )
+
+    def failed(message: str) -> None:
+        console.print(f"warning: {message}", style="yellow", soft_wrap=True, markup=False)
+
+    console.print(f"watching {service.knowledge} for changes")
+    return Watcher(service, on_update=updated, on_error=failed)
+
+
+def _loop(repl: Repl, read: Callable[[], str], console: Console) -> int:
     while True:
         try:
             line = read()

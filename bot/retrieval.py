@@ -9,10 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.intents import answers_document_fact, asks_for_author, asks_for_date
+from bot.chunking import Chunk
+from bot.intents import (
+    LAST,
+    answers_document_fact,
+    asked_ordinal,
+    asks_for_author,
+    asks_for_date,
+    asks_for_title,
+    enumerators,
+    opens_with_title,
+)
 
 RRF_K = 60
-FACT_BOOST = 0.3
+FACT_BOOST = 0.5
+ORDINAL_BOOST = 0.3
+TITLE_WINDOW = 1000  # a headline sits within the first characters of its document
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +59,50 @@ def fuse_weighted(
 
 
 def boost_document_facts(
-    question: str, hits: Sequence[Hit], text_of: Callable[[int], str], boost: float = FACT_BOOST
+    question: str, hits: Sequence[Hit], chunk_of: Callable[[int], Chunk], boost: float = FACT_BOOST
 ) -> list[Hit]:
-    """Lift passages holding the byline or date that a question about the document asks for."""
-    if not (asks_for_author(question) or asks_for_date(question)):
+    """Lift passages holding the byline, date or headline a question about the document asks
+    for; such a passage is an answer even when it shares no word with the question."""
+    wants_title = asks_for_title(question)
+    if not (asks_for_author(question) or asks_for_date(question) or wants_title):
         return list(hits)
-    lifted = [
-        replace(hit, score=hit.score + boost, fact=True)
-        if answers_document_fact(question, text_of(hit.chunk_id))
-        else hit
-        for hit in hits
-    ]
+    lifted = []
+    for hit in hits:
+        chunk = chunk_of(hit.chunk_id)
+        headline = wants_title and chunk.start < TITLE_WINDOW and opens_with_title(chunk.text)
+        if headline or answers_document_fact(question, chunk.text):
+            hit = replace(hit, score=hit.score + boost, fact=True)
+        lifted.append(hit)
+    lifted.sort(key=lambda hit: (-hit.score, hit.chunk_id))
+    return lifted
+
+
+def boost_enumeration(
+    question: str,
+    hits: Sequence[Hit],
+    chunk_of: Callable[[int], Chunk],
+    boost: float = ORDINAL_BOOST,
+) -> list[Hit]:
+    """Lift passages where a sentence opens with the position asked about.
+
+    "What is the fifth measure?" names a position, not a topic: the answer is the passage that
+    says "Fifth, ...", which neither embeddings nor BM25 rank first. A passage that opens with
+    the position gets the whole boost, one with it further in ("The second is ...") half. "Last"
+    is the highest position any candidate opens with. Such a passage counts as relevant.
+    """
+    wanted = asked_ordinal(question)
+    if wanted is None:
+        return list(hits)
+    positions = {hit.chunk_id: enumerators(chunk_of(hit.chunk_id).text) for hit in hits}
+    if wanted == LAST:
+        wanted = max((max(p) for p in positions.values() if p), default=0)
+    lifted = []
+    for hit in hits:
+        found = positions[hit.chunk_id]
+        if wanted in found:
+            share = 1.0 if found[wanted] else 0.5
+            hit = replace(hit, score=hit.score + boost * share, fact=True)
+        lifted.append(hit)
     lifted.sort(key=lambda hit: (-hit.score, hit.chunk_id))
     return lifted
 

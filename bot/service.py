@@ -1,25 +1,39 @@
 """The one object every surface uses: keeps the index current and answers questions.
 
 Swapping in a new index generation is a single reference assignment, so a question in flight is
-answered entirely from the generation it started with.
+answered entirely from the generation it started with; readers never take a lock. Refreshes are
+serialised (one thread at a time per service, one process at a time per index via the store's
+writer lock), because a watcher thread and a surface command may both ask for one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.answer import Answer, ComposeSettings, Quote, compose
+from bot.chunking import Chunk
 from bot.citation import with_citations
 from bot.config import Settings
+from bot.conversation import (
+    Conversation,
+    FollowUpSettings,
+    Turn,
+    blend,
+    depends_on_context,
+    expanded_query,
+    is_more_request,
+)
 from bot.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
 from bot.errors import QuestionError
 from bot.file_store import FileStore
 from bot.index import DocumentRecord, IndexRecipe, SearchIndex
 from bot.indexing import ProgressCallback, UpdateReport, update_index
-from bot.retrieval import Hit, boost_document_facts, fuse_weighted
+from bot.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_weighted
 from bot.store import Store
 from bot.text import keyword_tokens, normalize_for_matching
 
@@ -53,6 +67,7 @@ class QuoteService:
             settings.index_dir, settings.index.lock_timeout_seconds, self._notice
         )
         self._index: SearchIndex | None = None
+        self._refresh_lock = threading.Lock()
 
     @property
     def knowledge(self) -> Path:
@@ -69,11 +84,15 @@ class QuoteService:
         return IndexRecipe(self.embedder.spec.model_id, self.settings.chunking.to_chunker())
 
     def refresh(self, progress: ProgressCallback | None = None) -> UpdateReport:
-        """Bring the index up to date with the knowledge folder and serve the result."""
-        index, report = update_index(
-            self.knowledge, self.store, self.recipe(), self.embedder, progress=progress
-        )
-        self._index = index  # the swap: one reference assignment
+        """Bring the index up to date with the knowledge folder and serve the result.
+
+        On any error (disk full, lock timeout, empty folder) the generation being served stays.
+        """
+        with self._refresh_lock:
+            index, report = update_index(
+                self.knowledge, self.store, self.recipe(), self.embedder, progress=progress
+            )
+            self._index = index  # the swap: one reference assignment
         return report
 
     def sources(self) -> list[DocumentRecord]:
@@ -103,11 +122,14 @@ class QuoteService:
         return self.answer(question)[0]
 
     def answer(self, question: str, *, limit: int | None = None) -> tuple[Answer, Timings]:
-        """Answer one question from the current generation; raises QuestionError if empty."""
+        """Answer one question from the current generation; raises QuestionError if empty.
+
+        `Answer.generation` names the index generation every part of the answer came from.
+        """
         import time
 
         query, note = self._prepare(question)
-        index = self.index  # one generation for the whole question
+        index = self.index  # one generation for the whole question: never read self.index again
         t0 = time.perf_counter()
         vector = self.embedder.encode([query])[0]
         t1 = time.perf_counter()
@@ -125,14 +147,82 @@ class QuoteService:
                 retrieval.decline_below_coverage,
                 retrieval.relative_cutoff,
             ),
-            decline_message=self.decline_message(),
+            decline_message=self.decline_message(index),
             limit=limit,
         )
         answer = with_citations(answer, index.manifest.documents)
         if note and not answer.declined:
             answer = Answer(answer.question, answer.quotes, answer.declined, note)
+        answer = dataclasses.replace(answer, generation=index.manifest.generation)
         t3 = time.perf_counter()
         return answer, Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+
+    def converse(self, conversation: Conversation, question: str) -> tuple[Answer, Conversation]:
+        """Answer a turn of a conversation and return the conversation with that turn added.
+
+        First turns and self-contained questions are answered exactly as `ask` answers them.
+        """
+        query, note = self._prepare(question)
+        index = self.index
+        last = conversation.last
+        if last is not None and last.quotes and is_more_request(question):
+            answer = with_citations(
+                self._widen(index, question, conversation), index.manifest.documents
+            )
+            turn = Turn(question, last.query, answer.quotes, answer.context)
+            return answer, conversation.add(turn)
+        if last is None or not depends_on_context(question):
+            answer = self.ask(question)
+            return answer, conversation.add(Turn(question, query, answer.quotes))
+        expanded, context = expanded_query(conversation, query)
+        own = self._rank(index, query, self.embedder.encode([query])[0])
+        wider = self._rank(index, expanded, self.embedder.encode([expanded])[0], intent=query)
+        spans = {hit.chunk_id: _span(index.chunk(hit.chunk_id)) for hit in [*own, *wider]}
+        hits = blend(own, wider, last.quotes, spans, FollowUpSettings())
+        answer = self._compose(question, hits, index)
+        answer = Answer(
+            answer.question, answer.quotes, answer.declined, answer.message or note, context
+        )
+        return answer, conversation.add(Turn(question, expanded, answer.quotes, context))
+
+    def _widen(self, index: SearchIndex, question: str, conversation: Conversation) -> Answer:
+        """The passages around the last answer's best quote, never one already shown."""
+        last = conversation.last
+        assert last is not None and last.quotes
+        shown = conversation.shown()
+        top = last.quotes[0]
+        before, after = index.adjacent(top.source, top.start, top.end)
+        fresh = [c for c in (after, before) if c is not None and not _was_shown(c, shown)]
+        quotes = [Quote(c.source, c.start, c.end, c.text, None, 0.0, c.paragraph) for c in fresh]
+        if len(quotes) < self.settings.retrieval.top_k:
+            for quote in self.ranked_quotes(last.query, 10):
+                if len(quotes) >= self.settings.retrieval.top_k:
+                    break
+                if not any(_same_span(quote, q) for q in [*shown, *quotes]):
+                    quotes.append(quote)
+        context = (*last.used_context, last.question)[-2:]
+        if not quotes:
+            return Answer(question, (), True, "That is all my documents say about it.", context)
+        return Answer(
+            question, tuple(quotes[: self.settings.retrieval.top_k]), False, None, context
+        )
+
+    def _compose(self, question: str, hits: list[Hit], index: SearchIndex) -> Answer:
+        retrieval = self.settings.retrieval
+        answer = compose(
+            question,
+            hits,
+            index.chunk,
+            index.idf,
+            ComposeSettings(
+                retrieval.top_k,
+                retrieval.decline_below_cosine,
+                retrieval.decline_below_coverage,
+                retrieval.relative_cutoff,
+            ),
+            decline_message=self.decline_message(),
+        )
+        return with_citations(answer, index.manifest.documents)
 
     def ranked_quotes(self, question: str, k: int = 10) -> list[Quote]:
         """The k best passages regardless of the decline threshold (for evaluation)."""
@@ -145,8 +235,8 @@ class QuoteService:
         )
         return list(with_citations(answer, index.manifest.documents).quotes)
 
-    def decline_message(self) -> str:
-        names = sorted(self.index.manifest.documents)
+    def decline_message(self, index: SearchIndex | None = None) -> str:
+        names = sorted((index or self.index).manifest.documents)
         topics = ", ".join(_topic(name) for name in names[:5])
         more = f" and {len(names) - 5} more" if len(names) > 5 else ""
         return f"I could not find that in my documents. They cover: {topics}{more}."
@@ -165,14 +255,34 @@ class QuoteService:
             )
         return query, None
 
-    def _rank(self, index: SearchIndex, query: str, vector: object) -> list[Hit]:
+    def _rank(
+        self, index: SearchIndex, query: str, vector: object, intent: str | None = None
+    ) -> list[Hit]:
+        """Fused ranking for `query`; document-structure intents are read from `intent` (the
+        follow-up itself, when `query` is expanded by earlier turns)."""
         import numpy as np
 
         candidates = self.settings.retrieval.candidates
         dense = index.dense(np.asarray(vector, dtype=np.float32), candidates)
         keyword = index.keyword(keyword_tokens(query), candidates)
         hits = fuse_weighted(dense, keyword, self.settings.retrieval.dense_weight)
-        return boost_document_facts(query, hits, lambda chunk_id: index.chunk(chunk_id).text)
+        intent = intent or query
+        hits = boost_document_facts(intent, hits, index.chunk)
+        return boost_enumeration(intent, hits, index.chunk)
+
+
+def _span(chunk: Chunk) -> tuple[str, int, int]:
+    return chunk.source, chunk.start, chunk.end
+
+
+def _was_shown(chunk: Chunk, shown: list[Quote]) -> bool:
+    return any(
+        q.source == chunk.source and q.start < chunk.end and chunk.start < q.end for q in shown
+    )
+
+
+def _same_span(a: Quote, b: Quote) -> bool:
+    return a.source == b.source and a.start < b.end and b.start < a.end
 
 
 def _topic(source: str) -> str:

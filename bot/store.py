@@ -42,6 +42,14 @@ class Store(Protocol):
         """Held while updating; only one writer at a time. Readers never take it."""
         ...
 
+    def tidy(self) -> None:
+        """Remove what an interrupted writer left behind (temp files, superseded generations).
+
+        Cheap when there is nothing to remove; never waits for the writer lock (if another
+        process holds it, that writer cleans up when it commits).
+        """
+        ...
+
     def describe(self) -> str:
         """Where the index lives, for messages."""
         ...

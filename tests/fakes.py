@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -40,3 +43,17 @@ class FakeEmbedder:
                 vectors[row, bucket] += 1.0
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-9)
+
+
+class ManualSource:
+    """Filesystem events on demand, in place of watchfiles."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[object] = queue.Queue()
+
+    def __call__(self, folder: Path, stop: threading.Event) -> Iterator[object]:
+        while not stop.is_set():
+            try:
+                yield self.events.get(timeout=0.05)
+            except queue.Empty:
+                continue

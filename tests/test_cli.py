@@ -78,7 +78,7 @@ def test_unreadable_index_is_rebuilt_with_one_line(tmp_path: Path, knowledge: Pa
     assert quotebot(*base, "index", cwd=tmp_path).returncode == 0
     (index_dir / "CURRENT").write_text("gen-00000042")
     result = quotebot(*base, "index", "--json", cwd=tmp_path)
-    assert result.returncode == 0 and "rebuilding" in result.stderr
+    assert result.returncode == 0 and "is missing: re-embedding everything" in result.stderr
     assert json.loads(result.stdout)["chunks_embedded"] > 0
 
 

@@ -14,6 +14,8 @@ from bot.chunking import Chunk, ChunkerSettings
 from bot.errors import IndexCorruptError
 from bot.file_store import FileStore
 from bot.index import DocumentRecord, IndexRecipe, Manifest
+from bot.indexing import update_index
+from tests.fakes import FakeEmbedder
 
 
 def _manifest(chunks: int, generation: int = 1) -> Manifest:
@@ -147,7 +149,31 @@ def _chunk_table(folder: Path) -> None:
     _rewrite(folder, "chunks.json", b'{"format": 1, "chunks": [["a.txt", 0, 5, 1, "hello"]]}')
 
 
+def _manifest_truncated(folder: Path) -> None:
+    data = (folder / "manifest.json").read_bytes()
+    (folder / "manifest.json").write_bytes(data[: len(data) // 2])
+
+
+def _manifest_rows(folder: Path) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["rows"] = 3
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _empty_vector_file(folder: Path) -> None:
+    _rewrite(folder, "vectors.npy", b"")
+
+
+def _empty_index(folder: Path) -> None:
+    _rewrite(folder, "vectors.npy", _npy(np.zeros((0, 4), dtype=np.float32)))
+    _rewrite(folder, "chunks.json", b'{"format": 1, "chunks": []}')
+
+
 CORRUPTIONS = [
+    _manifest_truncated,
+    _manifest_rows,
+    _empty_vector_file,
+    _empty_index,
     _truncate,
     _flip,
     _manifest_json,
@@ -175,3 +201,57 @@ def test_pointer_to_missing_generation_is_detected(tmp_path: Path) -> None:
     (store.directory / "CURRENT").write_text("gen-00000099")
     with pytest.raises(IndexCorruptError, match="missing"):
         FileStore(store.directory).open()
+
+
+def test_empty_pointer_is_detected(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    (store.directory / "CURRENT").write_text("")
+    with pytest.raises(IndexCorruptError, match="names no generation"):
+        FileStore(store.directory).open()
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda f: f.__name__.strip("_"))
+def test_corruption_is_reported_in_one_line_and_rebuilt(tmp_path: Path, corrupt: object) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Hello there.")
+    (folder / "b.txt").write_text("Goodbye now.")
+    store = FileStore(tmp_path / "idx")
+    recipe = IndexRecipe("fake-model", ChunkerSettings())
+    update_index(folder, store, recipe, FakeEmbedder(dimension=4))
+    corrupt(_generation(store))  # type: ignore[operator]
+    embedder = FakeEmbedder(dimension=4)
+    index, report = update_index(folder, FileStore(store.directory), recipe, embedder)
+    assert report.rebuild_reason and "\n" not in report.rebuild_reason
+    assert report.notices()[0].endswith(": re-embedding everything")
+    assert len(embedder.embedded) == 2 and sorted(index.manifest.documents) == ["a.txt", "b.txt"]
+    reopened = FileStore(store.directory).open()
+    assert reopened is not None and len(reopened) == 2
+    left = {p.name for p in store.directory.iterdir()} - {"write.lock"}
+    assert left == {"CURRENT", _generation(store).name}
+
+
+class _ModelLike(FakeEmbedder):
+    @property
+    def max_seq_length(self) -> int:
+        return 256
+
+
+def test_manifest_records_what_the_vectors_depend_on(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Hello there.")
+    store = FileStore(tmp_path / "idx")
+    update_index(
+        folder, store, IndexRecipe("fake-model", ChunkerSettings(max_chars=500)), _ModelLike()
+    )
+    manifest = json.loads((_generation(store) / "manifest.json").read_text())
+    assert manifest["recipe"]["model_id"] == "fake-model"
+    assert manifest["recipe"]["chunker"]["max_chars"] == 500
+    assert manifest["recipe"]["chunker_version"] >= 1
+    assert manifest["dimension"] == 64
+    info = manifest["model_info"]
+    assert info["normalized"] is True and info["max_seq_length"] == 256 and "revision" in info
+    assert {"numpy", "quotebot"} <= set(info["libraries"])
+    assert set(manifest["files"]) == {"chunks.json", "vectors.npy"}
+    assert manifest["documents"]["a.txt"]["sha256"] == hashlib.sha256(b"Hello there.").hexdigest()

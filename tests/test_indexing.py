@@ -104,7 +104,8 @@ def test_corrupt_index_is_reported_and_rebuilt(tmp_path: Path) -> None:
     generation = store.directory / (store.directory / "CURRENT").read_text()
     (generation / "vectors.npy").write_bytes(b"garbage")
     index, report = update_index(folder, FileStore(store.directory), RECIPE, FakeEmbedder())
-    assert any("rebuilding" in w for w in report.warnings)
+    assert report.rebuild_reason and "checksum" in report.rebuild_reason
+    assert [n for n in report.notices() if "re-embedding everything" in n] == report.notices()[:1]
     assert report.chunks_embedded == 2 and len(index.manifest.documents) == 2
 
 

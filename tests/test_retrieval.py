@@ -1,6 +1,7 @@
 import pytest
 
-from bot.retrieval import Hit, boost_document_facts, fuse_rrf, fuse_weighted
+from bot.chunking import Chunk
+from bot.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_rrf, fuse_weighted
 
 
 def test_weighted_fusion_normalises_bm25_by_its_best_score() -> None:
@@ -27,14 +28,45 @@ def test_rrf_rewards_agreement() -> None:
     assert hits[0].chunk_id == 2
 
 
+def _chunks(*texts: str) -> dict[int, Chunk]:
+    return {i: Chunk("a.txt", i * 2000, i * 2000 + len(t), t, i + 1) for i, t in enumerate(texts)}
+
+
 def test_questions_about_the_document_lift_bylines_and_dates() -> None:
-    texts = {
-        1: "Measures to service citizens.",
-        2: "By People's Daily Online\nRelated",
-        3: "16:47, August 10, 2010",
-    }
-    hits = [Hit(1, 0.35, 0.3, 1.0), Hit(2, 0.1, 0.1, 0.0), Hit(3, 0.1, 0.1, 0.0)]
-    assert boost_document_facts("Who wrote the article?", hits, texts.__getitem__)[0].chunk_id == 2
-    assert boost_document_facts("What date is on it?", hits, texts.__getitem__)[0].chunk_id == 3
-    unchanged = boost_document_facts("What are the measures?", hits, texts.__getitem__)
+    chunks = _chunks(
+        "Measures to service citizens.",
+        "By People's Daily Online\nRelated",
+        "16:47, August 10, 2010",
+    )
+    hits = [Hit(0, 0.35, 0.3, 1.0), Hit(1, 0.1, 0.1, 0.0), Hit(2, 0.1, 0.1, 0.0)]
+    lifted = boost_document_facts("Who wrote the article?", hits, chunks.__getitem__)
+    assert lifted[0].chunk_id == 1 and lifted[0].fact
+    assert boost_document_facts("What date is on it?", hits, chunks.__getitem__)[0].chunk_id == 2
+    unchanged = boost_document_facts("What are the measures?", hits, chunks.__getitem__)
     assert unchanged == hits
+    assert boost_document_facts("What year did it end?", hits, chunks.__getitem__) == hits
+
+
+def test_a_headline_counts_only_at_the_start_of_a_document() -> None:
+    title = "Grassroots organizations shift to service\nThe function of ..."
+    early = {0: Chunk("a.txt", 0, len(title), title, 1)}
+    late = {0: Chunk("a.txt", 5000, 5000 + len(title), title, 9)}
+    hits = [Hit(0, 0.1, 0.1, 0.0)]
+    assert boost_document_facts("What is the headline?", hits, early.__getitem__)[0].fact
+    assert not boost_document_facts("What is the headline?", hits, late.__getitem__)[0].fact
+
+
+def test_the_position_asked_about_lifts_the_passage_that_opens_with_it() -> None:
+    chunks = _chunks(
+        "Fourth, build centres. The second is to train staff.",
+        "Second, improve the capabilities of personnel.",
+        "Unrelated text here.",
+    )
+    hits = [Hit(2, 0.4, 0.4, 1.0), Hit(0, 0.3, 0.3, 0.5), Hit(1, 0.3, 0.3, 0.4)]
+    ranked = boost_enumeration("And the second?", hits, chunks.__getitem__)
+    assert [h.chunk_id for h in ranked] == [1, 0, 2]  # opens with it > has it further in
+    assert ranked[0].fact and ranked[1].fact and not ranked[2].fact
+    last = boost_enumeration("What is the last one?", hits, chunks.__getitem__)
+    assert last[0].chunk_id == 0  # "Fourth" is the highest position present
+    adverb = boost_enumeration("When was it first recorded?", hits, chunks.__getitem__)
+    assert adverb == hits

@@ -1,0 +1,431 @@
+"""The Discord surface: `/ask`, `/sources`, `/reindex` and @mentions over the same service.
+
+A thin adapter: it checks where a question comes from and who asks, hands the question to the
+service that the REPL and the CLI use (same validation, same answers), renders the answer with
+`discord_render`, and sends it. What it adds is what Discord demands:
+
+- the interaction is deferred at once (Discord allows 3 s), the answer follows as a follow-up;
+- the service runs on one worker thread, never on the event loop, bounded by a semaphore; the
+  model is loaded and the index brought up to date in `setup_hook`, before the gateway connects,
+  so the bot is never "ready" without being able to answer;
+- `allowed_mentions=AllowedMentions.none()` on the client: every send carries `parse: []`;
+- no privileged intent: Discord delivers the text of messages that mention the bot anyway;
+- commands are synced only with `--sync` or when the command tree's hash changes;
+- `Forbidden`/`NotFound` on send are logged once and never retried (they count towards
+  Discord's invalid-request limit), and a channel that refused us is left alone for a while;
+- SIGINT/SIGTERM close the client and exit 0; a rejected token or intent is one line, no retry.
+
+discord.py is imported at module level here, and this module is imported only by the `discord`
+command, so `quotebot --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import discord
+from discord import app_commands
+from pydantic import SecretStr
+
+from bot.answer import Answer
+from bot.config import DiscordSettings
+from bot.cooldown import Cooldown
+from bot.discord_commands import COMMANDS
+from bot.discord_render import (
+    BUSY,
+    CONTENT_BUDGET,
+    FAILED,
+    HINT,
+    NOT_HERE,
+    cooldown_notice,
+    render_answer,
+)
+from bot.discord_text import shorten
+from bot.embedding import Embedder
+from bot.errors import QuestionError, QuotebotError
+from bot.index import DocumentRecord
+from bot.indexing import UpdateReport
+from bot.log_redaction import install_redaction
+from bot.worker import WorkerExecutor
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TOKEN_ENV = "DISCORD_TOKEN"
+FORBIDDEN_PAUSE_SECONDS = 600.0
+# On SIGTERM: at most this long for discord.py to finish closing, then this long for a running
+# service call; together well under the 10 s a supervisor (Docker's default) waits before SIGKILL.
+CLOSE_GRACE_SECONDS = 3.0
+WORKER_GRACE_SECONDS = 4.0
+# Permissions the invite URL asks for: View Channels, Send Messages, Send Messages in Threads,
+# Read Message History. Never Administrator (1 << 3) or Mention Everyone (1 << 17).
+INVITE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 38) | (1 << 16)
+
+
+class DiscordSetupError(QuotebotError):
+    """The bot cannot start: missing or rejected token, or a refused intent. Never retried."""
+
+
+class Service(Protocol):
+    """What the Discord surface needs from `bot.service.QuoteService`."""
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    def refresh(self, progress: Callable[[int, int], None] | None = None) -> UpdateReport: ...
+
+    def ask(self, question: str) -> Answer: ...
+
+    def sources(self) -> list[DocumentRecord]: ...
+
+
+class Busy(Exception):
+    """Too many questions are waiting; the asker is told to come back."""
+
+
+def bot_intents() -> discord.Intents:
+    """Least privilege: guilds (channel cache) and guild messages (mentions). No privileged
+    intent: without message_content, Discord still sends the text of messages mentioning us."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    return intents
+
+
+def invite_url(application_id: int) -> str:
+    """The least-privilege invite: bot + applications.commands scopes, no admin, no @everyone."""
+    return (
+        "https://discord.com/oauth2/authorize"
+        f"?client_id={application_id}&scope=bot+applications.commands"
+        f"&permissions={INVITE_PERMISSIONS}"
+    )
+
+
+# ---------------------------------------------------------------------------- the client
+class QuoteBot(discord.Client):
+    """A discord.py client wired to a `Service`; construct it, then `serve()` it."""
+
+    def __init__(
+        self,
+        service: Service,
+        settings: DiscordSettings,
+        *,
+        sync: bool = False,
+        executor: WorkerExecutor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        **client_options: Any,
+    ) -> None:
+        super().__init__(
+            intents=bot_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            enable_debug_events=False,  # raw IDENTIFY payloads would carry the token
+            **client_options,
+        )
+        self.service = service
+        self.settings = settings
+        self.force_sync = sync
+        self.executor = executor or WorkerExecutor()
+        self.cooldown = Cooldown(settings.cooldown_rate, settings.cooldown_seconds, clock)
+        self._clock = clock
+        self._searches = asyncio.Semaphore(settings.max_concurrent_searches)
+        self._waiting = 0
+        self.reindexing = asyncio.Lock()  # one /reindex at a time
+        self._refused_channels: dict[int, float] = {}
+        self.tree: app_commands.CommandTree[QuoteBot] = _Tree(self)
+        for command in COMMANDS:
+            self.tree.add_command(command)
+
+    # ----------------------------------------------------------------- startup
+    async def setup_hook(self) -> None:
+        """Runs once, after login and before the gateway connects: index, model, commands."""
+        report = await self.run_blocking(self.service.refresh)
+        log.info("index ready: %s", report.summary())
+        await self.run_blocking(self.service.embedder.encode, ["warm-up"])
+        log.info("embedding model loaded")
+        await self.sync_commands()
+
+    async def sync_commands(self) -> bool:
+        """Sync the command tree with Discord if asked to, or if it changed since the last sync.
+
+        Syncing on every start (or every on_ready) spends a rate-limited call for nothing and can
+        briefly make commands disappear; the hash of what was last synced, per application, is
+        kept in `commands_state_file`.
+        """
+        fingerprint = self.commands_fingerprint()
+        path = self.settings.commands_state_file
+        previous = _read_state(path)
+        if not self.force_sync and previous == fingerprint:
+            log.info("slash commands unchanged since the last sync; not syncing")
+            return False
+        try:
+            synced = await self.tree.sync()
+        except discord.HTTPException as exc:
+            log.error("could not sync slash commands: %s", exc)
+            return False
+        _write_state(path, fingerprint)
+        log.info("synced %d slash commands", len(synced))
+        return True
+
+    def commands_fingerprint(self) -> str:
+        payload = {
+            "application_id": self.application_id,
+            "commands": sorted(
+                (command.to_dict(self.tree) for command in self.tree.get_commands()),
+                key=lambda c: str(c["name"]),
+            ),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info("connected to Discord as %s (%s guilds)", user, len(self.guilds))
+
+    async def close(self) -> None:
+        await super().close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # ----------------------------------------------------------------- the service, off the loop
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, fn, *args)
+
+    async def answer(self, question: str) -> Answer:
+        """The service's answer, computed on the worker; raises Busy when too many wait."""
+        if self._waiting >= self.settings.max_waiting_questions:
+            raise Busy
+        self._waiting += 1
+        try:
+            async with self._searches:
+                return await self.run_blocking(self.service.ask, question)
+        finally:
+            self._waiting -= 1
+
+    async def reply_content(self, question: str, *, show_question: bool) -> str:
+        """What to send for a question: the rendered answer, or a polite reason why not."""
+        try:
+            answer = await self.answer(question)
+        except Busy:
+            return BUSY
+        except QuestionError as exc:
+            return shorten(str(exc), CONTENT_BUDGET)
+        except QuotebotError as exc:
+            log.warning("question failed: %s", exc)
+            return shorten(f"Sorry: {exc}", CONTENT_BUDGET)
+        except Exception:
+            log.exception("unexpected error while answering")
+            return FAILED
+        return render_answer(answer, show_question=show_question)
+
+    # ----------------------------------------------------------------- where questions may come from
+    def allowed(self, guild_id: int | None, channel_id: int | None) -> bool:
+        """The server-side allowlist (Discord's own command permissions can be changed by any
+        server admin, so this is the check that counts). Empty lists allow everything."""
+        if self.settings.guild_ids and guild_id not in self.settings.guild_ids:
+            return False
+        return not (self.settings.channel_ids and channel_id not in self.settings.channel_ids)
+
+    def may_reindex(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id in self.settings.admin_user_ids:
+            return True
+        return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+    # ----------------------------------------------------------------- mentions
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.user
+        if me is None or message.author.bot or not self.settings.answer_mentions:
+            return
+        if not any(user.id == me.id for user in message.mentions):
+            return
+        guild_id = message.guild.id if message.guild else None
+        if not self.allowed(guild_id, message.channel.id):
+            log.debug("ignoring a mention outside the allowlist (channel %s)", message.channel.id)
+            return
+        if self._channel_refused(message.channel.id):
+            return
+        question = _strip_mentions(message.content, me.id)
+        if not question:
+            await self.send_reply(message, HINT)
+            return
+        wait = self.cooldown.retry_after(message.author.id)
+        if wait:
+            await self.send_reply(message, cooldown_notice(wait))
+            return
+        content = await self.reply_content(question, show_question=False)
+        await self.send_reply(message, content)
+
+    async def send_reply(self, message: discord.Message, content: str) -> None:
+        await self.deliver(
+            message.reply(content, mention_author=False, suppress_embeds=True),
+            what=f"reply in channel {message.channel.id}",
+            channel_id=message.channel.id,
+        )
+
+    # ----------------------------------------------------------------- sending
+    async def deliver(
+        self, send: Awaitable[object], *, what: str, channel_id: int | None = None
+    ) -> bool:
+        """Await one send; on Forbidden/NotFound log once and give up (never retried: 401/403/404
+        responses count towards Discord's limit of 10,000 invalid requests per 10 minutes)."""
+        try:
+            await send
+        except (discord.Forbidden, discord.NotFound) as exc:
+            log.warning("could not send %s: %s (not retried)", what, exc)
+            if channel_id is not None and isinstance(exc, discord.Forbidden):
+                self._refused_channels[channel_id] = self._clock()
+            return False
+        except discord.HTTPException as exc:
+            log.warning("could not send %s: %s", what, exc)
+            return False
+        return True
+
+    def _channel_refused(self, channel_id: int) -> bool:
+        since = self._refused_channels.get(channel_id)
+        if since is None:
+            return False
+        if self._clock() - since < FORBIDDEN_PAUSE_SECONDS:
+            return True
+        del self._refused_channels[channel_id]
+        return False
+
+
+class _Tree(app_commands.CommandTree["QuoteBot"]):
+    async def interaction_check(self, interaction: discord.Interaction[QuoteBot]) -> bool:
+        """Refuse interactions outside the allowlist before any command (or retrieval) runs."""
+        bot = interaction.client
+        if bot.allowed(interaction.guild_id, interaction.channel_id):
+            return True
+        log.info(
+            "refused /%s outside the allowlist (guild %s, channel %s)",
+            interaction.command.name if interaction.command else "?",
+            interaction.guild_id,
+            interaction.channel_id,
+        )
+        await bot.deliver(
+            interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
+        )
+        return False
+
+    async def on_error(
+        self, interaction: discord.Interaction[QuoteBot], error: app_commands.AppCommandError
+    ) -> None:
+        if isinstance(error, app_commands.CheckFailure):
+            return  # already answered by interaction_check
+        log.error("slash command failed: %s", error, exc_info=error)
+
+
+def _strip_mentions(content: str, bot_id: int) -> str:
+    for form in (f"<@{bot_id}>", f"<@!{bot_id}>"):
+        content = content.replace(form, " ")
+    return " ".join(content.split())
+
+
+def _read_state(path: Path) -> str | None:
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["commands_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_state(path: Path, fingerprint: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(json.dumps({"commands_sha256": fingerprint}), encoding="utf-8")
+    os.replace(temp, path)
+
+
+# ---------------------------------------------------------------------------- running it
+def read_token(environ: Mapping[str, str]) -> SecretStr:
+    """The bot token, only ever from the environment."""
+    token = environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise DiscordSetupError(
+            f"no Discord bot token: set the {TOKEN_ENV} environment variable "
+            "(Developer Portal → your application → Bot → Reset Token)"
+        )
+    return SecretStr(token)
+
+
+async def serve(bot: QuoteBot, token: SecretStr, *, install_signal_handlers: bool = True) -> None:
+    """Run `bot` until SIGINT/SIGTERM (returns normally) or a fatal error (raises
+    DiscordSetupError for a rejected token or intent: those are never retried)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM) if install_signal_handlers else ()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with bot:
+            runner = asyncio.create_task(bot.start(token.get_secret_value(), reconnect=True))
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not runner.done():
+                log.info("stopping: closing the Discord connection")
+                await bot.close()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(runner, timeout=CLOSE_GRACE_SECONDS)
+                return
+            stopper.cancel()
+            _raise_setup_error(runner)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def _raise_setup_error(runner: asyncio.Task[None]) -> None:
+    exc = runner.exception()
+    if exc is None:
+        return
+    if isinstance(exc, discord.LoginFailure):
+        raise DiscordSetupError(
+            f"Discord rejected the bot token in {TOKEN_ENV} (LoginFailure); check it, or reset "
+            "it in the Developer Portal"
+        ) from None
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        raise DiscordSetupError(
+            "Discord refused a privileged gateway intent (close code 4014); enable it in the "
+            "Developer Portal → Bot → Privileged Gateway Intents, or do not request it"
+        ) from None
+    if isinstance(exc, discord.ConnectionClosed):
+        raise DiscordSetupError(
+            f"Discord closed the gateway connection with code {exc.code} ({exc.reason or 'no reason'})"
+        ) from None
+    if isinstance(exc, QuotebotError):
+        raise exc
+    raise DiscordSetupError(f"the Discord bot stopped: {type(exc).__name__}: {exc}") from exc
+
+
+def run(
+    service: Service,
+    settings: DiscordSettings,
+    *,
+    sync: bool = False,
+    environ: Mapping[str, str] = os.environ,
+    debug: bool = False,
+) -> int:
+    """`quotebot discord`: run until stopped. Returns 0 on SIGINT/SIGTERM; raises
+    DiscordSetupError (one line for the CLI) when Discord refuses us."""
+    token = read_token(environ)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    logging.getLogger("discord").setLevel(logging.DEBUG if debug else logging.INFO)
+    install_redaction([token.get_secret_value()])
+    executor = WorkerExecutor()
+    bot = QuoteBot(service, settings, sync=sync, executor=executor)
+    asyncio.run(serve(bot, token))
+    if not executor.wait_idle(WORKER_GRACE_SECONDS):
+        # An index update is still running on the worker thread; it is a daemon, and the store
+        # commits atomically, so leaving now loses nothing that the next start will not redo.
+        log.warning("left an index update unfinished; it will be redone on the next start")
+    return 0

@@ -1,0 +1,116 @@
+"""The slash commands: /ask, /sources and /reindex, each a thin call into `QuoteBot`.
+
+Annotations stay strings (discord.py resolves only the option parameters, from this module's
+globals), so `QuoteBot` is imported for type checking only and there is no import cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot.discord_render import (
+    CONTENT_BUDGET,
+    cooldown_notice,
+    render_report,
+    render_sources,
+)
+from bot.discord_text import shorten
+from bot.errors import QuotebotError
+
+if TYPE_CHECKING:
+    from bot.discord_bot import QuoteBot
+
+log = logging.getLogger(__name__)
+
+
+@app_commands.command(name="ask", description="Ask a question; the answer quotes the documents.")
+@app_commands.describe(question="What you want to know")
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+async def ask_command(
+    interaction: discord.Interaction[QuoteBot],
+    question: app_commands.Range[str, 1, 2000],
+) -> None:
+    bot = interaction.client
+    wait = bot.cooldown.retry_after(interaction.user.id)
+    if wait:
+        await bot.deliver(
+            interaction.response.send_message(cooldown_notice(wait), ephemeral=True),
+            what="cooldown notice",
+        )
+        return
+    # Defer before anything slow: Discord invalidates the interaction after 3 seconds.
+    if not await bot.deliver(interaction.response.defer(thinking=True), what="defer"):
+        return
+    content = await bot.reply_content(question, show_question=True)
+    await bot.deliver(
+        interaction.followup.send(content, suppress_embeds=True), what="answer follow-up"
+    )
+
+
+@app_commands.command(name="sources", description="List the documents I quote from.")
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+async def sources_command(interaction: discord.Interaction[QuoteBot]) -> None:
+    bot = interaction.client
+    if not await bot.deliver(
+        interaction.response.defer(thinking=True, ephemeral=True), what="defer"
+    ):
+        return
+    try:
+        records = await bot.run_blocking(bot.service.sources)
+        content = render_sources(records)
+    except QuotebotError as exc:
+        content = shorten(f"Sorry: {exc}", CONTENT_BUDGET)
+    await bot.deliver(
+        interaction.followup.send(content, ephemeral=True, suppress_embeds=True),
+        what="sources follow-up",
+    )
+
+
+@app_commands.command(name="reindex", description="Bring the index up to date with the documents.")
+@app_commands.default_permissions(manage_guild=True)  # a hint for Discord's UI; checked below
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
+    bot = interaction.client
+    if not bot.may_reindex(interaction):
+        await bot.deliver(
+            interaction.response.send_message(
+                "Only members with the Manage Server permission (or listed admins) can re-index.",
+                ephemeral=True,
+            ),
+            what="permission notice",
+        )
+        return
+    if bot.reindexing.locked():
+        await bot.deliver(
+            interaction.response.send_message("A re-index is already running.", ephemeral=True),
+            what="busy notice",
+        )
+        return
+    async with bot.reindexing:
+        if not await bot.deliver(
+            interaction.response.defer(thinking=True, ephemeral=True), what="defer"
+        ):
+            return
+        try:
+            report = await bot.run_blocking(bot.service.refresh)
+            content = render_report(report)
+            log.info("re-indexed on request of user %s: %s", interaction.user.id, report.summary())
+        except QuotebotError as exc:
+            content = shorten(f"Re-indexing failed: {exc}", CONTENT_BUDGET)
+        await bot.deliver(
+            interaction.followup.send(content, ephemeral=True), what="reindex follow-up"
+        )
+
+
+COMMANDS: tuple[app_commands.Command[Any, Any, None], ...] = (
+    ask_command,
+    sources_command,
+    reindex_command,
+)

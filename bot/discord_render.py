@@ -1,0 +1,141 @@
+"""Answers as Discord message content: within Discord's limits, inert as markdown, unable to ping.
+
+Quoted passages are untrusted text (anyone who can put a file in the knowledge folder controls
+them), so everything that comes from a document, a file name or a user goes through
+`discord_text` before it is sent. The client also sends `allowed_mentions` with `parse: []`;
+escaping is the second layer. One answer is always one message of at most CONTENT_BUDGET width,
+never a flood of messages: long quotes are shortened around their highlight instead.
+
+Pure functions over the core's data; no discord import, so this module is cheap to test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.answer import Answer, Quote
+from bot.discord_text import render_passage, shorten, visible_chars, width
+from bot.index import DocumentRecord
+from bot.indexing import UpdateReport
+
+CONTENT_LIMIT = 2000  # Discord rejects longer message content with HTTP 400 (code 50035)
+CONTENT_BUDGET = 1900  # what we allow ourselves: a margin under the hard limit
+MAX_QUOTES = 3
+QUESTION_BUDGET = 300
+
+BUSY = "I am answering a lot of questions right now; please ask again in a minute."
+NOT_HERE = "I am not enabled in this channel."
+FAILED = "Sorry, something went wrong while answering; the error was logged."
+HINT = "Ask me a question after the mention, for example: @quotebot what is …? (or use /ask)"
+
+
+def source_line(quote: Quote) -> str:
+    """Where a quote comes from, e.g. `— article.txt ¶5`."""
+    return f"— {shorten(' '.join(quote.source.split()), 150)} ¶{quote.paragraph}"
+
+
+def render_answer(
+    answer: Answer, *, show_question: bool = False, budget: int = CONTENT_BUDGET
+) -> str:
+    """The whole reply to a question: one message of at most `budget` width (UTF-16 units).
+
+    Up to three quotes as block quotes, the answering sentence in bold, each followed by its
+    source; a declined question gets the service's friendly message instead.
+    """
+    head: list[str] = []
+    if show_question:
+        head.append("**Question:** " + shorten(answer.question, QUESTION_BUDGET))
+    if answer.declined or not answer.quotes:
+        text = answer.message or "I could not find that in my documents."
+        used = sum(width(part) + 1 for part in head)
+        return "\n".join([*head, shorten(text, max(1, budget - used))])
+    if answer.message:
+        head.append("-# " + shorten(answer.message, 300))
+    quotes = list(answer.quotes[:MAX_QUOTES])
+    while quotes:
+        sources = [source_line(quote) for quote in quotes]
+        # Fixed cost: head lines, source lines, and the line breaks between blocks.
+        fixed = sum(width(part) + 1 for part in head) + sum(width(s) + 3 for s in sources)
+        bodies = _fit(quotes, budget - fixed)
+        blocks = [f"{body}\n{source}" for body, source in zip(bodies, sources, strict=True)]
+        content = "\n".join([*head, "\n\n".join(blocks)])
+        if width(content) <= budget:
+            return content
+        quotes.pop()  # only with a budget far below Discord's limit
+    return shorten("\n".join(head), budget)
+
+
+def _fit(quotes: Sequence[Quote], available: int) -> list[str]:
+    """Share `available` width among the quotes: short ones take what they need, the rest split
+    what is left evenly (water-filling), so one long passage cannot crowd out the others."""
+    wanted = [_wanted(q, available) for q in quotes]
+    share: dict[int, int] = {}
+    left, remaining = available, len(quotes)
+    for index in sorted(range(len(quotes)), key=lambda i: wanted[i]):
+        share[index] = min(wanted[index], left // remaining)
+        left -= share[index]
+        remaining -= 1
+    return [_render_quote(q, share[i]) for i, q in enumerate(quotes)]
+
+
+def _wanted(quote: Quote, available: int) -> int:
+    """Width of the whole quote rendered, or more than `available` if it surely exceeds it."""
+    if visible_chars(quote.text) > available:
+        return available + 1
+    return width(_render_quote(quote, 10**9))
+
+
+def _render_quote(quote: Quote, budget: int) -> str:
+    highlight = None
+    if quote.highlight is not None:
+        highlight = (quote.highlight[0] - quote.start, quote.highlight[1] - quote.start)
+    return render_passage(quote.text, highlight, budget)
+
+
+def render_sources(records: Sequence[DocumentRecord], budget: int = CONTENT_BUDGET) -> str:
+    """The indexed documents, one line each; the tail is summarised if it does not fit."""
+    if not records:
+        return "No documents are indexed yet."
+    lines = [f"**{len(records)} indexed document{'s' if len(records) != 1 else ''}:**"]
+    used = width(lines[0])
+    for index, record in enumerate(sorted(records, key=lambda r: r.source)):
+        line = (
+            f"- {shorten(record.source, 200)} · {_size(record.size)} · "
+            f"{record.chunks} passages · indexed {_when(record.indexed_at)}"
+        )
+        rest = len(records) - index
+        if used + 1 + width(line) + width(f"\n… and {rest} more") > budget and rest > 1:
+            lines.append(f"… and {rest} more")
+            break
+        lines.append(line)
+        used += 1 + width(line)
+    return "\n".join(lines)
+
+
+def render_report(report: UpdateReport) -> str:
+    """A re-index summary for the admin who asked for it."""
+    text = "Index updated: " + report.summary() + "."
+    if report.warnings:
+        text += f"\n{len(report.warnings)} warning(s), e.g.: {report.warnings[0]}"
+    return shorten(text, CONTENT_BUDGET)
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB"):
+        if value < 1000 or unit == "MB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"  # unreachable
+
+
+def _when(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return shorten(iso, 40)
+
+
+def cooldown_notice(wait: float) -> str:
+    return f"You are asking quickly; please try again in {max(1, round(wait))} s."

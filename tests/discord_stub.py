@@ -1,0 +1,556 @@
+"""A local stand-in for Discord on 127.0.0.1, so tests drive the real discord.py client.
+
+It speaks enough of the gateway (HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats and ACKs,
+RESUME → RESUMED, closing the socket on demand) and of the REST API (login, application info,
+gateway URL, interaction callbacks, follow-up webhooks, channel messages, typing, command sync) for
+the bot to log in, receive slash commands and mentions, and answer. Every REST request is recorded
+with its JSON body so tests can assert on exactly what would have reached Discord.
+
+It is strict where Discord is: a second response to one interaction is a 400 (40060), a follow-up
+before the response a 404, an unknown token a 401, and privileged intents can be refused (4014).
+discord.py only parses a body as JSON when Content-Type is exactly `application/json`, so every
+response sets exactly that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+APP_ID = 1100000000000000001
+BOT_ID = 1100000000000000002
+GUILD_ID = 1100000000000000003
+CHANNEL_ID = 1100000000000000004
+OTHER_CHANNEL_ID = 1100000000000000005
+USER_ID = 1100000000000000010
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message_content
+MANAGE_GUILD = 1 << 5
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class Session:
+    session_id: str
+    identify: dict[str, Any]
+    sequence: int = 0
+
+
+@dataclass
+class DiscordStub:
+    """Start with `await stub.start()`, point discord.py at it with `stub.patched()`."""
+
+    token: str
+    heartbeat_interval_ms: int = 2000
+    allow_privileged_intents: bool = False
+    close_code_on_identify: int | None = None
+    channel_status: dict[int, int] = field(default_factory=dict)  # channel id → HTTP error
+    followup_status: int | None = None  # an HTTP error for every follow-up
+    double_acks: int = 0  # second responses to one interaction (Discord: 400, code 40060)
+    requests: list[Request] = field(default_factory=list)
+    identifies: list[dict[str, Any]] = field(default_factory=list)
+    resumes: list[dict[str, Any]] = field(default_factory=list)
+    heartbeats: int = 0
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(1200000000000000000)
+        self._runner: web.AppRunner | None = None
+        self._ws: web.WebSocketResponse | None = None
+        self._session: Session | None = None
+        self._changed = asyncio.Condition()
+        self._interactions: dict[str, dict[str, Any]] = {}  # token → {"responded": bool, ...}
+        self.port = 0
+
+    # ----------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/gateway-ws/", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close(code=1001)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway-ws/"
+
+    @contextmanager
+    def patched(self) -> Iterator[None]:
+        """Point discord.py's REST base and default gateway at this stub (restored afterwards)."""
+        import discord.gateway
+        import discord.http
+        import yarl
+
+        old_base = discord.http.Route.BASE
+        old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        discord.http.Route.BASE = self.api_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        try:
+            yield
+        finally:
+            discord.http.Route.BASE = old_base
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+    # ----------------------------------------------------------------- what tests do
+    async def slash(
+        self,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user_id: int = USER_ID,
+        guild_id: int = GUILD_ID,
+        channel_id: int = CHANNEL_ID,
+        permissions: int = 0,
+    ) -> str:
+        """Dispatch INTERACTION_CREATE for a slash command; returns the interaction token."""
+        interaction_id = next(self._ids)
+        token = f"interaction-token-{interaction_id}-secret"
+        self._interactions[token] = {"id": interaction_id, "responded": False}
+        data = {
+            "id": str(interaction_id),
+            "application_id": str(APP_ID),
+            "type": 2,
+            "token": token,
+            "version": 1,
+            "guild_id": str(guild_id),
+            "channel_id": str(channel_id),
+            "channel": {
+                "id": str(channel_id),
+                "type": 0,
+                "guild_id": str(guild_id),
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+            },
+            "member": _member(user_id, permissions),
+            "data": {
+                "id": str(next(self._ids)),
+                "name": name,
+                "type": 1,
+                "options": [
+                    {"name": key, "type": 3, "value": value}
+                    for key, value in (options or {}).items()
+                ],
+            },
+            "app_permissions": str((1 << 11) | (1 << 10)),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(guild_id)},
+            "context": 0,
+            "attachment_size_limit": 8 * 1024 * 1024,
+        }
+        await self.dispatch("INTERACTION_CREATE", data)
+        return token
+
+    async def mention(
+        self,
+        text: str,
+        *,
+        user_id: int = USER_ID,
+        guild_id: int = GUILD_ID,
+        channel_id: int = CHANNEL_ID,
+        author_is_bot: bool = False,
+    ) -> int:
+        """Dispatch MESSAGE_CREATE for `<@bot> text`; returns the message id."""
+        message_id = next(self._ids)
+        data = {
+            "id": str(message_id),
+            "channel_id": str(channel_id),
+            "guild_id": str(guild_id),
+            "author": _user(user_id, "asker", bot=author_is_bot),
+            "member": _member(user_id, 0, with_user=False),
+            "content": f"<@{BOT_ID}> {text}",
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [_user(BOT_ID, "quotebot", bot=True)],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+        }
+        await self.dispatch("MESSAGE_CREATE", data)
+        return message_id
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        ws, session = self._ws, self._session
+        assert ws is not None and session is not None, "no gateway session"
+        session.sequence += 1
+        await ws.send_str(json.dumps({"op": 0, "t": event, "s": session.sequence, "d": data}))
+
+    async def drop_connection(self, code: int = 4000) -> None:
+        """Close the gateway socket mid-session, as Discord does from time to time."""
+        assert self._ws is not None
+        await self._ws.close(code=code)
+
+    async def wait_for(
+        self, predicate: Callable[[list[Request]], bool], timeout: float = 10.0
+    ) -> None:
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: predicate(self.requests)), timeout
+            )
+
+    async def wait_for_session(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until `count` sessions were established (IDENTIFY or RESUME) in total."""
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(
+                    lambda: (
+                        len(self.identifies) + len(self.resumes) >= count
+                        and self._ws is not None
+                        and not self._ws.closed
+                    )
+                ),
+                timeout,
+            )
+
+    def sent(self, path_part: str, method: str = "POST") -> list[Request]:
+        return [r for r in self.requests if r.method == method and path_part in r.path]
+
+    def messages_for(self, token: str) -> list[Request]:
+        """The interaction callback and follow-ups sent for one interaction, in order."""
+        return [r for r in self.requests if f"/{token}" in r.path]
+
+    # ----------------------------------------------------------------- gateway
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._ws = ws
+        await ws.send_str(
+            json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        )
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                break
+            payload = json.loads(msg.data)
+            op = payload.get("op")
+            if op == 1:
+                self.heartbeats += 1
+                await ws.send_str(json.dumps({"op": 11}))
+            elif op == 2:
+                await self._identify(ws, payload["d"])
+            elif op == 6:
+                await self._resume(ws, payload["d"])
+            async with self._changed:
+                self._changed.notify_all()
+        async with self._changed:
+            self._changed.notify_all()
+        return ws
+
+    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        if data.get("token") != self.token:
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return
+        if self.close_code_on_identify is not None:
+            await ws.close(code=self.close_code_on_identify)
+            return
+        if data.get("intents", 0) & PRIVILEGED_INTENTS and not self.allow_privileged_intents:
+            await ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
+        self.identifies.append(data)
+        session = Session(f"session-{next(self._ids)}", data)
+        self._session = session
+        await self.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": _user(BOT_ID, "quotebot", bot=True),
+                "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                "session_id": session.session_id,
+                "resume_gateway_url": self.gateway_url,
+                "application": {"id": str(APP_ID), "flags": 0},
+            },
+        )
+        await self.dispatch("GUILD_CREATE", _guild())
+
+    async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        session = self._session
+        if data.get("token") != self.token or session is None:
+            await ws.close(code=4004)
+            return
+        if data.get("session_id") != session.session_id:
+            await ws.send_str(json.dumps({"op": 9, "d": False}))
+            return
+        self.resumes.append(data)
+        await self.dispatch("RESUMED", {})
+
+    # ----------------------------------------------------------------- REST
+    async def _rest(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        body: Any = None
+        if raw and request.content_type == "application/json":
+            body = json.loads(raw)
+        elif raw:
+            body = raw.decode("utf-8", "replace")
+        path = "/" + request.match_info["tail"]
+        self.requests.append(
+            Request(
+                request.method,
+                path,
+                dict(request.query),
+                body,
+                dict(request.headers),
+                asyncio.get_running_loop().time(),
+            )
+        )
+        try:
+            return self._route(request, path, body)
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
+
+    def _route(self, request: web.Request, path: str, body: Any) -> web.Response:
+        parts = path.strip("/").split("/")
+        method = request.method
+        authorised = request.headers.get("Authorization") == f"Bot {self.token}"
+        needs_token = parts[0] in ("users", "oauth2", "gateway", "applications", "channels")
+        if needs_token and not authorised:
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        if path == "/users/@me":
+            return _json(_user(BOT_ID, "quotebot", bot=True))
+        if path == "/oauth2/applications/@me":
+            return _json(_application())
+        if path == "/gateway":
+            return _json({"url": self.gateway_url})
+        if path == "/gateway/bot":
+            return _json(
+                {
+                    "url": self.gateway_url,
+                    "shards": 1,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 999,
+                        "reset_after": 0,
+                        "max_concurrency": 1,
+                    },
+                }
+            )
+        if parts[0] == "applications" and parts[-1] == "commands":
+            commands = body if method == "PUT" else []
+            return _json(
+                [
+                    {**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}
+                    for c in commands
+                ]
+            )
+        if parts[0] == "interactions" and parts[-1] == "callback":
+            return self._callback(parts[2], body)
+        if parts[0] == "webhooks" and len(parts) >= 3:
+            return self._webhook(parts[2], body)
+        if parts[0] == "channels" and len(parts) >= 3:
+            channel_id = int(parts[1])
+            status = self.channel_status.get(channel_id)
+            if status is not None:
+                code = {403: 50013, 404: 10003}.get(status, 0)
+                return _json({"message": "Missing Permissions", "code": code}, status)
+            if parts[2] == "typing":
+                return web.Response(status=204)
+            if parts[2] == "messages" and method == "POST":
+                return _json(self._message(channel_id, body))
+        return _json({"message": "404: Not Found", "code": 0}, 404)
+
+    def _callback(self, token: str, body: Any) -> web.Response:
+        interaction = self._interactions.get(token)
+        if interaction is None:
+            return _json({"message": "Unknown interaction", "code": 10062}, 404)
+        if interaction["responded"]:
+            self.double_acks += 1
+            return _json(
+                {"message": "Interaction has already been acknowledged.", "code": 40060}, 400
+            )
+        interaction["responded"] = True
+        flags = (body.get("data") or {}).get("flags", 0)
+        return _json(
+            {
+                "interaction": {
+                    "id": str(interaction["id"]),
+                    "type": 2,
+                    "response_message_loading": body.get("type") == 5,
+                    "response_message_ephemeral": bool(flags & 64),
+                }
+            }
+        )
+
+    def _webhook(self, token: str, body: Any) -> web.Response:
+        interaction = self._interactions.get(token)
+        if interaction is None or not interaction["responded"]:
+            return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+        if self.followup_status is not None:
+            code = {400: 50035, 403: 50013, 404: 10015}.get(self.followup_status, 0)
+            return _json({"message": "Refused by the stand-in", "code": code}, self.followup_status)
+        return _json(self._message(CHANNEL_ID, body, webhook=True))
+
+    def _message(self, channel_id: int, body: Any, webhook: bool = False) -> dict[str, Any]:
+        body = body if isinstance(body, dict) else {}
+        return {
+            "id": str(next(self._ids)),
+            "channel_id": str(channel_id),
+            "author": _user(APP_ID if webhook else BOT_ID, "quotebot", bot=True),
+            "content": body.get("content") or "",
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": body.get("flags", 0),
+            **({"webhook_id": str(APP_ID)} if webhook else {}),
+        }
+
+
+def _json(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(payload).encode(),
+        status=status,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+    }
+
+
+def _member(user_id: int, permissions: int, with_user: bool = True) -> dict[str, Any]:
+    member: dict[str, Any] = {
+        "roles": [],
+        "joined_at": _now(),
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "nick": None,
+        "avatar": None,
+        "pending": False,
+        "permissions": str(permissions),
+    }
+    if with_user:
+        member["user"] = _user(user_id, "asker")
+    return member
+
+
+def _application() -> dict[str, Any]:
+    return {
+        "id": str(APP_ID),
+        "name": "quotebot",
+        "icon": None,
+        "description": "",
+        "rpc_origins": [],
+        "bot_public": False,
+        "bot_require_code_grant": False,
+        "owner": _user(USER_ID, "owner"),
+        "summary": "",
+        "verify_key": "00",
+        "team": None,
+        "flags": 0,
+        "bot": _user(BOT_ID, "quotebot", bot=True),
+    }
+
+
+def _guild() -> dict[str, Any]:
+    def channel(channel_id: int, name: str) -> dict[str, Any]:
+        return {
+            "id": str(channel_id),
+            "type": 0,
+            "name": name,
+            "position": 0,
+            "permission_overwrites": [],
+            "guild_id": str(GUILD_ID),
+            "nsfw": False,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "parent_id": None,
+        }
+
+    return {
+        "id": str(GUILD_ID),
+        "name": "Test guild",
+        "unavailable": False,
+        "member_count": 2,
+        "large": False,
+        "owner_id": str(USER_ID),
+        "features": [],
+        "emojis": [],
+        "stickers": [],
+        "roles": [
+            {
+                "id": str(GUILD_ID),
+                "name": "@everyone",
+                "permissions": str(1 << 11),
+                "position": 0,
+                "color": 0,
+                "hoist": False,
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+            }
+        ],
+        "channels": [channel(CHANNEL_ID, "general"), channel(OTHER_CHANNEL_ID, "random")],
+        "members": [
+            {**_member(BOT_ID, 0, with_user=False), "user": _user(BOT_ID, "quotebot", bot=True)}
+        ],
+        "threads": [],
+        "presences": [],
+        "voice_states": [],
+        "joined_at": _now(),
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "mfa_level": 0,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "system_channel_flags": 0,
+        "nsfw_level": 0,
+        "premium_progress_bar_enabled": False,
+        "afk_timeout": 300,
+    }
