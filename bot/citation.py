@@ -48,17 +48,26 @@ def citation(quote: Quote) -> str:
         head = " ".join([quote.source, *where])
         tail = [quote.section] if quote.section else []
         return ", ".join([head, *tail]) + f" ¶{quote.paragraph}"
-    title = f'"{shorten(quote.title, TITLE_CHARS)}"'
-    lead = f"{quote.author} — {title}" if quote.author and quote.author not in title else title
-    parts = [lead]
-    if quote.date:
-        parts.append(human_date(quote.date))
+    parts = [citation_lead(quote), *citation_details(quote)]
+    return ", ".join(parts)
+
+
+def citation_lead(quote: Quote) -> str:
+    """`People's Daily Online — "Grassroots Party organizations…"` (author or site, then title)."""
+    title = f'"{shorten(quote.title or quote.source, TITLE_CHARS)}"'
+    if quote.author and quote.author not in title:
+        return f"{quote.author} — {title}"
+    return title
+
+
+def citation_details(quote: Quote) -> list[str]:
+    """What follows the lead: date, section, page, paragraph."""
+    parts = [human_date(quote.date)] if quote.date else []
     if quote.section:
         parts.append(quote.section)
     if quote.page is not None:
         parts.append(f"p. {quote.page}")
-    parts.append(f"¶{quote.paragraph}")
-    return ", ".join(parts)
+    return [*parts, f"¶{quote.paragraph}"]
 
 
 def shorten(text: str, limit: int) -> str:
@@ -100,6 +109,20 @@ def text_fragment_url(url: str, text: str, *, max_chars: int = 512) -> str | Non
         directive = f"{start},{end}"
     link = f"{base}#:~:text={directive}"
     return link if len(link) <= max_chars else None
+
+
+def safe_link(url: str | None, passage: str, *, max_chars: int = 300) -> str | None:
+    """A link for chat surfaces: http(s) only, characters that could end a markdown link or
+    start a mention percent-encoded, opened at `passage` when that still fits in max_chars."""
+    from urllib.parse import quote
+
+    if not url or not url.startswith(("http://", "https://")) or len(url) > 2000:
+        return None
+    base = quote(url.split("#", 1)[0], safe=":/?=&%-._~!$'*+,;")
+    fragment = text_fragment_url(base, passage, max_chars=max_chars)
+    if fragment is not None:
+        return fragment
+    return base if len(base) <= max_chars else None
 
 
 def _encode(text: str) -> str:

@@ -83,3 +83,37 @@ def test_text_fragment_url_is_short_and_percent_encoded() -> None:
     assert text_fragment_url("https://e.org/", "two words") == "https://e.org/#:~:text=two%20words"
     assert text_fragment_url("file:///x", "words") is None
     assert text_fragment_url("https://e.org/" + "a" * 600, "words") is None
+
+
+def test_discord_source_line_links_the_title_at_the_quote() -> None:
+    from bot.discord_render import render_answer, source_line
+    from bot.discord_text import width
+
+    record = DocumentRecord(
+        "sky.pdf",
+        "sha",
+        1,
+        1,
+        1,
+        "2026-01-01T00:00:00+00:00",
+        title="Sky [UK] *launch* @everyone",
+        url="https://en.wikipedia.org/wiki/Sky_(United_Kingdom)",
+        pages=((0, 10_000, 2),),
+    )
+    text = "It closed its analogue service on 27 September 2001, due to the launch of digital."
+    quote = cite(
+        Quote("sky.pdf", 100, 100 + len(text), text, (100, 100 + len(text)), 0.5, 9), record
+    )
+    line = source_line(quote)
+    label, _, rest = line.partition("](<")
+    link, _, details = rest.partition(">)")
+    assert label.startswith("— [") and "\\[UK\\]" in label and "\\*launch\\*" in label
+    assert "@\u200beveryone" in label  # mention-safe
+    assert link == (
+        "https://en.wikipedia.org/wiki/Sky_%28United_Kingdom%29#:~:text="
+        "It%20closed%20its%20analogue,the%20launch%20of%20digital."
+    )
+    assert not any(c in link for c in " ()<>@`")
+    assert details == ", p. 2, ¶9"
+    content = render_answer(Answer("q", (quote, quote, quote), False))
+    assert width(content) <= 1900 and content.count("](<") == 3
