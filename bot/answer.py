@@ -21,6 +21,13 @@ class Quote:
     highlight: tuple[int, int] | None
     score: float
     paragraph: int
+    # Where the passage comes from, as far as the source says (bot.citation fills these in).
+    title: str | None = None
+    date: str | None = None  # ISO yyyy-mm-dd
+    url: str | None = None
+    page: int | None = None
+    section: str | None = None
+    author: str | None = None  # site or author, for the rendered citation (not in JSON)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=cmd_eval)
 
+    sources = commands.add_parser(
+        "sources", help="the indexed documents with format, title, date and size"
+    )
+    sources.add_argument("--json", action="store_true", help="print them as a JSON list")
+    sources.set_defaults(run=cmd_sources)
+
+    text = commands.add_parser("text", help="print the exact text that quote offsets refer to")
+    text.add_argument("source", help="a source as shown by `quotebot sources`")
+    text.set_defaults(run=cmd_text)
+
     repl = commands.add_parser("repl", help="interactive prompt over the knowledge folder")
     repl.add_argument(
         "--watch",
@@ -330,6 +340,29 @@ def _eval_conversations(args: argparse.Namespace, settings: Settings) -> int:
             f"{data['alone_hit_at_3']:.3f}",
         )
     Console().print(table)
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.render import sources_to_json, sources_to_terminal
+
+    service = args.service_factory(settings)
+    refresh(service)
+    records = service.sources()
+    if args.json:
+        print(json.dumps(sources_to_json(records), ensure_ascii=False))
+        return 0
+    from rich.console import Console
+
+    Console().print(sources_to_terminal(records))
+    return 0
+
+
+def cmd_text(args: argparse.Namespace, settings: Settings) -> int:
+    service = args.service_factory(settings)
+    refresh(service, quiet=True)
+    sys.stdout.write(service.document_text(args.source))
+    sys.stdout.flush()
     return 0
 
 

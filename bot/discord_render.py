@@ -31,8 +31,19 @@ HINT = "Ask me a question after the mention, for example: @quotebot what is …?
 
 
 def source_line(quote: Quote) -> str:
-    """Where a quote comes from, e.g. `— article.txt ¶5`."""
-    return f"— {shorten(' '.join(quote.source.split()), 150)} ¶{quote.paragraph}"
+    """Where a quote comes from: `— article.txt ¶5`, or for a source with a title
+    `— [People's Daily Online — "Grassroots…"](<url#:~:text=…>), 10 Aug 2010, ¶5`, the title
+    linking to the page opened at the highlighted sentence (see bot.citation.safe_link)."""
+    if not quote.title:
+        return f"— {shorten(' '.join(quote.source.split()), 150)} ¶{quote.paragraph}"
+    from bot.citation import citation_details, citation_lead, safe_link
+
+    label = shorten(citation_lead(quote), 150).replace("]", "\\]")  # "]" would end the label
+    at = quote.highlight or (quote.start, quote.end)
+    link = safe_link(quote.url, quote.text[at[0] - quote.start : at[1] - quote.start])
+    head = f"[{label}](<{link}>)" if link else label
+    details = [shorten(part, 100) for part in citation_details(quote)]
+    return "— " + ", ".join([head, *details])
 
 
 def render_answer(

@@ -1,6 +1,8 @@
 """Find and read the documents of a knowledge folder.
 
-Hashing is separated from decoding so that an unchanged folder costs only a sha256 per file.
+Hashing is separated from reading so that an unchanged folder costs only a sha256 per file; web
+pages and PDFs are extracted (bot.extraction) only when their hash is new. A `NAME.meta.toml`
+sidecar is part of its document's hash, so editing the citation re-reads the document.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import KnowledgeError
+from bot.extraction import SUFFIX_FORMATS, Extracted, ExtractionFailed, extract, sidecar_paths
 
-SUFFIXES = (".txt", ".md")
+SUFFIXES = tuple(SUFFIX_FORMATS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +31,10 @@ class DocumentFile:
 @dataclass(frozen=True, slots=True)
 class Document:
     source: str
-    text: str
+    text: str  # what quote offsets refer to (extracted text for HTML and PDF)
     sha256: str
     size: int
+    extracted: Extracted | None = None
 
 
 class DocumentSkipped(Exception):
@@ -58,7 +62,7 @@ def check_folder(folder: Path) -> None:
 
 
 def find_files(folder: Path) -> Iterator[Path]:
-    """Every *.txt / *.md below `folder`, sorted, skipping hidden files and folders."""
+    """Every document file (.txt .md .html .htm .pdf …) below `folder`, sorted, no hidden ones."""
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if any(part.startswith(".") for part in relative.parts):
@@ -79,7 +83,7 @@ def scan_folder(folder: Path) -> FolderScan:
         except OSError as exc:
             unreadable[source] = str(exc.strerror or exc)
             continue
-        files.append(DocumentFile(source, path, hashlib.sha256(data).hexdigest(), len(data)))
+        files.append(DocumentFile(source, path, content_hash(path, data), len(data)))
     return FolderScan(files, unreadable)
 
 
@@ -90,19 +94,34 @@ def hash_files(folder: Path) -> tuple[list[DocumentFile], list[str]]:
     return scan.files, warnings
 
 
-def read_document(file: DocumentFile) -> Document:
-    """Decode a document; raises DocumentSkipped with the reason if it cannot be quoted."""
+def content_hash(path: Path, data: bytes) -> str:
+    """sha256 of the file's bytes, and of its metadata sidecar's bytes when it has one."""
+    digest = hashlib.sha256(data)
+    for sidecar in sidecar_paths(path):
+        try:
+            extra = sidecar.read_bytes()
+        except OSError:
+            continue
+        digest.update(b"\0sidecar\0" + extra)
+        break
+    return digest.hexdigest()
+
+
+def read_document(
+    file: DocumentFile, *, time_limit_s: float = 30, memory_limit_mb: int = 1024
+) -> Document:
+    """Read and extract a document; raises DocumentSkipped with the reason if it cannot be quoted."""
     try:
         data = file.path.read_bytes()
     except OSError as exc:
         raise DocumentUnreadable(str(exc.strerror or exc)) from None
-    sha = hashlib.sha256(data).hexdigest()
+    sha = content_hash(file.path, data)
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DocumentSkipped(f"not valid UTF-8 (byte {exc.start})") from None
-    if not text.strip():
-        raise DocumentSkipped("it is empty")
-    if "\x00" in text:
-        raise DocumentSkipped("it contains NUL bytes (a binary file?)")
-    return Document(file.source, text, sha, len(data))
+        extracted = extract(
+            file.path, data, time_limit_s=time_limit_s, memory_limit_mb=memory_limit_mb
+        )
+    except ExtractionFailed as exc:
+        raise DocumentSkipped(exc.reason) from None
+    if not extracted.text.strip():
+        raise DocumentSkipped("it has no text")
+    return Document(file.source, extracted.text, sha, len(data), extracted)

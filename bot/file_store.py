@@ -291,7 +291,7 @@ def _read_manifest(folder: Path) -> tuple[Manifest, dict[str, str]]:
         manifest = Manifest(
             recipe=IndexRecipe.from_json(data["recipe"]),
             dimension=int(data["dimension"]),
-            documents={s: DocumentRecord(**r) for s, r in data["documents"].items()},
+            documents={s: DocumentRecord.from_json(r) for s, r in data["documents"].items()},
             skipped={s: SkippedRecord(**r) for s, r in data.get("skipped", {}).items()},
             generation=int(data["generation"]),
             created_at=str(data["created_at"]),

@@ -22,12 +22,29 @@ EMBED_FORMAT = 1
 
 @dataclass(frozen=True, slots=True)
 class DocumentRecord:
+    """One indexed document and its citation; `pages`/`sections` are spans of its quotable text."""
+
     source: str
     sha256: str
     size: int
     chunks: int
     characters: int
     indexed_at: str  # ISO 8601, UTC
+    format: str = "text"
+    title: str | None = None
+    date: str | None = None  # ISO yyyy-mm-dd
+    url: str | None = None
+    author: str | None = None
+    extractor: str = ""  # EXTRACTOR_VERSION the text was made with; another value re-extracts
+    pages: tuple[tuple[int, int, int], ...] = ()
+    sections: tuple[tuple[int, int, str], ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DocumentRecord:
+        fields = dict(data)
+        fields["pages"] = tuple((int(a), int(b), int(n)) for a, b, n in data.get("pages", ()))
+        fields["sections"] = tuple((int(a), int(b), str(p)) for a, b, p in data.get("sections", ()))
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +52,7 @@ class SkippedRecord:
     source: str
     sha256: str
     reason: str
+    extractor: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import numpy as np
 
 from bot.chunking import Chunk, chunk_text
 from bot.documents import (
+    Document,
     DocumentFile,
     DocumentSkipped,
     DocumentUnreadable,
@@ -25,6 +26,7 @@ from bot.documents import (
 )
 from bot.embedding import Embedder
 from bot.errors import IndexCorruptError, KnowledgeError
+from bot.extraction import EXTRACTOR_VERSION
 from bot.index import (
     DocumentRecord,
     IndexRecipe,
@@ -111,7 +113,9 @@ def update_index(
     """
     scan = scan_folder(folder)
     if not scan.files and not scan.unreadable:
-        raise KnowledgeError(f"no readable .txt or .md documents in the knowledge folder {folder}")
+        raise KnowledgeError(
+            f"no readable documents (.txt .md .html .pdf) in the knowledge folder {folder}"
+        )
     current, corrupt = _open_current(store)
     plan = _plan(scan, current.manifest if current else None, recipe, corrupt)
     if plan.nothing_to_do and current is not None:
@@ -145,6 +149,10 @@ def _open_current(store: Store) -> tuple[SearchIndex | None, str | None]:
         return None, str(exc)
 
 
+def current(file: DocumentFile) -> tuple[str, str]:
+    return file.sha256, EXTRACTOR_VERSION
+
+
 def _plan(
     scan: FolderScan,
     manifest: Manifest | None,
@@ -168,9 +176,10 @@ def _plan(
     for file in scan.files:
         record = old_docs.get(file.source)
         skipped = old_skipped.get(file.source)
-        if record is not None and record.sha256 == file.sha256:
+        # Same bytes and same extractor: the text (and so the chunks and vectors) are the same.
+        if record is not None and (record.sha256, record.extractor) == current(file):
             keep[file.source] = record
-        elif skipped is not None and skipped.sha256 == file.sha256:
+        elif skipped is not None and (skipped.sha256, skipped.extractor) == current(file):
             keep_skipped[file.source] = skipped
         else:
             to_read.append(file)
@@ -210,24 +219,19 @@ def _apply(
                 notes.append(f"skipping {file.source}: cannot read it ({exc})")
             continue
         except DocumentSkipped as exc:
-            skipped[file.source] = SkippedRecord(file.source, file.sha256, str(exc))
+            skipped[file.source] = SkippedRecord(
+                file.source, file.sha256, str(exc), EXTRACTOR_VERSION
+            )
             notes.append(f"skipping {file.source}: {exc}")
             continue
         chunks = chunk_text(document.source, document.text, recipe.chunker)
         new_chunks.extend(chunks)
         fresh.add(document.source)
-        records[document.source] = DocumentRecord(
-            document.source,
-            document.sha256,
-            document.size,
-            len(chunks),
-            len(document.text),
-            timestamp,
-        )
+        records[document.source] = _record(document, len(chunks), timestamp)
     if not records:
         reasons = "; ".join(f"{r.source}: {r.reason}" for r in skipped.values())
         raise KnowledgeError(
-            "no readable .txt or .md documents in the knowledge folder"
+            "no readable documents (.txt .md .html .pdf) in the knowledge folder"
             + (f" ({reasons})" if reasons else "")
         )
     vectors = _embed(new_chunks, embedder, progress)
@@ -249,6 +253,26 @@ def _apply(
     )
     index = store.commit(new_manifest, set(records) - fresh, new_chunks, vectors)
     return index, len(new_chunks), notes
+
+
+def _record(document: Document, chunks: int, timestamp: str) -> DocumentRecord:
+    extracted = document.extracted
+    return DocumentRecord(
+        document.source,
+        document.sha256,
+        document.size,
+        chunks,
+        len(document.text),
+        timestamp,
+        format=extracted.format if extracted else "text",
+        title=extracted.title if extracted else None,
+        date=extracted.date if extracted else None,
+        url=extracted.url if extracted else None,
+        author=extracted.author if extracted else None,
+        extractor=EXTRACTOR_VERSION,
+        pages=extracted.pages if extracted else (),
+        sections=extracted.sections if extracted else (),
+    )
 
 
 def _next_generation(store: Store, manifest: Manifest | None) -> int:
@@ -308,7 +332,9 @@ def _skip_warnings(manifest: Manifest) -> list[str]:
 
 def _require_documents(folder: Path, manifest: Manifest) -> None:
     if not manifest.documents:
-        raise KnowledgeError(f"no readable .txt or .md documents in the knowledge folder {folder}")
+        raise KnowledgeError(
+            f"no readable documents (.txt .md .html .pdf) in the knowledge folder {folder}"
+        )
 
 
 def _report(plan: _Plan, manifest: Manifest, embedded: int, warnings: list[str]) -> UpdateReport:

@@ -9,6 +9,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from bot.answer import Answer, Quote
+from bot.index import DocumentRecord
 
 
 def answer_to_json(answer: Answer) -> dict[str, Any]:
@@ -36,12 +37,20 @@ def quote_to_json(quote: Quote) -> dict[str, Any]:
         "text": quote.text,
         "highlight": highlight,
         "score": quote.score,
+        "title": quote.title,
+        "date": quote.date,
+        "url": quote.url,
+        "page": quote.page,
+        "section": quote.section,
     }
 
 
 def position(quote: Quote) -> str:
-    """Where a quote comes from, as a reader would cite it: `article.txt ¶5`."""
-    return f"{quote.source} ¶{quote.paragraph}"
+    """Where a quote comes from, as a reader would cite it: `article.txt ¶5`, or with a title
+    `People's Daily Online — "Grassroots…", 10 Aug 2010, ¶5` (see bot.citation)."""
+    from bot.citation import citation
+
+    return citation(quote)
 
 
 def answer_to_terminal(answer: Answer) -> RenderableType:
@@ -78,4 +87,48 @@ def _bar(body: Padding) -> RenderableType:
     table.add_column(style="cyan", no_wrap=True)
     table.add_column()
     table.add_row("│", body)
+    return table
+
+
+def sources_to_json(records: list[DocumentRecord]) -> list[dict[str, Any]]:
+    return [
+        {
+            "source": r.source,
+            "format": r.format,
+            "title": r.title,
+            "date": r.date,
+            "url": r.url,
+            "author": r.author,
+            "characters": r.characters,
+            "chunks": r.chunks,
+            "pages": len(r.pages) or None,
+            "indexed_at": r.indexed_at,
+        }
+        for r in sorted(records, key=lambda r: r.source)
+    ]
+
+
+def sources_to_terminal(records: list[DocumentRecord]) -> RenderableType:
+    from rich.table import Table
+
+    from bot.citation import shorten
+
+    table = Table()
+    table.add_column("source", overflow="fold")
+    table.add_column("format", no_wrap=True)
+    table.add_column("title")
+    table.add_column("date", no_wrap=True)
+    table.add_column("chars", justify="right", no_wrap=True)
+    table.add_column("chunks", justify="right", no_wrap=True)
+    table.add_column("indexed", no_wrap=True)
+    for r in sorted(records, key=lambda r: r.source):
+        table.add_row(
+            r.source,
+            r.format + (f" {len(r.pages)}p" if r.pages else ""),
+            shorten(r.title or "", 40),
+            r.date or "",
+            str(r.characters),
+            str(r.chunks),
+            r.indexed_at[:10],
+        )
     return table

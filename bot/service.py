@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bot.answer import Answer, ComposeSettings, Quote, compose
 from bot.chunking import Chunk
+from bot.citation import with_citations
 from bot.config import Settings
 from bot.conversation import (
     Conversation,
@@ -98,6 +99,26 @@ class QuoteService:
     def sources(self) -> list[DocumentRecord]:
         return list(self.index.manifest.documents.values())
 
+    def document_text(self, source: str) -> str:
+        """Exactly the text the quote offsets of `source` refer to (extracted again, same bytes).
+
+        Extraction is a deterministic function of the bytes and EXTRACTOR_VERSION, both recorded
+        in the manifest, so the text need not be stored; a file changed since indexing is refused.
+        """
+        from bot.documents import DocumentFile, DocumentSkipped, read_document
+        from bot.errors import KnowledgeError
+
+        record = self.index.manifest.documents.get(source)
+        if record is None:
+            raise KnowledgeError(f"no indexed document {source!r} (see: quotebot sources)")
+        try:
+            document = read_document(DocumentFile(source, self.knowledge / source, "", 0))
+        except DocumentSkipped as exc:
+            raise KnowledgeError(f"cannot read {source}: {exc}") from None
+        if document.sha256 != record.sha256:
+            raise KnowledgeError(f"{source} changed since it was indexed; run: quotebot index")
+        return document.text
+
     def ask(self, question: str) -> Answer:
         return self.answer(question)[0]
 
@@ -130,6 +151,7 @@ class QuoteService:
             decline_message=self.decline_message(index),
             limit=limit,
         )
+        answer = with_citations(answer, index.manifest.documents)
         if note and not answer.declined:
             answer = Answer(answer.question, answer.quotes, answer.declined, note)
         answer = dataclasses.replace(answer, generation=index.manifest.generation)
@@ -145,7 +167,9 @@ class QuoteService:
         index = self.index
         last = conversation.last
         if last is not None and last.quotes and is_more_request(question):
-            answer = self._widen(index, question, conversation)
+            answer = with_citations(
+                self._widen(index, question, conversation), index.manifest.documents
+            )
             turn = Turn(question, last.query, answer.quotes, answer.context)
             return answer, conversation.add(turn)
         if last is None or not depends_on_context(question):
@@ -186,7 +210,7 @@ class QuoteService:
 
     def _compose(self, question: str, hits: list[Hit], index: SearchIndex) -> Answer:
         retrieval = self.settings.retrieval
-        return compose(
+        answer = compose(
             question,
             hits,
             index.chunk,
@@ -199,6 +223,7 @@ class QuoteService:
             ),
             decline_message=self.decline_message(),
         )
+        return with_citations(answer, index.manifest.documents)
 
     def ranked_quotes(self, question: str, k: int = 10) -> list[Quote]:
         """The k best passages regardless of the decline threshold (for evaluation)."""
@@ -206,11 +231,10 @@ class QuoteService:
         index = self.index
         hits = self._rank(index, query, self.embedder.encode([query])[0])
         settings = ComposeSettings(k, -1.0, 0.0, 0.0)
-        return list(
-            compose(
-                question, hits, index.chunk, index.idf, settings, decline_message="", limit=k
-            ).quotes
+        answer = compose(
+            question, hits, index.chunk, index.idf, settings, decline_message="", limit=k
         )
+        return list(with_citations(answer, index.manifest.documents).quotes)
 
     def decline_message(self, index: SearchIndex | None = None) -> str:
         names = sorted((index or self.index).manifest.documents)

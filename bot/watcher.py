@@ -49,6 +49,8 @@ def is_relevant(path: str, folder: Path) -> bool:
         return False
     if any(part.startswith(".") for part in parts):
         return False
+    if candidate.name.lower().endswith(".meta.toml"):  # a citation sidecar (issue 8)
+        return True
     return candidate.suffix.lower() in SUFFIXES or candidate.suffix == ""
 
 

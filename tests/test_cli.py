@@ -112,7 +112,11 @@ def test_index_then_ask_json_contract(tmp_path: Path, knowledge: Path) -> None:
     text = next(knowledge.iterdir()).read_text(encoding="utf-8")
     assert not answered["declined"] and 1 <= len(answered["quotes"]) <= 3
     for quote in answered["quotes"]:
-        assert set(quote) == {"source", "start", "end", "text", "highlight", "score"}
+        assert set(quote) == {
+            *("source", "start", "end", "text", "highlight", "score"),
+            *("title", "date", "url", "page", "section"),  # issue 8: nullable citation keys
+        }
+        assert quote["page"] is None and quote["section"] is None  # a plain .txt
         assert text[quote["start"] : quote["end"]] == quote["text"]
     assert declined["declined"] and declined["quotes"] == []
 
@@ -161,3 +165,26 @@ def test_ask_follow_ups_contract(tmp_path: Path, knowledge: Path) -> None:
     first, follow, fresh = (json.loads(line) for line in result.stdout.splitlines())
     assert first["context"] == [] and follow["context"] == [first["question"]]
     assert fresh["context"] == []  # the blank line started a new conversation
+
+
+@pytest.mark.model
+def test_sources_and_text_commands(tmp_path: Path) -> None:
+    from bot.extraction import extract
+    from tests.test_extraction import NEWS_PAGE, _report_pdf
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "news.html").write_text(NEWS_PAGE, encoding="utf-8")
+    (folder / "handbook.pdf").write_bytes(_report_pdf(pages=2))
+    base = ("--knowledge", str(folder), "--index-dir", str(tmp_path / "idx"))
+    listed = quotebot(*base, "sources", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["source"]: row for row in json.loads(listed.stdout)}
+    assert rows["news.html"]["format"] == "html" and rows["handbook.pdf"]["pages"] == 2
+    assert rows["news.html"]["title"] == "Rivers rise after storm"
+    for source in ("news.html", "handbook.pdf"):
+        shown = quotebot(*base, "text", source, cwd=tmp_path)
+        path = folder / source
+        assert shown.returncode == 0 and shown.stdout == extract(path, path.read_bytes()).text
+    missing = quotebot(*base, "text", "nope.txt", cwd=tmp_path)
+    assert missing.returncode == 2 and "no indexed document" in missing.stderr

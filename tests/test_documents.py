@@ -14,7 +14,7 @@ def test_finds_txt_and_md_recursively_and_skips_hidden(tmp_path: Path) -> None:
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "d.txt").write_text("secret")
     files, warnings = hash_files(tmp_path)
-    assert [f.source for f in files] == ["a.txt", "sub/b.md"]
+    assert [f.source for f in files] == ["a.txt", "c.pdf", "sub/b.md"]
     assert warnings == []
 
 

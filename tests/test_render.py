@@ -19,6 +19,11 @@ def test_json_contract() -> None:
                 "text": "First sentence. Second one here.",
                 "highlight": {"start": 26, "end": 40},
                 "score": 0.71,
+                "title": None,
+                "date": None,
+                "url": None,
+                "page": None,
+                "section": None,
             }
         ],
     }

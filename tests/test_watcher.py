@@ -98,6 +98,10 @@ def test_only_documents_and_folders_are_relevant(tmp_path: Path) -> None:
     assert is_relevant(str(tmp_path / "a.txt"), tmp_path)
     assert is_relevant(str(tmp_path / "sub" / "b.MD"), tmp_path)
     assert is_relevant(str(tmp_path / "renamed-folder"), tmp_path)
+    assert is_relevant(str(tmp_path / "page.html"), tmp_path)
+    assert is_relevant(str(tmp_path / "report.pdf"), tmp_path)
+    assert is_relevant(str(tmp_path / "a.meta.toml"), tmp_path)  # a citation sidecar
+    assert not is_relevant(str(tmp_path / "config.toml"), tmp_path)
     assert not is_relevant(str(tmp_path / ".a.txt.swp"), tmp_path)
     assert not is_relevant(str(tmp_path / ".quotebot" / "gen-1"), tmp_path)
     assert not is_relevant(str(tmp_path / "picture.png"), tmp_path)
