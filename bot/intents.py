@@ -20,7 +20,9 @@ _DATE_QUESTION = re.compile(
     re.I,
 )
 
-_BYLINE = re.compile(r"(?m)^\s*(by|written by|author:|reporter:|source:)\s+\S", re.I)
+# "By People's Daily Online", "Author: J. Smith" — a name follows, so it is capitalised ("By far
+# the most famous ..." is not a byline).
+_BYLINE = re.compile(r"(?m)^\s*(?i:by|written by|author:|reporter:|source:)\s+[A-Z0-9]")
 _MONTHS = (
     r"(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|"
     r"sep(t(ember)?)?|oct(ober)?|nov(ember)?|dec(ember)?)"

@@ -70,3 +70,10 @@ def test_the_position_asked_about_lifts_the_passage_that_opens_with_it() -> None
     assert last[0].chunk_id == 0  # "Fourth" is the highest position present
     adverb = boost_enumeration("When was it first recorded?", hits, chunks.__getitem__)
     assert adverb == hits
+
+
+def test_a_sentence_starting_with_by_far_is_not_a_byline() -> None:
+    chunks = _chunks("By far the most famous work is the tapestry.", "By Reuters staff")
+    hits = [Hit(0, 0.5, 0.5, 1.0), Hit(1, 0.1, 0.1, 0.0)]
+    lifted = boost_document_facts("Who wrote the article?", hits, chunks.__getitem__)
+    assert [h.fact for h in lifted] == [True, False] and lifted[0].chunk_id == 1
