@@ -364,7 +364,13 @@ class DiscordStub:
             commands = body if method == "PUT" else []
             return _json(
                 [
-                    {**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}
+                    {
+                        "description": "",  # Discord sends "" for context-menu commands
+                        **c,
+                        "id": str(next(self._ids)),
+                        "application_id": str(APP_ID),
+                        "version": "1",
+                    }
                     for c in commands
                 ]
             )
