@@ -74,7 +74,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_discord_command(commands)
     _add_migrate(commands)
+    add_feedback_command(commands)
     return parser
+
+
+def add_feedback_command(commands: Any) -> None:
+    feedback = commands.add_parser(
+        "feedback", help="votes collected from users (Discord 👍/👎, REPL :good/:bad)"
+    )
+    actions = feedback.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="write the votes as an evaluation set (JSONL)")
+    export.add_argument("file", type=Path)
+    export.set_defaults(run=cmd_feedback_export)
+    stats = actions.add_parser("stats", help="summarise the votes")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(run=cmd_feedback_stats)
+
+
+def _feedback_store(settings: Settings) -> Any:
+    from bot.errors import ConfigError
+    from bot.feedback import FeedbackStore
+
+    path = settings.feedback.path
+    if not path.is_file():
+        raise ConfigError(f"no feedback collected yet: {path} does not exist ([feedback] path)")
+    return FeedbackStore.open(path)
+
+
+def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    report = _feedback_store(settings).export(args.file)
+    print(f"wrote {report.written} questions to {args.file}", file=sys.stderr)
+    if report.left_out:
+        print(
+            f"left out {report.left_out} questions with only 👎 votes (no known right answer)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_feedback_stats(args: argparse.Namespace, settings: Settings) -> int:
+    stats = _feedback_store(settings).stats()
+    if args.json:
+        print(json.dumps(stats.to_json(), ensure_ascii=False))
+        return 0
+    share = "-" if stats.share_positive is None else f"{stats.share_positive:.0%}"
+    print(
+        f"{stats.total} votes on {stats.questions} questions: {stats.up} 👍, {stats.down} 👎 "
+        f"({share} positive)"
+    )
+    for source in stats.by_source:
+        print(f"  {source.source}: {source.up} 👍, {source.down} 👎")
+    return 0
 
 
 def _add_migrate(commands: Any) -> None:
@@ -390,4 +440,10 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     read_token(os.environ)  # a missing token is reported before the model loads
     from bot.discord_bot import run
 
-    return run(args.service_factory(settings), settings.discord, sync=args.sync, debug=args.debug)
+    return run(
+        args.service_factory(settings),
+        settings.discord,
+        sync=args.sync,
+        debug=args.debug,
+        feedback_path=settings.feedback.path,
+    )

@@ -117,6 +117,20 @@ class DiscordSettings(_Section):
     # Where the hash of the last synced command tree is kept (commands are synced only when it
     # changes, or with `quotebot discord --sync`).
     commands_state_file: Path = Path(".quotebot/discord-commands.json")
+    # A conversation (per user, per channel or thread) is forgotten after this much silence;
+    # replying to one of the bot's answers continues that answer's conversation regardless.
+    conversation_idle_minutes: float = Field(default=10.0, gt=0)
+    # Open a thread for the first answer to a question asked in a channel; follow-ups go there.
+    answer_in_thread: bool = False
+    # Buttons under an answer (and replies to it) work this long; older ones are answered with a
+    # polite "expired" notice and their stored state is deleted.
+    buttons_expire_hours: float = Field(default=168.0, gt=0)
+
+
+class FeedbackSettings(_Section):
+    """Votes (Discord 👍/👎, REPL :good/:bad) and the state behind Discord's answer buttons."""
+
+    path: Path = Path(".quotebot/feedback.sqlite3")
 
 
 class Settings(BaseSettings):
@@ -132,6 +146,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     discord: DiscordSettings = DiscordSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     postgres: PostgresSettings = PostgresSettings()
     # Only from the environment (QUOTEBOT_DATABASE_URL); a config file holding it is refused.
     database_url: SecretStr | None = None

@@ -37,25 +37,22 @@ import discord
 from discord import app_commands
 from pydantic import SecretStr
 
-from bot.answer import Answer
+from bot.answer import Answer, Quote
+from bot.chat_sessions import ChatKey, ChatSessions
+from bot.chat_store import ChatStore
 from bot.config import DiscordSettings
+from bot.conversation import Conversation
 from bot.cooldown import Cooldown
+from bot.discord_chat import CUSTOM_ID, EXPIRED, AnswerButton, ChatDesk, polite_failure, view_kwargs
 from bot.discord_commands import COMMANDS
-from bot.discord_render import (
-    BUSY,
-    CONTENT_BUDGET,
-    FAILED,
-    HINT,
-    NOT_HERE,
-    cooldown_notice,
-    render_answer,
-)
-from bot.discord_text import shorten
+from bot.discord_render import HINT, NOT_HERE, cooldown_notice, render_answer
 from bot.embedding import Embedder
-from bot.errors import QuestionError, QuotebotError
+from bot.errors import QuotebotError
+from bot.feedback import FeedbackStore
 from bot.index import DocumentRecord
 from bot.indexing import UpdateReport
 from bot.log_redaction import install_redaction
+from bot.sqlite_db import MEMORY, Database
 from bot.worker import WorkerExecutor
 
 log = logging.getLogger(__name__)
@@ -85,6 +82,12 @@ class Service(Protocol):
     def refresh(self, progress: Callable[[int, int], None] | None = None) -> UpdateReport: ...
 
     def ask(self, question: str) -> Answer: ...
+
+    def converse(
+        self, conversation: Conversation, question: str
+    ) -> tuple[Answer, Conversation]: ...
+
+    def ranked_quotes(self, question: str, k: int = 10) -> list[Quote]: ...
 
     def sources(self) -> list[DocumentRecord]: ...
 
@@ -123,8 +126,14 @@ class QuoteBot(discord.Client):
         sync: bool = False,
         executor: WorkerExecutor | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        feedback: FeedbackStore | None = None,
         **client_options: Any,
     ) -> None:
+        """`feedback` holds votes and (in the same database) the state behind answer buttons;
+        without one, both live in memory only (tests, or a bot without a data directory).
+        `clock` measures cooldowns and idle conversations; `wall_clock` dates stored answers,
+        which outlive the process."""
         super().__init__(
             intents=bot_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
@@ -144,6 +153,13 @@ class QuoteBot(discord.Client):
         self.tree: app_commands.CommandTree[QuoteBot] = _Tree(self)
         for command in COMMANDS:
             self.tree.add_command(command)
+        feedback = feedback or FeedbackStore(Database(MEMORY))
+        self.chat = ChatDesk(
+            self,
+            ChatSessions(settings.conversation_idle_minutes * 60, clock),
+            ChatStore(feedback.database, settings.buttons_expire_hours * 3600, wall_clock),
+            feedback,
+        )
 
     # ----------------------------------------------------------------- startup
     async def setup_hook(self) -> None:
@@ -152,6 +168,10 @@ class QuoteBot(discord.Client):
         log.info("index ready: %s", report.summary())
         await self.run_blocking(self.service.embedder.encode, ["warm-up"])
         log.info("embedding model loaded")
+        # Buttons under answers sent before a restart keep working: any component whose
+        # custom_id matches the template is routed to AnswerButton, whatever message it is on.
+        self.add_dynamic_items(AnswerButton)
+        self.chat.threads = await asyncio.to_thread(self.chat.store.threads)
         await self.sync_commands()
 
     async def sync_commands(self) -> bool:
@@ -199,32 +219,35 @@ class QuoteBot(discord.Client):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, fn, *args)
 
-    async def answer(self, question: str) -> Answer:
-        """The service's answer, computed on the worker; raises Busy when too many wait."""
+    async def search(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` (a service call that searches) on the worker, bounded by the semaphore;
+        raises Busy when too many wait."""
         if self._waiting >= self.settings.max_waiting_questions:
             raise Busy
         self._waiting += 1
         try:
             async with self._searches:
-                return await self.run_blocking(self.service.ask, question)
+                return await self.run_blocking(fn, *args)
         finally:
             self._waiting -= 1
 
-    async def reply_content(self, question: str, *, show_question: bool) -> str:
-        """What to send for a question: the rendered answer, or a polite reason why not."""
+    async def guarded(self, fn: Callable[..., T], *args: Any) -> T | str:
+        """`search(fn, *args)`, or the polite text to send instead when it failed."""
         try:
-            answer = await self.answer(question)
-        except Busy:
-            return BUSY
-        except QuestionError as exc:
-            return shorten(str(exc), CONTENT_BUDGET)
-        except QuotebotError as exc:
-            log.warning("question failed: %s", exc)
-            return shorten(f"Sorry: {exc}", CONTENT_BUDGET)
-        except Exception:
-            log.exception("unexpected error while answering")
-            return FAILED
-        return render_answer(answer, show_question=show_question)
+            return await self.search(fn, *args)
+        except Exception as exc:
+            return polite_failure(exc)
+
+    async def answer(self, question: str) -> Answer:
+        """A standalone answer (no conversation); raises Busy when too many wait."""
+        return await self.search(self.service.ask, question)
+
+    async def reply_content(self, question: str, *, show_question: bool) -> str:
+        """What to send for a standalone question: the answer, or a polite reason why not."""
+        result = await self.guarded(self.service.ask, question)
+        if isinstance(result, str):
+            return result
+        return render_answer(result, show_question=show_question)
 
     # ----------------------------------------------------------------- where questions may come from
     def allowed(self, guild_id: int | None, channel_id: int | None) -> bool:
@@ -234,6 +257,16 @@ class QuoteBot(discord.Client):
             return False
         return not (self.settings.channel_ids and channel_id not in self.settings.channel_ids)
 
+    def interaction_allowed(self, interaction: discord.Interaction[Any]) -> bool:
+        return self.allowed(interaction.guild_id, self._where(interaction.channel_id))
+
+    def _where(self, channel_id: int | None) -> int | None:
+        """Threads the bot opened count as the channel they were opened in, so the allowlist
+        needs no thread ids."""
+        if channel_id is None:
+            return None
+        return self.chat.threads.get(channel_id, channel_id)
+
     def may_reindex(self, interaction: discord.Interaction[Any]) -> bool:
         if interaction.user.id in self.settings.admin_user_ids:
             return True
@@ -241,18 +274,31 @@ class QuoteBot(discord.Client):
 
     # ----------------------------------------------------------------- mentions
     async def on_message(self, message: discord.Message) -> None:
+        """Mentions, replies to our answers, and messages in threads we opened.
+
+        A reply continues the conversation of the answer it replies to (for the replier: if
+        someone else replies, the asker's conversation is left as it was); anything else
+        continues the author's conversation in this channel or thread.
+        """
         me = self.user
         if me is None or message.author.bot or not self.settings.answer_mentions:
             return
-        if not any(user.id == me.id for user in message.mentions):
-            return
         guild_id = message.guild.id if message.guild else None
-        if not self.allowed(guild_id, message.channel.id):
-            log.debug("ignoring a mention outside the allowlist (channel %s)", message.channel.id)
+        channel_id = message.channel.id
+        if not self.allowed(guild_id, self._where(channel_id)):
+            log.debug("ignoring a message outside the allowlist (channel %s)", channel_id)
             return
-        if self._channel_refused(message.channel.id):
+        if self._channel_refused(channel_id):
             return
+        mentioned = any(user.id == me.id for user in message.mentions)
         question = _strip_mentions(message.content, me.id)
+        if not mentioned:
+            if channel_id in self.chat.threads or _replies_to(message, me.id):
+                if not question:  # no message-content intent: Discord sent no text
+                    await self.chat.unreadable(message)
+                    return
+            else:
+                return
         if not question:
             await self.send_reply(message, HINT)
             return
@@ -260,8 +306,36 @@ class QuoteBot(discord.Client):
         if wait:
             await self.send_reply(message, cooldown_notice(wait))
             return
-        content = await self.reply_content(question, show_question=False)
-        await self.send_reply(message, content)
+        base = await self.chat.replied_conversation(message)
+        if (
+            base is None
+            and self.settings.answer_in_thread
+            and isinstance(message.channel, discord.TextChannel)
+            and await self.chat.in_thread_first(message, question)
+        ):
+            return
+        key = ChatKey(message.author.id, channel_id)
+        reply = await self.chat.ask(key, question, show_question=False, base=base)
+        sent = await self.sent(
+            message.reply(
+                reply.content, mention_author=False, suppress_embeds=True, **view_kwargs(reply)
+            ),
+            what=f"reply in channel {channel_id}",
+            channel_id=channel_id,
+        )
+        await self.chat.attach(reply.answer_id, sent)
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """A button of ours whose custom_id no longer parses (an older format): answer politely
+        instead of letting Discord show "This interaction failed"."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: Any = interaction.data or {}
+        custom_id = str(data.get("custom_id", ""))
+        if custom_id.startswith("qb:") and not CUSTOM_ID.fullmatch(custom_id):
+            await self.deliver(
+                interaction.response.send_message(EXPIRED, ephemeral=True), what="expired notice"
+            )
 
     async def send_reply(self, message: discord.Message, content: str) -> None:
         await self.deliver(
@@ -271,6 +345,18 @@ class QuoteBot(discord.Client):
         )
 
     # ----------------------------------------------------------------- sending
+    async def sent(
+        self, send: Awaitable[T], *, what: str, channel_id: int | None = None
+    ) -> T | None:
+        """`deliver`, keeping what the send returned (the message sent), or None on failure."""
+        box: list[T] = []
+
+        async def keep() -> None:
+            box.append(await send)
+
+        ok = await self.deliver(keep(), what=what, channel_id=channel_id)
+        return box[0] if ok and box else None
+
     async def deliver(
         self, send: Awaitable[object], *, what: str, channel_id: int | None = None
     ) -> bool:
@@ -302,7 +388,7 @@ class _Tree(app_commands.CommandTree["QuoteBot"]):
     async def interaction_check(self, interaction: discord.Interaction[QuoteBot]) -> bool:
         """Refuse interactions outside the allowlist before any command (or retrieval) runs."""
         bot = interaction.client
-        if bot.allowed(interaction.guild_id, interaction.channel_id):
+        if bot.interaction_allowed(interaction):
             return True
         log.info(
             "refused /%s outside the allowlist (guild %s, channel %s)",
@@ -321,6 +407,11 @@ class _Tree(app_commands.CommandTree["QuoteBot"]):
         if isinstance(error, app_commands.CheckFailure):
             return  # already answered by interaction_check
         log.error("slash command failed: %s", error, exc_info=error)
+
+
+def _replies_to(message: discord.Message, user_id: int) -> bool:
+    resolved = message.reference.resolved if message.reference else None
+    return isinstance(resolved, discord.Message) and resolved.author.id == user_id
 
 
 def _strip_mentions(content: str, bot_id: int) -> str:
@@ -411,6 +502,7 @@ def run(
     sync: bool = False,
     environ: Mapping[str, str] = os.environ,
     debug: bool = False,
+    feedback_path: Path | None = None,
 ) -> int:
     """`quotebot discord`: run until stopped. Returns 0 on SIGINT/SIGTERM; raises
     DiscordSetupError (one line for the CLI) when Discord refuses us."""
@@ -422,7 +514,8 @@ def run(
     logging.getLogger("discord").setLevel(logging.DEBUG if debug else logging.INFO)
     install_redaction([token.get_secret_value()])
     executor = WorkerExecutor()
-    bot = QuoteBot(service, settings, sync=sync, executor=executor)
+    feedback = FeedbackStore.open(feedback_path) if feedback_path else None
+    bot = QuoteBot(service, settings, sync=sync, executor=executor, feedback=feedback)
     asyncio.run(serve(bot, token))
     if not executor.wait_idle(WORKER_GRACE_SECONDS):
         # An index update is still running on the worker thread; it is a daemon, and the store

@@ -12,12 +12,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot.discord_render import (
-    CONTENT_BUDGET,
-    cooldown_notice,
-    render_report,
-    render_sources,
-)
+from bot.discord_chat import NO_TEXT
+from bot.discord_render import CONTENT_BUDGET, render_report, render_sources
 from bot.discord_text import shorten
 from bot.errors import QuotebotError
 
@@ -25,6 +21,7 @@ if TYPE_CHECKING:
     from bot.discord_bot import QuoteBot
 
 log = logging.getLogger(__name__)
+MAX_QUESTION = 2000  # as /ask's Range
 
 
 @app_commands.command(name="ask", description="Ask a question; the answer quotes the documents.")
@@ -35,21 +32,31 @@ async def ask_command(
     interaction: discord.Interaction[QuoteBot],
     question: app_commands.Range[str, 1, 2000],
 ) -> None:
+    """The next turn of the asker's conversation in this channel or thread."""
+    await interaction.client.chat.answer_interaction(interaction, question)
+
+
+@app_commands.context_menu(name="Ask quotebot")
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+async def ask_about_message(
+    interaction: discord.Interaction[QuoteBot], message: discord.Message
+) -> None:
+    """Right-click a message → Apps → Ask quotebot: that message's text as a question. Discord
+    includes the text of the target message in the interaction, with or without the
+    message-content intent."""
     bot = interaction.client
-    wait = bot.cooldown.retry_after(interaction.user.id)
-    if wait:
+    me = bot.user
+    text = message.content
+    if me is not None:
+        text = text.replace(f"<@{me.id}>", " ").replace(f"<@!{me.id}>", " ")
+    question = " ".join(text.split())[:MAX_QUESTION]
+    if not question:
         await bot.deliver(
-            interaction.response.send_message(cooldown_notice(wait), ephemeral=True),
-            what="cooldown notice",
+            interaction.response.send_message(NO_TEXT, ephemeral=True), what="no-text notice"
         )
         return
-    # Defer before anything slow: Discord invalidates the interaction after 3 seconds.
-    if not await bot.deliver(interaction.response.defer(thinking=True), what="defer"):
-        return
-    content = await bot.reply_content(question, show_question=True)
-    await bot.deliver(
-        interaction.followup.send(content, suppress_embeds=True), what="answer follow-up"
-    )
+    await bot.chat.answer_interaction(interaction, question)
 
 
 @app_commands.command(name="sources", description="List the documents I quote from.")
@@ -109,8 +116,9 @@ async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
         )
 
 
-COMMANDS: tuple[app_commands.Command[Any, Any, None], ...] = (
+COMMANDS: tuple[app_commands.Command[Any, Any, None] | app_commands.ContextMenu, ...] = (
     ask_command,
     sources_command,
     reindex_command,
+    ask_about_message,
 )

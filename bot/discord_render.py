@@ -23,6 +23,7 @@ CONTENT_LIMIT = 2000  # Discord rejects longer message content with HTTP 400 (co
 CONTENT_BUDGET = 1900  # what we allow ourselves: a margin under the hard limit
 MAX_QUOTES = 3
 QUESTION_BUDGET = 300
+CONTEXT_BUDGET = 200
 
 BUSY = "I am answering a lot of questions right now; please ask again in a minute."
 NOT_HERE = "I am not enabled in this channel."
@@ -57,6 +58,8 @@ def render_answer(
     head: list[str] = []
     if show_question:
         head.append("**Question:** " + shorten(answer.question, QUESTION_BUDGET))
+    if answer.context:
+        head.append(context_line(answer.context))
     if answer.declined or not answer.quotes:
         text = answer.message or "I could not find that in my documents."
         used = sum(width(part) + 1 for part in head)
@@ -75,6 +78,14 @@ def render_answer(
             return content
         quotes.pop()  # only with a budget far below Discord's limit
     return shorten("\n".join(head), budget)
+
+
+def context_line(context: Sequence[str]) -> str:
+    """Subtext naming the earlier questions an answer drew on, so a reader sees why a short
+    follow-up ("and the second?") got the answer it got."""
+    return "-# ↳ following up on: " + shorten(
+        " · ".join(" ".join(q.split()) for q in context), CONTEXT_BUDGET
+    )
 
 
 def _fit(quotes: Sequence[Quote], available: int) -> list[str]:

@@ -20,6 +20,8 @@ from bot.errors import QuestionError, QuotebotError
 from bot.render import answer_to_terminal
 
 if TYPE_CHECKING:
+    from bot.answer import Answer
+    from bot.feedback import FeedbackStore
     from bot.indexing import UpdateReport
     from bot.service import QuoteService
     from bot.watcher import Watcher
@@ -28,6 +30,8 @@ HELP = """Type a question and press Enter; answers are quotes from the documents
   :new       start a new conversation (follow-ups like "and the second?" use earlier turns)
   :sources   list the indexed documents
   :reindex   bring the index up to date with the knowledge folder
+  :good      the last answer's top quote answered the question (stored as feedback)
+  :bad       it did not
   :help      this text
   :quit      leave (Ctrl-D or Ctrl-C work too)"""
 
@@ -38,11 +42,15 @@ class Repl:
         service: QuoteService,
         console: Console,
         reindex: Callable[[QuoteService], UpdateReport],
+        feedback: FeedbackStore | None = None,
     ) -> None:
         self.service = service
         self.console = console
         self._reindex = reindex
         self.conversation = Conversation()
+        self.feedback: FeedbackStore | None = feedback  # opened on the first vote if None
+        self.last_answer: Answer | None = None  # what :good / :bad rate
+        self._last_answer_id = ""
 
     def handle(self, line: str) -> bool:
         """Act on one input line; False means leave."""
@@ -61,6 +69,8 @@ class Repl:
         elif command == ":reindex":
             report = self._reindex(self.service)
             self.console.print(report.summary())
+        elif command in (":good", ":bad"):
+            self._vote(good=command == ":good")
         elif command.startswith(":"):
             self.console.print(f"unknown command {command!r}; :help lists the commands")
         else:
@@ -73,7 +83,43 @@ class Repl:
         except QuestionError as exc:
             self.console.print(f"[yellow]{exc}[/yellow]")
             return
+        self.remember(answer)
         self.console.print(answer_to_terminal(answer))
+
+    def remember(self, answer: Answer) -> None:
+        """The answer :good / :bad will rate (call it for every answer shown)."""
+        import secrets
+
+        self.last_answer = answer
+        self._last_answer_id = "repl-" + secrets.token_hex(8)
+
+    def _vote(self, *, good: bool) -> None:
+        """Rate the last answer's top quote; stored like a Discord vote (surface "repl")."""
+        import getpass
+
+        from bot.feedback import DOWN, UP, FeedbackStore, Vote
+
+        answer = self.last_answer
+        if answer is None or not answer.quotes:
+            self.console.print("nothing to rate yet: ask a question that gets a quote first")
+            return
+        if self.feedback is None:
+            self.feedback = FeedbackStore.open(self.service.settings.feedback.path)
+        store = self.feedback
+        vote = Vote.on(
+            answer,
+            answer_id=self._last_answer_id,
+            user_hash=store.user_hash("repl", getpass.getuser()),
+            surface="repl",
+            vote=UP if good else DOWN,
+            now=store.now(),
+        )
+        store.record(vote)
+        top = answer.quotes[0]
+        self.console.print(
+            f"noted: {'good' if good else 'bad'} answer ({top.source} ¶{top.paragraph})",
+            markup=False,
+        )
 
     def _sources_table(self) -> Table:
         table = Table("document", "size", "chunks", "indexed")

@@ -75,6 +75,8 @@ class DiscordStub:
         self._session: Session | None = None
         self._changed = asyncio.Condition()
         self._interactions: dict[str, dict[str, Any]] = {}  # token → {"responded": bool, ...}
+        self.messages: dict[int, dict[str, Any]] = {}  # every message created, by id
+        self.threads: dict[int, int] = {}  # threads created: thread id → parent channel id
         self.port = 0
 
     # ----------------------------------------------------------------- lifecycle
@@ -133,27 +135,9 @@ class DiscordStub:
         permissions: int = 0,
     ) -> str:
         """Dispatch INTERACTION_CREATE for a slash command; returns the interaction token."""
-        interaction_id = next(self._ids)
-        token = f"interaction-token-{interaction_id}-secret"
-        self._interactions[token] = {"id": interaction_id, "responded": False}
-        data = {
-            "id": str(interaction_id),
-            "application_id": str(APP_ID),
-            "type": 2,
-            "token": token,
-            "version": 1,
-            "guild_id": str(guild_id),
-            "channel_id": str(channel_id),
-            "channel": {
-                "id": str(channel_id),
-                "type": 0,
-                "guild_id": str(guild_id),
-                "name": "general",
-                "position": 0,
-                "permission_overwrites": [],
-            },
-            "member": _member(user_id, permissions),
-            "data": {
+        return await self._interaction(
+            2,
+            {
                 "id": str(next(self._ids)),
                 "name": name,
                 "type": 1,
@@ -162,6 +146,100 @@ class DiscordStub:
                     for key, value in (options or {}).items()
                 ],
             },
+            user_id=user_id,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            permissions=permissions,
+        )
+
+    async def click(
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user_id: int = USER_ID,
+        guild_id: int = GUILD_ID,
+    ) -> str:
+        """Dispatch a button click (component interaction, type 3) on a message the bot sent;
+        the message comes with its components, as Discord sends it."""
+        message = self.messages[message_id]
+        return await self._interaction(
+            3,
+            {"custom_id": custom_id, "component_type": 2},
+            user_id=user_id,
+            guild_id=guild_id,
+            channel_id=int(message["channel_id"]),
+            message=message,
+        )
+
+    async def message_command(
+        self,
+        name: str,
+        target: dict[str, Any],
+        *,
+        user_id: int = USER_ID,
+        guild_id: int = GUILD_ID,
+        channel_id: int = CHANNEL_ID,
+    ) -> str:
+        """Dispatch a message context-menu command (application command type 3) on `target`
+        (a message payload, e.g. from `user_message`)."""
+        return await self._interaction(
+            2,
+            {
+                "id": str(next(self._ids)),
+                "name": name,
+                "type": 3,
+                "target_id": target["id"],
+                "resolved": {"messages": {target["id"]: target}},
+            },
+            user_id=user_id,
+            guild_id=guild_id,
+            channel_id=channel_id,
+        )
+
+    async def _interaction(
+        self,
+        kind: int,
+        command: dict[str, Any],
+        *,
+        user_id: int,
+        guild_id: int,
+        channel_id: int,
+        permissions: int = 0,
+        message: dict[str, Any] | None = None,
+    ) -> str:
+        interaction_id = next(self._ids)
+        token = f"interaction-token-{interaction_id}-secret"
+        self._interactions[token] = {
+            "id": interaction_id,
+            "responded": False,
+            "channel_id": channel_id,
+            "type": kind,
+        }
+        data = {
+            "id": str(interaction_id),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "guild_id": str(guild_id),
+            "channel_id": str(channel_id),
+            "channel": {
+                "id": str(channel_id),
+                "type": 11 if channel_id in self.threads else 0,
+                "guild_id": str(guild_id),
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+                **(
+                    {"parent_id": str(self.threads[channel_id]), "thread_metadata": _thread_meta()}
+                    if channel_id in self.threads
+                    else {}
+                ),
+            },
+            "member": _member(user_id, permissions),
+            "data": command,
+            **({"message": message} if message is not None else {}),
             "app_permissions": str((1 << 11) | (1 << 10)),
             "locale": "en-US",
             "guild_locale": "en-US",
@@ -183,28 +261,89 @@ class DiscordStub:
         author_is_bot: bool = False,
     ) -> int:
         """Dispatch MESSAGE_CREATE for `<@bot> text`; returns the message id."""
+        return await self.say(
+            f"<@{BOT_ID}> {text}",
+            user_id=user_id,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            author_is_bot=author_is_bot,
+        )
+
+    async def say(
+        self,
+        content: str,
+        *,
+        user_id: int = USER_ID,
+        guild_id: int = GUILD_ID,
+        channel_id: int = CHANNEL_ID,
+        author_is_bot: bool = False,
+        mentions_bot: bool | None = None,
+        reply_to: int | None = None,
+    ) -> int:
+        """Dispatch MESSAGE_CREATE as Discord sends it to a bot without the message-content
+        intent: `content` is delivered only when the message mentions the bot (a reply with
+        the @ ping on mentions the replied-to author); otherwise content arrives empty."""
+        message = self.user_message(
+            content,
+            user_id=user_id,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            author_is_bot=author_is_bot,
+            mentions_bot=mentions_bot,
+            reply_to=reply_to,
+        )
+        mentioned = any(m["id"] == str(BOT_ID) for m in message["mentions"])
+        if not mentioned:
+            message = {**message, "content": ""}
+        await self.dispatch("MESSAGE_CREATE", message)
+        return int(message["id"])
+
+    def user_message(
+        self,
+        content: str,
+        *,
+        user_id: int = USER_ID,
+        guild_id: int = GUILD_ID,
+        channel_id: int = CHANNEL_ID,
+        author_is_bot: bool = False,
+        mentions_bot: bool | None = None,
+        reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        """A message payload by a user (full content), recorded in `messages`."""
         message_id = next(self._ids)
-        data = {
+        if mentions_bot is None:
+            mentions_bot = f"<@{BOT_ID}>" in content
+        data: dict[str, Any] = {
             "id": str(message_id),
             "channel_id": str(channel_id),
             "guild_id": str(guild_id),
             "author": _user(user_id, "asker", bot=author_is_bot),
             "member": _member(user_id, 0, with_user=False),
-            "content": f"<@{BOT_ID}> {text}",
+            "content": content,
             "timestamp": _now(),
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
-            "mentions": [_user(BOT_ID, "quotebot", bot=True)],
+            "mentions": [_user(BOT_ID, "quotebot", bot=True)] if mentions_bot else [],
             "mention_roles": [],
             "attachments": [],
             "embeds": [],
+            "components": [],
             "pinned": False,
             "type": 0,
             "flags": 0,
         }
-        await self.dispatch("MESSAGE_CREATE", data)
-        return message_id
+        if reply_to is not None:
+            data["type"] = 19
+            data["message_reference"] = {
+                "type": 0,
+                "message_id": str(reply_to),
+                "channel_id": str(channel_id),
+                "guild_id": str(guild_id),
+            }
+            data["referenced_message"] = self.messages.get(reply_to)
+        self.messages[message_id] = data
+        return data
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         ws, session = self._ws, self._session
@@ -241,6 +380,11 @@ class DiscordStub:
 
     def sent(self, path_part: str, method: str = "POST") -> list[Request]:
         return [r for r in self.requests if r.method == method and path_part in r.path]
+
+    def followup_messages(self, token: str) -> list[dict[str, Any]]:
+        """The messages created by follow-ups of one interaction, as Discord returned them."""
+        ids = self._interactions[token].get("messages", [])
+        return [self.messages[i] for i in ids]
 
     def messages_for(self, token: str) -> list[Request]:
         """The interaction callback and follow-ups sent for one interaction, in order."""
@@ -364,7 +508,13 @@ class DiscordStub:
             commands = body if method == "PUT" else []
             return _json(
                 [
-                    {**c, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}
+                    {
+                        "description": "",  # Discord sends "" for context-menu commands
+                        **c,
+                        "id": str(next(self._ids)),
+                        "application_id": str(APP_ID),
+                        "version": "1",
+                    }
                     for c in commands
                 ]
             )
@@ -380,8 +530,10 @@ class DiscordStub:
                 return _json({"message": "Missing Permissions", "code": code}, status)
             if parts[2] == "typing":
                 return web.Response(status=204)
-            if parts[2] == "messages" and method == "POST":
+            if parts[2] == "messages" and method == "POST" and len(parts) == 3:
                 return _json(self._message(channel_id, body))
+            if parts[2] == "messages" and len(parts) == 5 and parts[4] == "threads":
+                return _json(self._thread(channel_id, int(parts[3]), body))
         return _json({"message": "404: Not Found", "code": 0}, 404)
 
     def _callback(self, token: str, body: Any) -> web.Response:
@@ -399,7 +551,7 @@ class DiscordStub:
             {
                 "interaction": {
                     "id": str(interaction["id"]),
-                    "type": 2,
+                    "type": interaction["type"],
                     "response_message_loading": body.get("type") == 5,
                     "response_message_ephemeral": bool(flags & 64),
                 }
@@ -413,12 +565,37 @@ class DiscordStub:
         if self.followup_status is not None:
             code = {400: 50035, 403: 50013, 404: 10015}.get(self.followup_status, 0)
             return _json({"message": "Refused by the stand-in", "code": code}, self.followup_status)
-        return _json(self._message(CHANNEL_ID, body, webhook=True))
+        message = self._message(interaction["channel_id"], body, webhook=True)
+        interaction.setdefault("messages", []).append(int(message["id"]))
+        return _json(message)
+
+    def _thread(self, channel_id: int, message_id: int, body: Any) -> dict[str, Any]:
+        """A public thread started from a message; Discord also sends THREAD_CREATE."""
+        thread_id = next(self._ids)
+        self.threads[thread_id] = channel_id
+        thread = {
+            "id": str(thread_id),
+            "guild_id": str(GUILD_ID),
+            "parent_id": str(channel_id),
+            "owner_id": str(BOT_ID),
+            "name": (body or {}).get("name", ""),
+            "type": 11,
+            "last_message_id": None,
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "thread_metadata": _thread_meta(),
+        }
+        asyncio.get_running_loop().create_task(
+            self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        )
+        return thread
 
     def _message(self, channel_id: int, body: Any, webhook: bool = False) -> dict[str, Any]:
         body = body if isinstance(body, dict) else {}
-        return {
-            "id": str(next(self._ids)),
+        message_id = next(self._ids)
+        message = {
+            "id": str(message_id),
             "channel_id": str(channel_id),
             "author": _user(APP_ID if webhook else BOT_ID, "quotebot", bot=True),
             "content": body.get("content") or "",
@@ -433,8 +610,20 @@ class DiscordStub:
             "pinned": False,
             "type": 0,
             "flags": body.get("flags", 0),
+            "components": body.get("components", []),
             **({"webhook_id": str(APP_ID)} if webhook else {}),
         }
+        self.messages[message_id] = message
+        return message
+
+
+def _thread_meta() -> dict[str, Any]:
+    return {
+        "archived": False,
+        "auto_archive_duration": 1440,
+        "archive_timestamp": _now(),
+        "locked": False,
+    }
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:

@@ -17,12 +17,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
-from bot.answer import Answer
+from bot.answer import Answer, Quote
 from bot.config import DiscordSettings, Settings
+from bot.conversation import Conversation
 from bot.cooldown import Cooldown
 from bot.discord_bot import (
     INVITE_PERMISSIONS,
@@ -52,6 +53,7 @@ from tests.discord_stub import (
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMg.GqZ3kF.fake-bot-token-for-tests-0123456789abcdef"
 COUNCIL = (
     "The city council met on Monday evening. The council approved a budget of three million "
@@ -88,13 +90,22 @@ class CountingService:
         return self.inner.refresh(progress)
 
     def ask(self, question: str) -> Answer:
+        return self._counted(question, lambda: self.inner.ask(question))
+
+    def converse(self, conversation: Conversation, question: str) -> tuple[Answer, Conversation]:
+        return self._counted(question, lambda: self.inner.converse(conversation, question))
+
+    def ranked_quotes(self, question: str, k: int = 10) -> list[Quote]:
+        return self._counted(question, lambda: self.inner.ranked_quotes(question, k))
+
+    def _counted(self, question: str, call: Callable[[], T]) -> T:
         with self._lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
             self.asked.append((question, time.monotonic()))
         self.threads.add(threading.current_thread().name)
         try:
-            return self.inner.ask(question)
+            return call()
         finally:
             with self._lock:
                 self.running -= 1
@@ -657,7 +668,7 @@ async def test_commands_sync_only_when_asked_or_changed(
         pass
     assert len(syncs()) == 2
     names = sorted(c["name"] for c in syncs()[0].body)
-    assert names == ["ask", "reindex", "sources"]
+    assert names == ["Ask quotebot", "ask", "reindex", "sources"]
     ask = next(c for c in syncs()[0].body if c["name"] == "ask")
     assert ask["options"][0]["max_length"] == 2000
     assert ask["contexts"] == [0] and ask["integration_types"] == [0]

@@ -84,6 +84,8 @@ answers = st.builds(
     quotes=st.lists(quotes(), max_size=3).map(tuple),
     declined=st.booleans(),
     message=st.one_of(st.none(), st.text(max_size=3000)),
+    # Earlier questions of a conversation: shown as "↳ following up on: …".
+    context=st.lists(st.one_of(st.text(max_size=300), long_texts), max_size=2).map(tuple),
 )
 
 
