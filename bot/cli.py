@@ -429,6 +429,12 @@ def add_discord_command(commands: Any) -> None:
         action="store_true",
         help="register the slash commands with Discord now (otherwise only when they changed)",
     )
+    discord.add_argument(
+        "--watch",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="re-index in the background when documents change (default: [knowledge] watch)",
+    )
     discord.set_defaults(run=cmd_discord)
 
 
@@ -438,12 +444,30 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     from bot.discord_bot import read_token
 
     read_token(os.environ)  # a missing token is reported before the model loads
+    from contextlib import nullcontext
+
     from bot.discord_bot import run
 
-    return run(
-        args.service_factory(settings),
-        settings.discord,
-        sync=args.sync,
-        debug=args.debug,
-        feedback_path=settings.feedback.path,
+    service = args.service_factory(settings)
+    with _background_watcher(service) if settings.knowledge.watch else nullcontext():
+        return run(
+            service,
+            settings.discord,
+            sync=args.sync,
+            debug=args.debug,
+            feedback_path=settings.feedback.path,
+        )
+
+
+def _background_watcher(service: QuoteService) -> Any:
+    """Re-index when the knowledge folder changes; the bot logs each update (or failure)."""
+    import logging
+
+    from bot.watcher import Watcher
+
+    log = logging.getLogger("quotebot.watch")
+    return Watcher(
+        service,
+        on_update=lambda report: log.info("index updated: %s", report.summary()),
+        on_error=lambda message: log.warning("index update failed: %s", message),
     )

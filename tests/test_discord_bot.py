@@ -838,7 +838,9 @@ def test_missing_token_is_one_line_and_exit_2() -> None:
     ]
 
 
-async def _child(stub: DiscordStub, tmp_path: Path, knowledge: Path, token: str) -> Any:
+async def _child(
+    stub: DiscordStub, tmp_path: Path, knowledge: Path, token: str, *flags: str
+) -> Any:
     env = _env() | {"DISCORD_TOKEN": token}
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -847,6 +849,7 @@ async def _child(stub: DiscordStub, tmp_path: Path, knowledge: Path, token: str)
         stub.gateway_url,
         str(knowledge),
         str(tmp_path / "child-index"),
+        *flags,
         cwd=tmp_path,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -890,3 +893,33 @@ async def test_rejected_token_exits_2_with_one_error_line(
     assert "Traceback" not in stderr.decode()
     assert len(stub.sent("/users/@me", method="GET")) == 1  # no retry loop
     assert stub.identifies == []  # it never got as far as the gateway
+
+
+async def test_discord_watch_answers_from_a_document_added_while_running(
+    stub: DiscordStub, tmp_path: Path, council_knowledge: Path
+) -> None:
+    """`quotebot discord --watch` (the real command line, fake model): a document dropped into
+    the folder while the bot runs is answered from without a restart."""
+    child = await _child(stub, tmp_path, council_knowledge, TOKEN, "--watch")
+    try:
+        await stub.wait_for_session(1, timeout=40)
+        (council_knowledge / "lighthouse.txt").write_text(
+            "The lighthouse keeper polishes the brass lantern every Tuesday at dawn.\n",
+            encoding="utf-8",
+        )
+        deadline = time.monotonic() + 30
+        content = ""
+        while "lighthouse.txt" not in content and time.monotonic() < deadline:
+            token = await stub.slash(
+                "ask", {"question": "When does the keeper polish the lantern?"}
+            )
+            content = str((await answered(stub, token))[-1].body.get("content", ""))
+            if "lighthouse.txt" not in content:
+                await asyncio.sleep(0.5)
+        assert "lighthouse.txt" in content and "brass lantern" in content
+        child.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(child.communicate(), 10)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
