@@ -147,6 +147,9 @@ def main(
     args.service_factory = service_factory or make_service
     try:
         settings = _settings(args)
+        from bot.threads import limit_blas_threads  # before numpy or torch is imported
+
+        limit_blas_threads(settings.embedding.threads)
         result: int = args.run(args, settings)
         return result
     except QuotebotError as exc:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.errors import ModelError
+from bot.threads import limit_blas_threads
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,10 @@ class SentenceTransformerEmbedder:
         device: str = "cpu",
         batch_size: int = 32,
         on_load: Callable[[str], None] | None = None,
+        threads: int = 0,
     ) -> None:
         self._spec = spec
+        self._threads = threads
         self._device = device
         self._batch_size = batch_size
         self._on_load = on_load
@@ -114,7 +117,12 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             try:
+                limit_blas_threads(self._threads)
+                import torch
                 from sentence_transformers import SentenceTransformer
+
+                if self._threads > 0:
+                    torch.set_num_threads(self._threads)
                 from transformers.utils import logging as transformers_logging
 
                 transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]

@@ -61,6 +61,7 @@ class QuoteService:
             resolve_model(settings.embedding.model, settings.embedding.revision),
             device=settings.embedding.device,
             batch_size=settings.embedding.batch_size,
+            threads=settings.embedding.threads,
             on_load=lambda name: self._notice(f"loading embedding model {name} ..."),
         )
         self.store: Store = store or open_store(settings, self._notice)
