@@ -130,6 +130,16 @@ class ChatDesk:
         self.threads: dict[int, int] = {}
         self._hinted: set[tuple[int, int]] = set()  # (channel, user) told about the intent
 
+    async def _cooling_down(self, interaction: discord.Interaction[QuoteBot]) -> bool:
+        """Refuse politely (only the asker sees it) while the user's cooldown runs."""
+        wait = self.bot.cooldown.retry_after(interaction.user.id)
+        if wait:
+            await self.bot.deliver(
+                interaction.response.send_message(cooldown_notice(wait), ephemeral=True),
+                what="cooldown notice",
+            )
+        return bool(wait)
+
     def user_hash(self, user_id: int) -> str:
         return self.feedback.user_hash("discord", user_id)
 
@@ -197,12 +207,7 @@ class ChatDesk:
         """/ask and "Ask quotebot": cooldown, defer, answer in the asker's conversation here
         (or in a new thread, in thread mode), send with buttons."""
         bot = self.bot
-        wait = bot.cooldown.retry_after(interaction.user.id)
-        if wait:
-            await bot.deliver(
-                interaction.response.send_message(cooldown_notice(wait), ephemeral=True),
-                what="cooldown notice",
-            )
+        if await self._cooling_down(interaction):
             return
         # Defer before anything slow: Discord invalidates the interaction after 3 seconds.
         if not await bot.deliver(interaction.response.defer(thinking=True), what="defer"):
@@ -292,12 +297,7 @@ class ChatDesk:
         if action in ("up", "down"):
             await self._vote(interaction, record, UP if action == "up" else DOWN)
             return
-        wait = bot.cooldown.retry_after(interaction.user.id)
-        if wait:
-            await bot.deliver(
-                interaction.response.send_message(cooldown_notice(wait), ephemeral=True),
-                what="cooldown notice",
-            )
+        if await self._cooling_down(interaction):
             return
         owner = self.user_hash(interaction.user.id) == record.user_hash
         if not await bot.deliver(

@@ -137,6 +137,66 @@ class QuoteService:
         t1 = time.perf_counter()
         hits = self._rank(index, query, vector)
         t2 = time.perf_counter()
+        answer = self._compose(question, hits, index, limit=limit)
+        if note and not answer.declined:
+            answer = dataclasses.replace(answer, message=note)
+        t3 = time.perf_counter()
+        return answer, Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+
+    def converse(self, conversation: Conversation, question: str) -> tuple[Answer, Conversation]:
+        """Answer a turn of a conversation and return the conversation with that turn added.
+
+        First turns and self-contained questions are answered exactly as `ask` answers them.
+        """
+        query, note = self._prepare(question)
+        index = self.index
+        last = conversation.last
+        if last is not None and last.quotes and is_more_request(question):
+            answer = with_citations(
+                self._widen(index, question, conversation), index.manifest.documents
+            )
+            answer = dataclasses.replace(answer, generation=index.manifest.generation)
+            turn = Turn(question, last.query, answer.quotes, answer.context)
+            return answer, conversation.add(turn)
+        if last is None or not depends_on_context(question):
+            answer = self.ask(question)
+            return answer, conversation.add(Turn(question, query, answer.quotes))
+        expanded, context = expanded_query(conversation, query)
+        own = self._rank(index, query, self.embedder.encode([query])[0])
+        wider = self._rank(index, expanded, self.embedder.encode([expanded])[0], intent=query)
+        spans = {hit.chunk_id: _span(index.chunk(hit.chunk_id)) for hit in [*own, *wider]}
+        hits = blend(own, wider, last.quotes, spans, FollowUpSettings())
+        answer = self._compose(question, hits, index)
+        answer = dataclasses.replace(answer, message=answer.message or note, context=context)
+        return answer, conversation.add(Turn(question, expanded, answer.quotes, context))
+
+    def _widen(self, index: SearchIndex, question: str, conversation: Conversation) -> Answer:
+        """The passages around the last answer's best quote, never one already shown."""
+        last = conversation.last
+        assert last is not None and last.quotes
+        shown = conversation.shown()
+        top = last.quotes[0]
+        before, after = index.adjacent(top.source, top.start, top.end)
+        fresh = [c for c in (after, before) if c is not None and not _was_shown(c, shown)]
+        quotes = [Quote(c.source, c.start, c.end, c.text, None, 0.0, c.paragraph) for c in fresh]
+        if len(quotes) < self.settings.retrieval.top_k:
+            for quote in self.ranked_quotes(last.query, 10, index=index):
+                if len(quotes) >= self.settings.retrieval.top_k:
+                    break
+                if not any(_same_span(quote, q) for q in [*shown, *quotes]):
+                    quotes.append(quote)
+        context = (*last.used_context, last.question)[-2:]
+        if not quotes:
+            return Answer(question, (), True, "That is all my documents say about it.", context)
+        return Answer(
+            question, tuple(quotes[: self.settings.retrieval.top_k]), False, None, context
+        )
+
+    def _compose(
+        self, question: str, hits: list[Hit], index: SearchIndex, *, limit: int | None = None
+    ) -> Answer:
+        """Quotes with citations from `index` alone (decline message included), stamped with
+        its generation."""
         retrieval = self.settings.retrieval
         answer = compose(
             question,
@@ -153,83 +213,15 @@ class QuoteService:
             limit=limit,
         )
         answer = with_citations(answer, index.manifest.documents)
-        if note and not answer.declined:
-            answer = Answer(answer.question, answer.quotes, answer.declined, note)
-        answer = dataclasses.replace(answer, generation=index.manifest.generation)
-        t3 = time.perf_counter()
-        return answer, Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        return dataclasses.replace(answer, generation=index.manifest.generation)
 
-    def converse(self, conversation: Conversation, question: str) -> tuple[Answer, Conversation]:
-        """Answer a turn of a conversation and return the conversation with that turn added.
-
-        First turns and self-contained questions are answered exactly as `ask` answers them.
-        """
-        query, note = self._prepare(question)
-        index = self.index
-        last = conversation.last
-        if last is not None and last.quotes and is_more_request(question):
-            answer = with_citations(
-                self._widen(index, question, conversation), index.manifest.documents
-            )
-            turn = Turn(question, last.query, answer.quotes, answer.context)
-            return answer, conversation.add(turn)
-        if last is None or not depends_on_context(question):
-            answer = self.ask(question)
-            return answer, conversation.add(Turn(question, query, answer.quotes))
-        expanded, context = expanded_query(conversation, query)
-        own = self._rank(index, query, self.embedder.encode([query])[0])
-        wider = self._rank(index, expanded, self.embedder.encode([expanded])[0], intent=query)
-        spans = {hit.chunk_id: _span(index.chunk(hit.chunk_id)) for hit in [*own, *wider]}
-        hits = blend(own, wider, last.quotes, spans, FollowUpSettings())
-        answer = self._compose(question, hits, index)
-        answer = Answer(
-            answer.question, answer.quotes, answer.declined, answer.message or note, context
-        )
-        return answer, conversation.add(Turn(question, expanded, answer.quotes, context))
-
-    def _widen(self, index: SearchIndex, question: str, conversation: Conversation) -> Answer:
-        """The passages around the last answer's best quote, never one already shown."""
-        last = conversation.last
-        assert last is not None and last.quotes
-        shown = conversation.shown()
-        top = last.quotes[0]
-        before, after = index.adjacent(top.source, top.start, top.end)
-        fresh = [c for c in (after, before) if c is not None and not _was_shown(c, shown)]
-        quotes = [Quote(c.source, c.start, c.end, c.text, None, 0.0, c.paragraph) for c in fresh]
-        if len(quotes) < self.settings.retrieval.top_k:
-            for quote in self.ranked_quotes(last.query, 10):
-                if len(quotes) >= self.settings.retrieval.top_k:
-                    break
-                if not any(_same_span(quote, q) for q in [*shown, *quotes]):
-                    quotes.append(quote)
-        context = (*last.used_context, last.question)[-2:]
-        if not quotes:
-            return Answer(question, (), True, "That is all my documents say about it.", context)
-        return Answer(
-            question, tuple(quotes[: self.settings.retrieval.top_k]), False, None, context
-        )
-
-    def _compose(self, question: str, hits: list[Hit], index: SearchIndex) -> Answer:
-        retrieval = self.settings.retrieval
-        answer = compose(
-            question,
-            hits,
-            index.chunk,
-            index.idf,
-            ComposeSettings(
-                retrieval.top_k,
-                retrieval.decline_below_cosine,
-                retrieval.decline_below_coverage,
-                retrieval.relative_cutoff,
-            ),
-            decline_message=self.decline_message(),
-        )
-        return with_citations(answer, index.manifest.documents)
-
-    def ranked_quotes(self, question: str, k: int = 10) -> list[Quote]:
-        """The k best passages regardless of the decline threshold (for evaluation)."""
+    def ranked_quotes(
+        self, question: str, k: int = 10, *, index: SearchIndex | None = None
+    ) -> list[Quote]:
+        """The k best passages regardless of the decline threshold (evaluation, "more"), from
+        `index` when the caller already holds a generation."""
         query, _ = self._prepare(question)
-        index = self.index
+        index = index or self.index
         hits = self._rank(index, query, self.embedder.encode([query])[0])
         settings = ComposeSettings(k, -1.0, 0.0, 0.0)
         answer = compose(
