@@ -49,11 +49,15 @@ def formats_set() -> QuestionSet | None:
 
 
 def real_embedder() -> Any:
-    """The bundled MiniLM model, exactly as the service would load it."""
-    from bot.config import BUNDLED_MODEL
+    """The bundled MiniLM model, exactly as the service would load it (threads as configured,
+    QUOTEBOT_EMBEDDING__THREADS included)."""
+    import os
+
+    from bot.config import BUNDLED_MODEL, EmbeddingSettings
     from bot.embedding import SentenceTransformerEmbedder, resolve_model
 
-    return SentenceTransformerEmbedder(resolve_model(BUNDLED_MODEL))
+    threads = int(os.environ.get("QUOTEBOT_EMBEDDING__THREADS", EmbeddingSettings().threads))
+    return SentenceTransformerEmbedder(resolve_model(BUNDLED_MODEL), threads=threads)
 
 
 def settings_for(knowledge: Path, index_dir: Path, **sections: Any) -> Any:

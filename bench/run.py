@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             base,
             questions=40 if args.quick else 112,
             variants=(
-                {100_000: [("float32", 1)]}
+                {10_000: [("float32", 0)], 100_000: [("float32", 0)]}
                 if args.quick
-                else {10_000: [("float32", 1)], 100_000: [("float32", 1), ("float16", None)]}
+                else {10_000: [("float32", 0)], 100_000: [("float32", 0), ("float16", None)]}
             ),
             repeats=2,
             floor="5x8" if args.quick else "8x8",

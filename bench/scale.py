@@ -38,9 +38,16 @@ def eval_questions() -> list[str]:
     return questions
 
 
-# Variants: (dtype, threads). threads=None: the libraries' defaults (torch and OpenBLAS use both
-# cores); 1: OMP/OpenBLAS/MKL limited to one thread, to show what thread contention costs.
+# Variants: (dtype, threads). threads=None: as configured by default ([embedding] threads, which
+# the CLI applies to torch and OpenMP/OpenBLAS/MKL before they load); 0: the libraries' own
+# defaults (all cores), to show what thread contention costs.
 Variant = tuple[str, int | None]
+
+
+def configured_threads() -> int:
+    from bot.config import EmbeddingSettings
+
+    return EmbeddingSettings().threads
 
 
 def run_sizes(
@@ -64,16 +71,19 @@ def run_sizes(
             command += ["--questions", str(questions), "--dtype", dtype]
             command += ["--repeats", str(repeats), "--floor", floor]
             env = child_env()
-            if threads is not None:
-                for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-                    env[name] = str(threads)
+            effective = configured_threads() if threads is None else threads
+            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                env.pop(name, None)
+                if effective:
+                    env[name] = str(effective)
+            env["QUOTEBOT_EMBEDDING__THREADS"] = str(effective)
             done = subprocess.run(
                 command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
             )
             if done.returncode != 0:
                 raise RuntimeError(f"probe failed for {label}: {done.stderr[-2000:]}")
             row = json.loads(done.stdout.strip().splitlines()[-1])
-            row.update(label=label, chunks=size, threads=threads or "default")
+            row.update(label=label, chunks=size, threads="default" if threads is None else threads)
             results.append(row)
             print(
                 f"  {variant_label(row)}: p50 {row['total']['p50']:.1f} ms "
@@ -89,7 +99,7 @@ def run_sizes(
 def variant_label(row: dict[str, Any]) -> str:
     extras = [row["dtype"]] if row["dtype"] != "float32" else []
     if row.get("threads", "default") != "default":
-        extras.append(f"{row['threads']} thread")
+        extras.append("library threads" if row["threads"] == 0 else f"{row['threads']} thread")
     return row["label"] + (f" ({', '.join(extras)})" if extras else "")
 
 
