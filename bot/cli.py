@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         "index", help="bring the index up to date with the knowledge folder"
     )
     index.add_argument("--json", action="store_true", help="print the counts as JSON")
+    index.add_argument(
+        "--watch",
+        action="store_true",
+        help="then keep the index current as documents change, until Ctrl-C or SIGTERM "
+        "(the one writer beside reader processes)",
+    )
     index.set_defaults(run=cmd_index)
 
     ask = commands.add_parser("ask", help="answer one question ('-': one per line of stdin)")
@@ -237,6 +243,29 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     else:
         elapsed = time.perf_counter() - started
         print(f"{report.summary()} (generation {report.generation}, {elapsed:.1f} s)")
+    if args.watch:
+        return _watch_until_stopped(service, as_json=args.json)
+    return 0
+
+
+def _watch_until_stopped(service: QuoteService, *, as_json: bool) -> int:
+    """Re-index on every change, one line (or JSON object) per update, until SIGINT/SIGTERM."""
+    import signal
+    import threading
+
+    from bot.watcher import Watcher
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def show(report: UpdateReport) -> None:
+        if report.changed_anything:
+            print(json.dumps(report.to_json()) if as_json else report.summary(), flush=True)
+
+    _notice(f"watching {service.knowledge} (Ctrl-C to stop)")
+    with Watcher(service, on_update=show, on_error=lambda m: _notice(f"update failed: {m}")):
+        stop.wait()
     return 0
 
 

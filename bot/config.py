@@ -129,6 +129,22 @@ class DiscordSettings(_Section):
     # Buttons under an answer (and replies to it) work this long; older ones are answered with a
     # polite "expired" notice and their stored state is deleted.
     buttons_expire_hours: float = Field(default=168.0, gt=0)
+    # Sharding, one process per shard: run `shard_count` processes, each with its own shard_id
+    # (e.g. QUOTEBOT_DISCORD__SHARD_ID=0..N-1 from a supervisor). Unset: one unsharded process.
+    shard_id: int | None = Field(default=None, ge=0)
+    shard_count: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _shards(self) -> DiscordSettings:
+        if (self.shard_id is None) != (self.shard_count is None):
+            raise ValueError("shard_id and shard_count go together")
+        if (
+            self.shard_id is not None
+            and self.shard_count is not None
+            and (self.shard_id >= self.shard_count)
+        ):
+            raise ValueError("shard_id must be below shard_count")
+        return self
 
 
 class FeedbackSettings(_Section):

@@ -515,7 +515,12 @@ def run(
     install_redaction([token.get_secret_value()])
     executor = WorkerExecutor()
     feedback = FeedbackStore.open(feedback_path) if feedback_path else None
-    bot = QuoteBot(service, settings, sync=sync, executor=executor, feedback=feedback)
+    shards: dict[str, Any] = (
+        {"shard_id": settings.shard_id, "shard_count": settings.shard_count}
+        if settings.shard_id is not None
+        else {}
+    )
+    bot = QuoteBot(service, settings, sync=sync, executor=executor, feedback=feedback, **shards)
     asyncio.run(serve(bot, token))
     if not executor.wait_idle(WORKER_GRACE_SECONDS):
         # An index update is still running on the worker thread; it is a daemon, and the store

@@ -188,3 +188,44 @@ def test_sources_and_text_commands(tmp_path: Path) -> None:
         assert shown.returncode == 0 and shown.stdout == extract(path, path.read_bytes()).text
     missing = quotebot(*base, "text", "nope.txt", cwd=tmp_path)
     assert missing.returncode == 2 and "no indexed document" in missing.stderr
+
+
+def test_index_watch_is_a_writer_that_stops_cleanly(tmp_path: Path, knowledge: Path) -> None:
+    """`quotebot index --watch` (fake model): an added document is indexed, SIGTERM ends it."""
+    import signal
+
+    from tests.conftest import ROOT as root
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEBOT_")}
+    command = [
+        sys.executable,
+        "-m",
+        "tests.index_entry",
+        "--knowledge",
+        str(knowledge),
+        "--index-dir",
+        str(tmp_path / "idx"),
+        "index",
+        "--json",
+        "--watch",
+    ]
+    child = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, "PYTHONPATH": str(root)},
+    )
+    try:
+        assert child.stdout is not None
+        first = json.loads(child.stdout.readline())
+        assert first["added"] and first["chunks_embedded"] > 0
+        (knowledge / "new.txt").write_text("A lighthouse stands on the northern cape.\n")
+        update = json.loads(child.stdout.readline())  # blocks until the watcher reports
+        assert update["added"] == ["new.txt"]
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=15) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()

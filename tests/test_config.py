@@ -41,3 +41,17 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
 def test_example_config_is_valid_and_complete() -> None:
     example = Path(__file__).resolve().parents[1] / "config.example.toml"
     assert load_settings(example) == load_settings(None)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("[discord]\nshard_id = 1\n", "go together"),
+        ("[discord]\nshard_id = 2\nshard_count = 2\n", "below shard_count"),
+    ],
+)
+def test_shard_settings_are_checked(tmp_path: Path, section: str, message: str) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(section)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config)

@@ -839,9 +839,14 @@ def test_missing_token_is_one_line_and_exit_2() -> None:
 
 
 async def _child(
-    stub: DiscordStub, tmp_path: Path, knowledge: Path, token: str, *flags: str
+    stub: DiscordStub,
+    tmp_path: Path,
+    knowledge: Path,
+    token: str,
+    *flags: str,
+    extra_env: dict[str, str] | None = None,
 ) -> Any:
-    env = _env() | {"DISCORD_TOKEN": token}
+    env = _env() | {"DISCORD_TOKEN": token} | (extra_env or {})
     return await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "tests" / "discord_stub_main.py"),
@@ -917,6 +922,22 @@ async def test_discord_watch_answers_from_a_document_added_while_running(
             if "lighthouse.txt" not in content:
                 await asyncio.sleep(0.5)
         assert "lighthouse.txt" in content and "brass lantern" in content
+        child.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(child.communicate(), 10)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+
+
+async def test_a_shard_process_identifies_as_its_shard(
+    stub: DiscordStub, tmp_path: Path, council_knowledge: Path
+) -> None:
+    shard = {"QUOTEBOT_DISCORD__SHARD_ID": "1", "QUOTEBOT_DISCORD__SHARD_COUNT": "2"}
+    child = await _child(stub, tmp_path, council_knowledge, TOKEN, extra_env=shard)
+    try:
+        await stub.wait_for_session(1, timeout=40)
+        assert stub.identifies[-1].get("shard") == [1, 2]
         child.send_signal(signal.SIGTERM)
         await asyncio.wait_for(child.communicate(), 10)
     finally:
