@@ -48,6 +48,9 @@ class ComposeSettings:
     decline_below_cosine: float = 0.22
     decline_below_coverage: float = 0.30
     relative_cutoff: float = 0.6
+    # When every name in the question is absent from all documents, the question is about
+    # something they do not contain unless the best passage is this close in meaning.
+    foreign_names_cosine: float = 0.4
 
 
 IdfLookup = Callable[[Sequence[str]], dict[str, float]]
@@ -62,14 +65,19 @@ def compose(
     *,
     decline_message: str,
     limit: int | None = None,
+    foreign_names: bool = False,
 ) -> Answer:
     """Up to top_k non-overlapping quotes, best first, or a decline when nothing is relevant.
 
     `limit` overrides top_k and the relative cutoff (evaluation wants the full ranking).
+    `foreign_names`: the question names things (capitalised words) that no document contains.
     """
     tokens = keyword_tokens(question)
     weights = idf(tokens) if tokens else {}
-    if not hits or not is_relevant(hits[0], chunk_of(hits[0].chunk_id), tokens, weights, settings):
+    top = hits[0] if hits else None
+    if top is None or not is_relevant(
+        top, chunk_of(top.chunk_id), tokens, weights, settings, foreign_names=foreign_names
+    ):
         return Answer(question, (), True, decline_message)
     best = hits[0].score
     wanted = limit or settings.top_k
@@ -102,13 +110,20 @@ def is_relevant(
     tokens: Sequence[str],
     weights: dict[str, float],
     settings: ComposeSettings,
+    *,
+    foreign_names: bool = False,
 ) -> bool:
     """Whether the best passage is about the question at all (otherwise: decline).
 
     The fused score cannot tell: BM25 is normalised per question, so the best keyword match scores
     1 even for an off-topic question. Meaning (cosine) or shared rare words (coverage) must be there.
+    A question whose every name is unknown to the documents needs a clearly close meaning.
     """
-    if hit.fact or hit.dense >= settings.decline_below_cosine:
+    if hit.fact:
+        return True
+    if foreign_names:
+        return hit.dense >= settings.foreign_names_cosine
+    if hit.dense >= settings.decline_below_cosine:
         return True
     return coverage(chunk, tokens, weights) >= settings.decline_below_coverage
 

@@ -96,6 +96,9 @@ class RetrievalSettings(_Section):
     # shares less than decline_below_coverage of the question's terms (idf-weighted).
     decline_below_cosine: float = Field(default=0.22, ge=-1.0, le=1.0)
     decline_below_coverage: float = Field(default=0.30, ge=0.0, le=1.0)
+    # A question whose every name (capitalised word) appears in no document is declined unless
+    # its best passage reaches this cosine ("Who painted the Mona Lisa?" over a history article).
+    decline_unknown_names_below_cosine: float = Field(default=0.4, ge=-1.0, le=1.0)
     # Further quotes must reach this share of the best quote's score.
     relative_cutoff: float = Field(default=0.6, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=10)

@@ -113,3 +113,12 @@ def asks_for_title(question: str) -> bool:
 def opens_with_title(passage: str) -> bool:
     """A short line without sentence punctuation, directly followed by text: a headline."""
     return bool(_TITLE_LINE.match(passage))
+
+
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]*")
+
+
+def proper_names(question: str) -> list[str]:
+    """Capitalised words after the first word ("Who painted the Mona Lisa?" → Mona, Lisa)."""
+    text = question.strip()
+    return [m.group() for m in _NAME.finditer(text) if m.start() > 0 and m.group() != "I"]

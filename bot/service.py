@@ -32,6 +32,7 @@ from bot.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
 from bot.errors import QuestionError
 from bot.index import DocumentRecord, IndexRecipe, SearchIndex
 from bot.indexing import ProgressCallback, UpdateReport, update_index
+from bot.intents import proper_names
 from bot.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_weighted
 from bot.store import SharedStore, Store
 from bot.stores import open_store
@@ -208,9 +209,11 @@ class QuoteService:
                 retrieval.decline_below_cosine,
                 retrieval.decline_below_coverage,
                 retrieval.relative_cutoff,
+                retrieval.decline_unknown_names_below_cosine,
             ),
             decline_message=self.decline_message(index),
             limit=limit,
+            foreign_names=_names_unknown_to(index, question),
         )
         answer = with_citations(answer, index.manifest.documents)
         return dataclasses.replace(answer, generation=index.manifest.generation)
@@ -263,6 +266,18 @@ class QuoteService:
         intent = intent or query
         hits = boost_document_facts(intent, hits, index.chunk)
         return boost_enumeration(intent, hits, index.chunk)
+
+
+def _names_unknown_to(index: SearchIndex, question: str) -> bool:
+    """True when the question names things (capitalised words) and no passage contains any."""
+    import math
+
+    names = keyword_tokens(" ".join(proper_names(question)))
+    if not names:
+        return False
+    chunks = index.manifest.chunk_count
+    never_seen = math.log(1 + (chunks + 0.5) / 0.5)  # the idf of a term no passage contains
+    return all(weight >= never_seen - 1e-9 for weight in index.idf(names).values())
 
 
 def _span(chunk: Chunk) -> tuple[str, int, int]:

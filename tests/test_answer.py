@@ -60,3 +60,23 @@ def test_shared_rare_terms_keep_a_low_cosine_answer() -> None:
 def test_a_fact_hit_is_never_declined() -> None:
     hits = [Hit(2, 0.4, 0.0, 0.0, fact=True)]
     assert not _compose("Who wrote it?", hits).declined  # type: ignore[attr-defined]
+
+
+def test_names_unknown_to_every_document_need_a_close_meaning() -> None:
+    def ask(dense: float, *, fact: bool = False, foreign: bool = True) -> bool:
+        hits = [Hit(2, dense, dense, 0.0, fact=fact)]
+        answer = compose(
+            "Who painted the Mona Lisa?",
+            hits,
+            CHUNKS.__getitem__,
+            _idf,
+            ComposeSettings(),
+            decline_message="no",
+            foreign_names=foreign,
+        )
+        return answer.declined
+
+    assert ask(0.3)  # would pass the ordinary cosine threshold, but names nothing known
+    assert not ask(0.3, foreign=False)
+    assert not ask(0.45)
+    assert not ask(0.1, fact=True)

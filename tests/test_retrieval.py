@@ -77,3 +77,11 @@ def test_a_sentence_starting_with_by_far_is_not_a_byline() -> None:
     hits = [Hit(0, 0.5, 0.5, 1.0), Hit(1, 0.1, 0.1, 0.0)]
     lifted = boost_document_facts("Who wrote the article?", hits, chunks.__getitem__)
     assert [h.fact for h in lifted] == [True, False] and lifted[0].chunk_id == 1
+
+
+def test_proper_names_are_capitalised_words_after_the_first() -> None:
+    from bot.intents import proper_names
+
+    assert proper_names("Who painted the Mona Lisa?") == ["Mona", "Lisa"]
+    assert proper_names("What is the tallest mountain?") == []
+    assert proper_names("Is Xi Jinping listed? Yes I think so") == ["Xi", "Jinping"]

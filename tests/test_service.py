@@ -121,3 +121,8 @@ def test_a_new_topic_is_answered_as_asked_alone(seed_service: QuoteService) -> N
     question = "Is Xi Jinping in the top leadership list?"
     answer, _ = seed_service.converse(conversation, question)
     assert answer.context == () and answer.quotes == seed_service.ask(question).quotes
+
+
+def test_a_question_naming_only_unknown_things_is_declined(seed_service: QuoteService) -> None:
+    assert seed_service.ask("What did Picasso paint in Barcelona?").declined
+    assert not seed_service.ask("Is Li Keqiang among the leaders?").declined
