@@ -69,16 +69,19 @@ def run_set(qset: QuestionSet, embedder: Any, *, float16: bool = True) -> list[d
             report = evaluate(system, questions)
             rows.append(_row(qset, name, report, time.perf_counter() - start, len(questions)))
         if float16 and isinstance(index, MemoryIndex):
-            # The quality effect of keeping the vectors in float16 (half the memory).
-            service._index = MemoryIndex(
-                index.manifest, index.chunks, index.vectors.astype("float16")
-            )
+            # The contrast to the default float16 memory layout: exact float32 vectors, read
+            # back from the same generation on disk.
+            from bot.file_store import FileStore
+
+            exact = FileStore(Path(tmp) / "index", memory_dtype="float32").open()
+            assert exact is not None
+            service._index = exact
             start = time.perf_counter()
             report = evaluate(service, questions)
             rows.append(
                 _row(
                     qset,
-                    "quotebot (float16 vectors)",
+                    "quotebot (float32 vectors)",
                     report,
                     time.perf_counter() - start,
                     len(questions),

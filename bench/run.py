@@ -64,16 +64,19 @@ def main(argv: list[str] | None = None) -> int:
     if "quality" in sections:
         results["quality"] = quality(args, embedder)
     if "latency" in sections:
-        from bench.scale import run_sizes
+        from bench.scale import default_dtype, run_sizes
+
+        held = default_dtype()  # as a user's quotebot holds vectors; the other one as contrast
+        other = "float32" if held == "float16" else "float16"
 
         _say("latency and memory, one subprocess per knowledge size")
         results["latency"] = run_sizes(
             base,
             questions=40 if args.quick else 112,
             variants=(
-                {10_000: [("float32", 0)], 100_000: [("float32", 0)]}
+                {10_000: [(held, 0)], 100_000: [(other, None)]}
                 if args.quick
-                else {10_000: [("float32", 0)], 100_000: [("float32", 0), ("float16", None)]}
+                else {10_000: [(held, 0)], 100_000: [(held, 0), (other, None)]}
             ),
             repeats=2,
             floor="5x8" if args.quick else "8x8",

@@ -66,7 +66,7 @@ def run_sizes(
     for label, n in SIZES_FULL:
         size = n if n is not None else seed_chunks
         folder = synth.ensure_store(base, size)
-        for dtype, threads in [("float32", None), *variants.get(size, [])]:
+        for dtype, threads in [(default_dtype(), None), *variants.get(size, [])]:
             command = [PYTHON, "-m", "bench.scale", "--store", str(folder)]
             command += ["--questions", str(questions), "--dtype", dtype]
             command += ["--repeats", str(repeats), "--floor", floor]
@@ -96,8 +96,15 @@ def run_sizes(
     return results
 
 
+def default_dtype() -> str:
+    """How a user's `quotebot` holds vectors in memory (`[index] memory_dtype`)."""
+    from bot.config import IndexSettings
+
+    return IndexSettings().memory_dtype
+
+
 def variant_label(row: dict[str, Any]) -> str:
-    extras = [row["dtype"]] if row["dtype"] != "float32" else []
+    extras = [row["dtype"]] if row["dtype"] != default_dtype() else []
     if row.get("threads", "default") != "default":
         extras.append("library threads" if row["threads"] == 0 else f"{row['threads']} thread")
     return row["label"] + (f" ({', '.join(extras)})" if extras else "")
@@ -115,7 +122,6 @@ def probe(
 
     from bench.common import real_embedder, settings_for
     from bot.file_store import FileStore
-    from bot.index import MemoryIndex
     from bot.service import QuoteService
 
     questions = eval_questions()
@@ -125,10 +131,8 @@ def probe(
     gc.collect()
     rss_model = rss_mb()
     t0 = time.perf_counter()
-    index = FileStore(store_dir).open()
+    index = FileStore(store_dir, memory_dtype=dtype).open()  # type: ignore[arg-type]
     assert index is not None
-    if dtype != "float32":
-        index = MemoryIndex(index.manifest, index.chunks, index.vectors.astype(dtype))
     t1 = time.perf_counter()
     gc.collect()
     rss_loaded = rss_mb()
@@ -217,7 +221,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--questions", type=int, default=224)
-    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--dtype", choices=("float16", "float32"), default=default_dtype())
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--floor", default="10x10", help="QUESTIONSxREPEATS for the floor")
     args = parser.parse_args()

@@ -38,6 +38,10 @@ class IndexSettings(_Section):
     # URL in the environment variable QUOTEBOT_DATABASE_URL (see docs/postgres.md).
     store: Literal["files", "postgres"] = "files"
     lock_timeout_seconds: float = Field(default=600.0, ge=0)
+    # How the files store holds vectors in memory while answering. "float16" halves their memory
+    # (the files on disk stay float32) with the same answers on our evaluation sets: candidates
+    # are ranked in float16 and the best re-scored in float32 (numbers in docs/bench.md).
+    memory_dtype: Literal["float16", "float32"] = "float16"
 
 
 class PostgresSettings(_Section):

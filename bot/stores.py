@@ -16,7 +16,12 @@ def open_store(settings: Settings, on_notice: Callable[[str], None] | None = Non
         return open_postgres(settings, on_notice)
     from bot.file_store import FileStore
 
-    return FileStore(settings.index_dir, settings.index.lock_timeout_seconds, on_notice)
+    return FileStore(
+        settings.index_dir,
+        settings.index.lock_timeout_seconds,
+        on_notice,
+        memory_dtype=settings.index.memory_dtype,
+    )
 
 
 def open_postgres(settings: Settings, on_notice: Callable[[str], None] | None = None) -> Store:

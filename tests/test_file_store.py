@@ -255,3 +255,45 @@ def test_manifest_records_what_the_vectors_depend_on(tmp_path: Path) -> None:
     assert {"numpy", "quotebot"} <= set(info["libraries"])
     assert set(manifest["files"]) == {"chunks.json", "vectors.npy"}
     assert manifest["documents"]["a.txt"]["sha256"] == hashlib.sha256(b"Hello there.").hexdigest()
+
+
+def _random_unit_rows(rows: int, dim: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_float16_memory_ranks_like_float32_with_float32_scores(tmp_path: Path) -> None:
+    dim, rows = 32, 3000
+    vectors = _random_unit_rows(rows, dim, seed=1)
+    chunks = [Chunk("a.txt", i, i + 1, "x", i + 1) for i in range(rows)]
+    manifest = Manifest(
+        IndexRecipe("m", ChunkerSettings()),
+        dim,
+        {"a.txt": DocumentRecord("a.txt", "sha", rows, rows, rows, "t")},
+        generation=1,
+        created_at="t1",
+    )
+    FileStore(tmp_path / "idx").commit(manifest, set(), chunks, vectors)
+    exact = FileStore(tmp_path / "idx", memory_dtype="float32").open()
+    half = FileStore(tmp_path / "idx", memory_dtype="float16").open()
+    assert exact is not None and half is not None
+    assert half.vectors.dtype == np.float16 and half.vectors.nbytes * 2 == exact.vectors.nbytes
+    for seed in range(20):
+        query = _random_unit_rows(1, dim, seed=100 + seed)[0]
+        want, got = exact.dense(query, 10), half.dense(query, 10)
+        assert [row for row, _ in got] == [row for row, _ in want]
+        # Re-scored in float32: off only by the rows' own rounding, not by float16 sums.
+        assert np.allclose([s for _, s in got], [s for _, s in want], atol=2e-3)
+
+
+def test_float16_memory_never_rounds_the_vectors_written_to_disk(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "idx", memory_dtype="float16")
+    first = _random_unit_rows(2, 4, seed=2)
+    chunks = [Chunk("a.txt", 0, 5, "hello", 1), Chunk("a.txt", 6, 11, "world", 2)]
+    store.commit(_manifest(2), set(), chunks, first)
+    assert store.open() is not None and store.open().vectors.dtype == np.float16  # type: ignore[union-attr]
+    added = _random_unit_rows(1, 4, seed=3)
+    store.commit(_manifest(3, generation=2), {"a.txt"}, [Chunk("a.txt", 12, 13, "!", 3)], added)
+    on_disk = np.load(_generation(store) / "vectors.npy", allow_pickle=False)
+    assert on_disk.dtype == np.float32
+    assert np.array_equal(on_disk, np.concatenate([first, added]))
