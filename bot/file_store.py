@@ -27,7 +27,14 @@ import numpy as np
 
 from bot.chunking import Chunk
 from bot.errors import IndexCorruptError, IndexLockedError
-from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex, SkippedRecord
+from bot.index import (
+    DocumentRecord,
+    IndexRecipe,
+    Manifest,
+    MemoryIndex,
+    SkippedRecord,
+    return_freed_memory,
+)
 
 FORMAT = 1
 POINTER = "CURRENT"
@@ -94,6 +101,8 @@ class FileStore:
         vectors = _parse_vectors(vectors_bytes, folder, manifest.dimension)
         _check_consistency(manifest, chunks, vectors, folder)
         self._cached = MemoryIndex(manifest, chunks, self._held(vectors))
+        del chunks_bytes, vectors_bytes, vectors
+        return_freed_memory()
         return self._cached
 
     def _held(self, vectors: np.ndarray) -> np.ndarray:

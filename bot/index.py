@@ -6,6 +6,7 @@ are, and nothing above the `SearchIndex` protocol assumes the corpus is in memor
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -223,8 +224,20 @@ class MemoryIndex:
             bm25 = bm25s.BM25()
             corpus = [keyword_tokens(chunk.text) or [""] for chunk in self._chunks]
             bm25.index(corpus, show_progress=False)
+            del corpus
             self._bm25 = bm25
+            return_freed_memory()
         return self._bm25
+
+
+def return_freed_memory() -> None:
+    """Hand memory freed by a big build back to the OS. glibc keeps freed heap pages for reuse,
+    so the millions of short-lived token strings of a BM25 build leave ~25 MB per 100,000 chunks
+    resident for good; `malloc_trim` releases them. A no-op where there is no glibc."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # the process's own symbols include libc's
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _half_precision_scores(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:

@@ -27,6 +27,9 @@ B = 0.75
 # Where a generation's rows are: pinned by number, so no transaction is held between queries.
 VISIBLE = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
 _MAX_EF_SEARCH = 1000
+# Keyword search's candidate scan (see PgIndex.keyword), chosen with bench/pg_bench.py.
+POSTINGS_PER_TERM = 2000
+RESCORED = 200
 
 
 class ChunkCache:
@@ -115,18 +118,28 @@ class PgIndex:
         return [(int(cid), float(score)) for cid, score in rows]
 
     def keyword(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """BM25 over the question's terms in two steps, so the cost does not grow with the corpus:
+        each term's `POSTINGS_PER_TERM` highest-impact postings give candidate chunks a partial
+        score; the best `RESCORED` candidates then get their exact score from all their postings.
+        A term in fewer chunks than that is scanned completely, so rare terms, the ones that
+        decide keyword ranking, are never cut; bench/pg_bench.py measures recall against bm25s."""
         tokens = _storable(tokens)
         if self._n == 0 or not tokens or k <= 0:
             return []
+        factor = "p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.token_count / %(avgdl)s))"
         query = (
             "WITH q AS (SELECT t AS term, count(*) AS n FROM unnest(%(terms)s::text[]) AS t "
             "GROUP BY t), "
-            "p AS (SELECT term, chunk_id, tf, token_count FROM quotebot_postings "
-            "WHERE term = ANY(%(unique)s::text[]) AND " + VISIBLE + "), "
-            "df AS (SELECT term, count(*) AS df FROM p GROUP BY term) "
-            "SELECT p.chunk_id, sum(q.n * ln(1 + (%(n)s - df.df + 0.5) / (df.df + 0.5)) "
-            "* p.tf / (%(k1)s * ((1 - %(b)s) + %(b)s * p.token_count / %(avgdl)s) + p.tf)) AS s "
-            "FROM p JOIN df USING (term) JOIN q USING (term) "
+            "w AS (SELECT q.term, q.n * ln(1 + (%(n)s - t.df + 0.5) / (t.df + 0.5)) AS weight "
+            "FROM q JOIN quotebot_terms t ON t.term = q.term "
+            "AND t.live_from <= %(g)s AND (t.dead_from IS NULL OR t.dead_from > %(g)s)), "
+            "candidates AS (SELECT p.chunk_id, sum(w.weight * " + factor + ") AS rough "
+            "FROM w CROSS JOIN LATERAL (SELECT chunk_id, tf, token_count FROM quotebot_postings "
+            "WHERE term = w.term AND " + VISIBLE + " ORDER BY impact DESC LIMIT %(per_term)s) p "
+            "GROUP BY p.chunk_id ORDER BY rough DESC LIMIT %(rescored)s) "
+            "SELECT p.chunk_id, sum(w.weight * " + factor + ") AS s "
+            "FROM candidates c JOIN quotebot_postings p ON p.chunk_id = c.chunk_id "
+            "AND p.term = ANY(%(unique)s::text[]) JOIN w ON w.term = p.term "
             "GROUP BY p.chunk_id ORDER BY s DESC, p.chunk_id LIMIT %(k)s"
         )
         params: dict[str, Any] = {
@@ -137,6 +150,8 @@ class PgIndex:
             "k1": K1,
             "b": B,
             "avgdl": float(self._avgdl),
+            "per_term": max(POSTINGS_PER_TERM, k),
+            "rescored": max(RESCORED, k),
             "k": k,
         }
         with self._db.connection() as conn:
@@ -151,8 +166,8 @@ class PgIndex:
             return {}
         with self._db.connection() as conn:
             rows = conn.execute(
-                "SELECT term, count(*) FROM quotebot_postings "
-                "WHERE term = ANY(%(unique)s::text[]) AND " + VISIBLE + " GROUP BY term",
+                "SELECT term, df FROM quotebot_terms WHERE term = ANY(%(unique)s::text[]) "
+                "AND live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)",
                 {"unique": unique, "g": self.generation},
             ).fetchall()
         frequency = {str(term): int(count) for term, count in rows}

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.errors import ConfigError, StoreSchemaError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # DDL of each version, applied in order from the version the database is at.
 _MIGRATIONS: dict[int, list[str]] = {
@@ -70,9 +70,40 @@ _MIGRATIONS: dict[int, list[str]] = {
             INCLUDE (chunk_id, tf, token_count, live_from, dead_from)""",
         "CREATE INDEX quotebot_postings_chunk ON quotebot_postings (chunk_id)",
     ],
+    # Keyword search that does not grow with the corpus: every posting gets its BM25 term-frequency
+    # factor (`impact`, computed with the average chunk length when it was written) so each term's
+    # best postings are one short index scan; document frequencies live per generation in
+    # quotebot_terms instead of being counted over every posting of a term at question time.
+    2: [
+        "ALTER TABLE quotebot_postings ADD COLUMN impact real",
+        """UPDATE quotebot_postings p
+            SET impact = p.tf / (p.tf + 1.5 * (0.25 + 0.75 * p.token_count / a.avgdl))
+            FROM (SELECT coalesce(max(g.token_total::float8 / nullif(g.chunk_count, 0)), 1.0)
+                  AS avgdl FROM quotebot_generations g JOIN quotebot_current c USING (generation)
+            ) AS a""",
+        "ALTER TABLE quotebot_postings ALTER COLUMN impact SET NOT NULL",
+        "DROP INDEX quotebot_postings_term",
+        """CREATE INDEX quotebot_postings_impact ON quotebot_postings (term, impact DESC)
+            INCLUDE (chunk_id, tf, token_count, live_from, dead_from)""",
+        "DROP INDEX quotebot_postings_chunk",
+        """CREATE INDEX quotebot_postings_chunk ON quotebot_postings (chunk_id, term)
+            INCLUDE (tf, token_count)""",
+        """CREATE TABLE quotebot_terms (
+            term text NOT NULL,
+            df integer NOT NULL,
+            live_from bigint NOT NULL,
+            dead_from bigint)""",
+        "CREATE INDEX quotebot_terms_term ON quotebot_terms (term) INCLUDE (df, live_from, dead_from)",
+        """INSERT INTO quotebot_terms (term, df, live_from)
+            SELECT p.term, count(*), c.generation FROM quotebot_postings p, quotebot_current c
+            WHERE p.live_from <= c.generation
+              AND (p.dead_from IS NULL OR p.dead_from > c.generation)
+            GROUP BY p.term, c.generation""",
+    ],
 }
 
 TABLES = (
+    "quotebot_terms",
     "quotebot_postings",
     "quotebot_chunks",
     "quotebot_documents",

@@ -22,8 +22,8 @@ from bot.chunking import Chunk
 from bot.errors import IndexCorruptError, IndexLockedError, StoreUnavailableError
 from bot.index import DocumentRecord, IndexRecipe, Manifest, SearchIndex, SkippedRecord
 from bot.pg_db import Connection, Database
-from bot.pg_index import VISIBLE, ChunkCache, PgIndex
-from bot.pg_schema import check_version, ensure_schema, hnsw_ddl, read_version
+from bot.pg_index import K1, VISIBLE, B, ChunkCache, PgIndex
+from bot.pg_schema import SCHEMA_VERSION, check_version, ensure_schema, hnsw_ddl, read_version
 from bot.text import keyword_tokens
 
 WRITER_KEY = "SELECT hashtext(current_schema() || '.qb_writer')::bigint"
@@ -69,6 +69,10 @@ class PgStore:
             check_version(version)
             if version is None:
                 return None
+            if version < SCHEMA_VERSION:
+                # The first process of a newer quotebot migrates (others wait on its lock); older
+                # readers still running keep working: a migration only adds to what they read.
+                ensure_schema(conn)
             row = conn.execute("SELECT generation FROM quotebot_current").fetchone()
             if row is None:
                 return None
@@ -203,7 +207,12 @@ class PgStore:
         Cheap after small updates (VACUUM skips pages that are already all-visible)."""
         try:
             with self._db.connection() as conn:
-                for table in ("quotebot_postings", "quotebot_chunks", "quotebot_documents"):
+                for table in (
+                    "quotebot_postings",
+                    "quotebot_terms",
+                    "quotebot_chunks",
+                    "quotebot_documents",
+                ):
                     conn.execute(f"VACUUM (ANALYZE) {table}")
         except (StoreUnavailableError, psycopg.Error):
             pass  # an optimisation only; autovacuum catches up
@@ -267,6 +276,7 @@ class PgStore:
                     return
                 horizon = int(row[0])
                 conn.execute("DELETE FROM quotebot_postings WHERE dead_from <= %s", (horizon,))
+                conn.execute("DELETE FROM quotebot_terms WHERE dead_from <= %s", (horizon,))
                 conn.execute("DELETE FROM quotebot_chunks WHERE dead_from <= %s", (horizon,))
                 conn.execute("DELETE FROM quotebot_documents WHERE dead_from <= %s", (horizon,))
                 conn.execute(
@@ -312,6 +322,7 @@ def _write_generation(
         "VALUES (%s, %s, 0, 0)",
         (new, Jsonb(meta)),
     )
+    removed_terms: Counter[str] = Counter()
     if current is not None:
         params = {"g": current, "new": new, "keep": keep}
         for table in ("quotebot_documents", "quotebot_chunks"):
@@ -320,13 +331,21 @@ def _write_generation(
                 "AND NOT (source = ANY(%(keep)s::text[]))",
                 params,
             )
-        conn.execute(
+        # A full rebuild replaces every term's count, so only a partial one needs the terms back.
+        returning = " RETURNING p.term" if keep else ""
+        removed = conn.execute(
             "UPDATE quotebot_postings p SET dead_from = %(new)s FROM quotebot_chunks c "
-            "WHERE c.chunk_id = p.chunk_id AND c.dead_from = %(new)s AND p.dead_from IS NULL",
+            "WHERE c.chunk_id = p.chunk_id AND c.dead_from = %(new)s AND p.dead_from IS NULL"
+            + returning,
             params,
         )
+        if keep:
+            removed_terms.update(str(term) for (term,) in removed.fetchall())
     doc_ids = _insert_documents(conn, manifest, keep_sources, new)
-    _insert_chunks(conn, chunks, vectors, doc_ids, new)
+    added_terms = _insert_chunks(
+        conn, chunks, vectors, doc_ids, new, _average_length(conn, current, chunks)
+    )
+    _update_term_counts(conn, current, new, added_terms, removed_terms, full=not keep)
     on_stage("rows written")
     if chunks:
         conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
@@ -377,15 +396,78 @@ def _insert_documents(
     return doc_ids
 
 
+def _average_length(conn: Connection, current: int | None, chunks: list[Chunk]) -> float:
+    """The average chunk length (in terms) that postings' impacts are computed with: the current
+    generation's, or for a first build that of a sample of the new chunks. Impacts only order each
+    term's postings for the candidate scan; scores are computed at question time with the exact
+    average of the generation asked, so an estimate here costs no accuracy."""
+    if current is not None:
+        row = conn.execute(
+            "SELECT token_total::float8 / nullif(chunk_count, 0) FROM quotebot_generations "
+            "WHERE generation = %s",
+            (current,),
+        ).fetchone()
+        if row is not None and row[0]:
+            return float(row[0])
+    sample = chunks[:: max(1, len(chunks) // 2000)]
+    lengths = [max(len(keyword_tokens(chunk.text)), 1) for chunk in sample]
+    return sum(lengths) / len(lengths) if lengths else 1.0
+
+
+def impact(tf: int, length: int, average_length: float) -> float:
+    """BM25's term-frequency factor (bm25s' Lucene variant): a posting's weight before idf."""
+    return tf / (tf + K1 * (1 - B + B * length / average_length))
+
+
+def _update_term_counts(
+    conn: Connection,
+    current: int | None,
+    new: int,
+    added: Counter[str],
+    removed: Counter[str],
+    *,
+    full: bool,
+) -> None:
+    """Each changed term's document frequency as a row of the new generation (the old row dies)."""
+    visible = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
+    old: dict[str, int] = {}
+    if current is not None and full:
+        conn.execute(
+            f"UPDATE quotebot_terms SET dead_from = %(new)s WHERE {visible}",
+            {"g": current, "new": new},
+        )
+    elif current is not None:
+        changed = sorted(set(added) | set(removed))
+        rows = conn.execute(
+            f"UPDATE quotebot_terms SET dead_from = %(new)s WHERE term = ANY(%(terms)s::text[]) "
+            f"AND {visible} RETURNING term, df",
+            {"g": current, "new": new, "terms": changed},
+        ).fetchall()
+        old = {str(term): int(df) for term, df in rows}
+    with conn.cursor().copy(
+        "COPY quotebot_terms (term, df, live_from) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "int4", "int8"])
+        for term in sorted(set(added) | set(removed) | set(old)):
+            df = old.get(term, 0) + added[term] - removed[term]
+            if df < 0:
+                raise IndexCorruptError(f"term counts disagree with the postings for {term!r}")
+            if df:
+                copy.write_row((term, df, new))
+
+
 def _insert_chunks(
     conn: Connection,
     chunks: list[Chunk],
     vectors: np.ndarray,
     doc_ids: dict[str, int],
     generation: int,
-) -> None:
+    average_length: float,
+) -> Counter[str]:
+    """The chunks, their vectors and postings; returns how many new chunks hold each term."""
+    document_frequency: Counter[str] = Counter()
     if not chunks:
-        return
+        return document_frequency
     ids = [
         int(r[0])
         for r in conn.execute(
@@ -396,16 +478,19 @@ def _insert_chunks(
     ]
     token_counts: list[int] = []
     with conn.cursor().copy(
-        "COPY quotebot_postings (term, chunk_id, tf, token_count, live_from) "
+        "COPY quotebot_postings (term, chunk_id, tf, token_count, impact, live_from) "
         "FROM STDIN (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["text", "int8", "int4", "int4", "int8"])
+        copy.set_types(["text", "int8", "int4", "int4", "float4", "int8"])
         for chunk_id, chunk in zip(ids, chunks, strict=True):
             terms = Counter(keyword_tokens(chunk.text))
             length = max(sum(terms.values()), 1)  # bm25s indexes an empty chunk as [""]
             token_counts.append(length)
+            document_frequency.update(terms.keys())
             for term, tf in terms.items():
-                copy.write_row((term, chunk_id, tf, length, generation))
+                copy.write_row(
+                    (term, chunk_id, tf, length, impact(tf, length, average_length), generation)
+                )
     dim = int(vectors.shape[1])
     as_f32 = np.ascontiguousarray(vectors, dtype=np.float32)
     with conn.cursor().copy(
@@ -443,3 +528,4 @@ def _insert_chunks(
                     generation,
                 )
             )
+    return document_frequency

@@ -169,6 +169,112 @@ def test_keyword_scores_and_idf_match_bm25s(knowledge: Path, pg_url: str) -> Non
         assert [s for _, s in dense_got] == pytest.approx([s for _, s in dense_expected], abs=1e-5)
 
 
+def _indexes(folder: Path, store: PgStore) -> tuple[MemoryIndex, Any]:
+    memory, _ = update_index(folder, FileStore(folder.parent / "idx"), RECIPE, FakeEmbedder())
+    pg, _ = update_index(folder, store, RECIPE, FakeEmbedder())
+    assert isinstance(memory, MemoryIndex)
+    return memory, pg
+
+
+def test_keyword_candidate_scan_keeps_the_exact_ranking_of_what_decides(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With each term's scan cut to 4 postings, a term in every chunk is cut but the rare term
+    that decides the ranking is scanned whole, and every returned score is the exact BM25."""
+    import bot.pg_index
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(40):
+        extra = " The harbour pilot boards at dawn." if i in (7, 23) else ""
+        padding = " ".join(["council meeting notes"] * (1 + i % 5))
+        (folder / f"note-{i:02}.txt").write_text(f"Council meeting {i}. {padding}.{extra}\n")
+    monkeypatch.setattr(bot.pg_index, "POSTINGS_PER_TERM", 4)
+    monkeypatch.setattr(bot.pg_index, "RESCORED", 4)
+    memory, pg = _indexes(folder, _pg(pg_url))
+    exact = dict(memory.keyword(keyword_tokens("council harbour pilot"), 40))
+    got = pg.keyword(keyword_tokens("council harbour pilot"), 3)
+    sources = [pg.chunk(cid).source for cid, _ in got]
+    assert sorted(sources[:2]) == ["note-07.txt", "note-23.txt"]
+    by_source = {c.source: i for i, c in enumerate(memory.chunks)}
+    for cid, score in got:
+        assert score == pytest.approx(exact[by_source[pg.chunk(cid).source]], rel=1e-4)
+
+
+def _term_counts_agree(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        (g,) = conn.execute("SELECT generation FROM quotebot_current").fetchone() or (0,)
+        visible = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
+        stored = dict(
+            conn.execute(f"SELECT term, df FROM quotebot_terms WHERE {visible}", {"g": g})
+        )
+        counted = dict(
+            conn.execute(
+                f"SELECT term, count(*) FROM quotebot_postings WHERE {visible} GROUP BY term",
+                {"g": g},
+            )
+        )
+    assert stored == counted and stored
+
+
+def test_term_counts_follow_every_update(knowledge: Path, pg_url: str) -> None:
+    store = _pg(pg_url, retired_grace_seconds=0)
+    folder = knowledge
+    (folder / "harbour.txt").write_text("The harbour pilot boards at dawn. Council notes.\n")
+    (folder / "market.txt").write_text("The market opens at dawn; the council sets the fees.\n")
+    steps: list[Callable[[], object]] = [
+        lambda: None,
+        lambda: (folder / "harbour.txt").write_text("The harbour closes at dusk.\n"),
+        lambda: (folder / "market.txt").unlink(),
+        lambda: (folder / "fleet.txt").write_text("A fleet of harbour boats; the council.\n"),
+    ]
+    for step in steps:
+        step()
+        memory, pg = _indexes(folder, store)
+        _term_counts_agree(pg_url)
+        vocabulary = sorted({t for c in memory.chunks for t in keyword_tokens(c.text)})
+        assert pg.idf(vocabulary) == pytest.approx(memory.idf(vocabulary))
+        for question in ["harbour council dawn", "party organizations economy"]:
+            tokens = keyword_tokens(question)
+            assert [s for _, s in pg.keyword(tokens, 10)] == pytest.approx(
+                [s for _, s in memory.keyword(tokens, 10)], rel=1e-4
+            )
+
+
+def _downgrade_to_schema_1(pg_url: str) -> None:
+    """Put the database back in the shape version 1 of the schema left it."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE quotebot_terms")
+        conn.execute("DROP INDEX quotebot_postings_impact")
+        conn.execute("DROP INDEX quotebot_postings_chunk")
+        conn.execute("ALTER TABLE quotebot_postings DROP COLUMN impact")
+        conn.execute(
+            "CREATE INDEX quotebot_postings_term ON quotebot_postings (term) "
+            "INCLUDE (chunk_id, tf, token_count, live_from, dead_from)"
+        )
+        conn.execute("CREATE INDEX quotebot_postings_chunk ON quotebot_postings (chunk_id)")
+        conn.execute("UPDATE quotebot_schema SET version = 1")
+
+
+def test_schema_1_is_migrated_in_place_by_the_first_process(knowledge: Path, pg_url: str) -> None:
+    _, before = _indexes(knowledge, _pg(pg_url))
+    tokens = keyword_tokens("collective economy service party")
+    expected = before.keyword(tokens, 10)
+    _downgrade_to_schema_1(pg_url)
+    reader = _pg(pg_url).open()  # a reader of the new version migrates
+    assert reader is not None
+    assert reader.keyword(tokens, 10) == [(c, pytest.approx(s, rel=1e-5)) for c, s in expected]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM quotebot_schema").fetchone() == (2,)
+    _term_counts_agree(pg_url)
+    (knowledge / "more.txt").write_text("A harbour pilot and the collective economy.\n")
+    memory, pg = _indexes(knowledge, _pg(pg_url))  # and updates continue from there
+    _term_counts_agree(pg_url)
+    assert [s for _, s in pg.keyword(tokens, 10)] == pytest.approx(
+        [s for _, s in memory.keyword(tokens, 10)], rel=1e-4
+    )
+
+
 @pytest.mark.model
 def test_real_model_answers_match_the_files_store(
     knowledge: Path, settings_for: Callable[[str, Path], Settings], real_embedder: Any
