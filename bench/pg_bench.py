@@ -37,6 +37,15 @@ from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex  # noqa
 from bot.text import keyword_tokens  # noqa: E402
 
 EF_CANDIDATES = (40, 64, 100, 160, 250, 400, 600, 800)
+# (postings read per question term, candidates re-scored exactly) for the keyword sweep.
+KEYWORD_CANDIDATES = (
+    (2000, 200),
+    (2000, 1000),
+    (5000, 500),
+    (5000, 1000),
+    (10000, 1000),
+    (20000, 2000),
+)
 CANDIDATES = 50  # what the service asks each method for
 PER_DOCUMENT = 100
 
@@ -165,6 +174,24 @@ print(next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024)
     return round(float(out.stdout.strip().splitlines()[-1]), 1)
 
 
+def shared_buffers_mb(n: int) -> int:
+    """Room for the vectors' HNSW graph (~2 KB a chunk with MiniLM) plus hot postings."""
+    return max(256, min(8192, n * 4 // 1000))
+
+
+def build_mb(n: int) -> int:
+    """maintenance_work_mem for the HNSW build: the whole graph in memory (~1.8 KB a chunk)."""
+    return max(512, min(8192, n * 2 // 1000 + 256))
+
+
+def restart(server: Any, pgdata: Path) -> None:
+    from pgserver._commands import pg_ctl
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
+    with server._lock:
+        server.ensure_postgres_running()
+
+
 def run(n: int, database_url: str | None, workdir: Path) -> dict[str, Any]:
     from bot.embedding import SentenceTransformerEmbedder, resolve_model
 
@@ -187,6 +214,7 @@ def run(n: int, database_url: str | None, workdir: Path) -> dict[str, Any]:
     memory.warm_up()
     results["files_bm25_build_s"] = round(time.perf_counter() - t0, 1)
     question_latency(memory, queries[:10], questions[:10])
+    keyword_truth = [memory.keyword(keyword_tokens(q), 10) for q in questions]
     parts: dict[str, list[float]] = {}
     results["files"] = {
         **percentiles(question_latency(memory, queries, questions, parts)),
@@ -206,16 +234,20 @@ def run(n: int, database_url: str | None, workdir: Path) -> dict[str, Any]:
         import pgserver
 
         server = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
+        # What a server for this size would be given (pgserver's defaults are for tests):
+        # shared buffers that hold the HNSW graph, and both cores for index builds.
         server.psql(
-            "ALTER SYSTEM SET max_parallel_maintenance_workers = 2; SELECT pg_reload_conf();"
+            "ALTER SYSTEM SET max_parallel_maintenance_workers = 2; "
+            f"ALTER SYSTEM SET shared_buffers = '{shared_buffers_mb(n)}MB';"
         )
+        restart(server, workdir / "pgdata")
         database_url = server.get_uri()
     from bot.pg_db import Database, PgOptions
     from bot.pg_store import PgStore
 
     stages: dict[str, float] = {}
     store = PgStore(
-        Database(database_url, PgOptions(retired_grace_seconds=0)),
+        Database(database_url, PgOptions(retired_grace_seconds=0, build_memory_mb=build_mb(n))),
         on_stage=lambda stage: stages.setdefault(stage, time.perf_counter()),
     )
     t0 = time.perf_counter()
@@ -244,6 +276,20 @@ def run(n: int, database_url: str | None, workdir: Path) -> dict[str, Any]:
     results["pg_dense_sweep"] = sweep
     chosen = next((ef for ef in EF_CANDIDATES if sweep[ef]["recall@10"] >= 0.98), EF_CANDIDATES[-1])
     results["pg_ef_search"] = chosen
+    keyword_sweep = {}
+    for per_term, rescored in KEYWORD_CANDIDATES:
+        options = PgOptions(
+            ef_search=chosen, keyword_postings_per_term=per_term, keyword_rescored=rescored
+        )
+        reader = PgStore(Database(database_url, options)).open()
+        assert reader is not None
+        keyword_recall(reader, keyword_truth[:10], questions[:10])  # warm
+        recall, samples = keyword_recall(reader, keyword_truth, questions)
+        keyword_sweep[f"{per_term}/{rescored}"] = {"recall@10": recall, **percentiles(samples)}
+        print(
+            f"keyword {per_term}/{rescored}: {keyword_sweep[f'{per_term}/{rescored}']}", flush=True
+        )
+    results["pg_keyword_sweep"] = keyword_sweep
     reader = PgStore(Database(database_url, PgOptions(ef_search=chosen))).open()
     question_latency(reader, queries[:10], questions[:10])
     parts = {}
@@ -251,11 +297,41 @@ def run(n: int, database_url: str | None, workdir: Path) -> dict[str, Any]:
         **percentiles(question_latency(reader, queries, questions, parts)),
         **breakdown(parts),
         "recall@10": sweep[chosen]["recall@10"],
+        "keyword_recall@10": keyword_recall(reader, keyword_truth, questions)[0],
         "reader_rss_mb": reader_memory("postgres", database_url, queries_file),
     }
     if server is not None:
         server.cleanup()
     return results
+
+
+def keyword_recall(
+    index: Any, truth: list[list[tuple[int, float]]], questions: list[str]
+) -> tuple[float, list[float]]:
+    """Share of the files store's (bm25s) keyword top-10 that the database's top-10 matches, and
+    the database's keyword latencies. A different chunk with the same exact score as bm25s' 10th
+    counts as found: among tied chunks either store may return any (both score exactly, the
+    database re-scores every chunk it returns)."""
+    found = wanted = 0
+    samples = []
+    for expected, question in zip(truth, questions, strict=True):
+        if not expected:
+            continue
+        t = time.perf_counter()
+        got = index.keyword(keyword_tokens(question), 10)
+        samples.append((time.perf_counter() - t) * 1e3)
+        tenth = expected[-1][1]
+        rows = _rows_of(index, [cid for cid, _ in got])
+        above = {row for row, score in expected if not _same(score, tenth)}
+        tied_got = sum(1 for _, score in got if _same(score, tenth))
+        tied_expected = len(expected) - len(above)
+        found += len(above & rows) + min(tied_got, tied_expected)
+        wanted += len(expected)
+    return round(found / max(wanted, 1), 4), samples
+
+
+def _same(score: float, other: float) -> bool:
+    return abs(score - other) <= 1e-5 * max(other, 1.0)
 
 
 _ROW_OF: dict[int, int] = {}

@@ -237,6 +237,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
     started = time.perf_counter()
     service = args.service_factory(settings)
+    service.writes_index = True  # the writer, on a shared store too
     report = refresh(service, quiet=True)
     if args.json:
         print(json.dumps(report.to_json()))

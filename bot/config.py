@@ -57,6 +57,14 @@ class PostgresSettings(_Section):
     writer_retry_seconds: float = Field(default=60.0, ge=0)
     # Rows of replaced documents are kept this long so that questions in flight finish.
     retired_grace_seconds: float = Field(default=60.0, ge=0)
+    # Memory the writer lets PostgreSQL use to build the HNSW index (maintenance_work_mem). The
+    # graph of 1,000,000 MiniLM vectors needs about 2 GB; a smaller value still works, slower.
+    build_memory_mb: int = Field(default=512, ge=64, le=65536)
+    # Keyword search reads each question term's best postings (by BM25 term weight), then scores
+    # the best candidates exactly; more of either finds more of the exact BM25 top results at a
+    # higher cost. Chosen by bench/pg_bench.py (docs/postgres.md has the sweep).
+    keyword_postings_per_term: int = Field(default=5000, ge=10, le=1_000_000)
+    keyword_rescored: int = Field(default=1000, ge=10, le=100_000)
 
 
 class ChunkingSettings(_Section):

@@ -36,6 +36,9 @@ class PgOptions:
     connect_timeout: float = 5.0
     writer_retry_seconds: float = 60.0
     retired_grace_seconds: float = 60.0
+    build_memory_mb: int = 512
+    keyword_postings_per_term: int = 5000
+    keyword_rescored: int = 1000
 
 
 def redact(url: str) -> str:

@@ -27,9 +27,6 @@ B = 0.75
 # Where a generation's rows are: pinned by number, so no transaction is held between queries.
 VISIBLE = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
 _MAX_EF_SEARCH = 1000
-# Keyword search's candidate scan (see PgIndex.keyword), chosen with bench/pg_bench.py.
-POSTINGS_PER_TERM = 2000
-RESCORED = 200
 
 
 class ChunkCache:
@@ -119,8 +116,9 @@ class PgIndex:
 
     def keyword(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """BM25 over the question's terms in two steps, so the cost does not grow with the corpus:
-        each term's `POSTINGS_PER_TERM` highest-impact postings give candidate chunks a partial
-        score; the best `RESCORED` candidates then get their exact score from all their postings.
+        each term's `keyword_postings_per_term` highest-impact postings give candidate chunks a
+        partial score; the best `keyword_rescored` candidates then get their exact score from all
+        their postings.
         A term in fewer chunks than that is scanned completely, so rare terms, the ones that
         decide keyword ranking, are never cut; bench/pg_bench.py measures recall against bm25s."""
         tokens = _storable(tokens)
@@ -150,8 +148,8 @@ class PgIndex:
             "k1": K1,
             "b": B,
             "avgdl": float(self._avgdl),
-            "per_term": max(POSTINGS_PER_TERM, k),
-            "rescored": max(RESCORED, k),
+            "per_term": max(self._db.options.keyword_postings_per_term, k),
+            "rescored": max(self._db.options.keyword_rescored, k),
             "k": k,
         }
         with self._db.connection() as conn:

@@ -248,7 +248,15 @@ class PgStore:
             with conn.transaction():
                 if own:  # no writer_lock() around us (migrate, tests): lock for this transaction
                     conn.execute(f"SELECT pg_advisory_xact_lock(({WRITER_KEY}))")
-                _write_generation(conn, manifest, keep_sources, chunks, vectors, self._on_stage)
+                _write_generation(
+                    conn,
+                    manifest,
+                    keep_sources,
+                    chunks,
+                    vectors,
+                    self._on_stage,
+                    self._db.options.build_memory_mb,
+                )
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
         except psycopg.Error as exc:
@@ -300,6 +308,7 @@ def _write_generation(
     chunks: list[Chunk],
     vectors: np.ndarray,
     on_stage: Stage,
+    build_memory_mb: int = 512,
 ) -> None:
     """Everything inside the caller's transaction: nothing is visible until it commits."""
     row = conn.execute("SELECT generation FROM quotebot_current FOR UPDATE").fetchone()
@@ -348,7 +357,10 @@ def _write_generation(
     _update_term_counts(conn, current, new, added_terms, removed_terms, full=not keep)
     on_stage("rows written")
     if chunks:
-        conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        # An HNSW build is several times slower once its graph outgrows this memory.
+        conn.execute(
+            "SELECT set_config('maintenance_work_mem', %s, true)", (f"{int(build_memory_mb)}MB",)
+        )
         conn.execute(hnsw_ddl(manifest.dimension))
     counted = conn.execute(
         "SELECT (SELECT count(*) FROM quotebot_chunks WHERE " + VISIBLE + "), "

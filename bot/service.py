@@ -66,6 +66,12 @@ class QuoteService:
             on_load=lambda name: self._notice(f"loading embedding model {name} ..."),
         )
         self.store: Store = store or open_store(settings, self._notice)
+        # A shared store (PostgreSQL) has one writer and any number of readers: only `quotebot
+        # index` and processes started with --watch update it; the others serve what the writer
+        # made current, so a reader elsewhere (another folder, or none) never rewrites the index.
+        self.writes_index: bool = (
+            not isinstance(self.store, SharedStore) or settings.knowledge.watch
+        )
         self._index: SearchIndex | None = None
         self._refresh_lock = threading.Lock()
 
@@ -91,12 +97,32 @@ class QuoteService:
 
         On any error (disk full, lock timeout, empty folder) the generation being served stays.
         """
+        if not self.writes_index:
+            return self._serve_current()
         with self._refresh_lock:
             index, report = update_index(
                 self.knowledge, self.store, self.recipe(), self.embedder, progress=progress
             )
             self._index = index  # the swap: one reference assignment
         return report
+
+    def _serve_current(self) -> UpdateReport:
+        """A reader of a shared store: serve the writer's current generation as it is."""
+        from bot.errors import KnowledgeError
+
+        index = self.store.open()
+        if index is None:
+            raise KnowledgeError(
+                f"the index at {self.store.describe()} is empty: run `quotebot index` where the "
+                "documents are (the writer) first"
+            )
+        self._index = index
+        documents = index.manifest.documents
+        return UpdateReport(
+            unchanged=sorted(documents),
+            chunks_total=index.manifest.chunk_count,
+            generation=index.manifest.generation,
+        )
 
     def sources(self) -> list[DocumentRecord]:
         return list(self.index.manifest.documents.values())

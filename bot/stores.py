@@ -40,6 +40,9 @@ def open_postgres(settings: Settings, on_notice: Callable[[str], None] | None = 
         connect_timeout=pg.connect_timeout_seconds,
         writer_retry_seconds=pg.writer_retry_seconds,
         retired_grace_seconds=pg.retired_grace_seconds,
+        build_memory_mb=pg.build_memory_mb,
+        keyword_postings_per_term=pg.keyword_postings_per_term,
+        keyword_rescored=pg.keyword_rescored,
     )
     database = Database(settings.database_url.get_secret_value().strip(), options)
     return PgStore(database, settings.index.lock_timeout_seconds, on_notice)

@@ -23,6 +23,7 @@ from bot.config import Settings, load_settings
 from bot.errors import (
     ConfigError,
     IndexLockedError,
+    KnowledgeError,
     StoreSchemaError,
     StoreUnavailableError,
 )
@@ -57,8 +58,42 @@ def settings_for(
     return build
 
 
-def _service(settings: Settings, embedder: Any = None) -> QuoteService:
-    return QuoteService(settings, embedder=embedder or FakeEmbedder(), on_notice=lambda m: None)
+def _service(settings: Settings, embedder: Any = None, *, writer: bool = True) -> QuoteService:
+    """A service that updates the index (as `quotebot index` does), or only reads it."""
+    service = QuoteService(settings, embedder=embedder or FakeEmbedder(), on_notice=lambda m: None)
+    service.writes_index = writer
+    return service
+
+
+def test_readers_serve_the_writers_generation_and_never_write(
+    knowledge: Path,
+    tmp_path: Path,
+    settings_for: Callable[[str, Path], Settings],
+    make_settings: Callable[..., Settings],
+    pg_url: str,
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "other.txt").write_text("A different folder about harbour pilots.\n")
+    reader = _service(settings_for("postgres", elsewhere), writer=False)
+    assert not reader.writes_index  # the default for ask, repl and discord without --watch
+    with pytest.raises(KnowledgeError, match="run `quotebot index`"):
+        reader.refresh()
+    written = _service(settings_for("postgres", knowledge)).refresh()
+    report = reader.refresh()  # serves the writer's index; its own folder is not indexed
+    assert not report.changed_anything and report.generation == written.generation
+    assert report.unchanged == ["jingzhou-grassroots-party-organizations.txt"]
+    assert "collective economy" in reader.ask("What kind of economy?").quotes[0].text
+    again = _service(settings_for("postgres", knowledge), writer=False)
+    assert again.refresh().generation == written.generation  # nothing rewritten by readers
+    watching = make_settings(
+        elsewhere,
+        index={"store": "postgres"},
+        knowledge={"path": elsewhere, "watch": True},
+        database_url=pg_url,
+    )
+    assert QuoteService(watching, embedder=FakeEmbedder()).writes_index
+    assert QuoteService(settings_for("files", elsewhere), embedder=FakeEmbedder()).writes_index
 
 
 # -- the same behaviour on both stores -------------------------------------------------------------
@@ -177,21 +212,17 @@ def _indexes(folder: Path, store: PgStore) -> tuple[MemoryIndex, Any]:
 
 
 def test_keyword_candidate_scan_keeps_the_exact_ranking_of_what_decides(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_url: str
 ) -> None:
     """With each term's scan cut to 4 postings, a term in every chunk is cut but the rare term
     that decides the ranking is scanned whole, and every returned score is the exact BM25."""
-    import bot.pg_index
-
     folder = tmp_path / "docs"
     folder.mkdir()
     for i in range(40):
         extra = " The harbour pilot boards at dawn." if i in (7, 23) else ""
         padding = " ".join(["council meeting notes"] * (1 + i % 5))
         (folder / f"note-{i:02}.txt").write_text(f"Council meeting {i}. {padding}.{extra}\n")
-    monkeypatch.setattr(bot.pg_index, "POSTINGS_PER_TERM", 4)
-    monkeypatch.setattr(bot.pg_index, "RESCORED", 4)
-    memory, pg = _indexes(folder, _pg(pg_url))
+    memory, pg = _indexes(folder, _pg(pg_url, keyword_postings_per_term=4, keyword_rescored=4))
     exact = dict(memory.keyword(keyword_tokens("council harbour pilot"), 40))
     got = pg.keyword(keyword_tokens("council harbour pilot"), 3)
     sources = [pg.chunk(cid).source for cid, _ in got]
