@@ -19,7 +19,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bot.chunking import Chunk
-from bot.errors import IndexCorruptError, IndexLockedError, StoreUnavailableError
+from bot.errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    StoreSchemaError,
+    StoreUnavailableError,
+)
 from bot.index import DocumentRecord, IndexRecipe, Manifest, SearchIndex, SkippedRecord
 from bot.pg_db import Connection, Database
 from bot.pg_index import K1, VISIBLE, B, ChunkCache, PgIndex
@@ -70,9 +75,7 @@ class PgStore:
             if version is None:
                 return None
             if version < SCHEMA_VERSION:
-                # The first process of a newer quotebot migrates (others wait on its lock); older
-                # readers still running keep working: a migration only adds to what they read.
-                ensure_schema(conn)
+                _migrate_as_reader(conn, version)
             row = conn.execute("SELECT generation FROM quotebot_current").fetchone()
             if row is None:
                 return None
@@ -294,6 +297,20 @@ class PgStore:
                 )
         except StoreUnavailableError:
             pass  # the next commit collects
+
+
+def _migrate_as_reader(conn: Connection, version: int) -> None:
+    """The first process of a newer quotebot migrates an older schema (others wait on its lock);
+    older readers still running keep working: a migration only adds to what they read. A
+    read-only role cannot, and is told who can."""
+    try:
+        ensure_schema(conn)
+    except psycopg.errors.InsufficientPrivilege:
+        raise StoreSchemaError(
+            f"the index database has schema version {version}, older than this quotebot "
+            f"({SCHEMA_VERSION}), and this role may not migrate it; run `quotebot index` once "
+            "as the writer's role"
+        ) from None
 
 
 def _try_lock(conn: Connection) -> bool:

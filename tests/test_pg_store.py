@@ -287,11 +287,28 @@ def _downgrade_to_schema_1(pg_url: str) -> None:
         conn.execute("UPDATE quotebot_schema SET version = 1")
 
 
+def _read_only_url(pg_url: str) -> str:
+    """The same database as a role that may only SELECT (as docs/postgres.md sets readers up)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    role = f"qb_reader_{abs(hash(pg_url)) % 10**6}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    parts = urlsplit(pg_url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+
+
 def test_schema_1_is_migrated_in_place_by_the_first_process(knowledge: Path, pg_url: str) -> None:
     _, before = _indexes(knowledge, _pg(pg_url))
     tokens = keyword_tokens("collective economy service party")
     expected = before.keyword(tokens, 10)
     _downgrade_to_schema_1(pg_url)
+    read_only = _read_only_url(pg_url)
+    with pytest.raises(StoreSchemaError, match="may not migrate"):
+        _pg(read_only).open()
     reader = _pg(pg_url).open()  # a reader of the new version migrates
     assert reader is not None
     assert reader.keyword(tokens, 10) == [(c, pytest.approx(s, rel=1e-5)) for c, s in expected]
