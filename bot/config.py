@@ -144,21 +144,42 @@ class DiscordSettings(_Section):
     # Buttons under an answer (and replies to it) work this long; older ones are answered with a
     # polite "expired" notice and their stored state is deleted.
     buttons_expire_hours: float = Field(default=168.0, gt=0)
-    # Sharding, one process per shard: run `shard_count` processes, each with its own shard_id
-    # (e.g. QUOTEBOT_DISCORD__SHARD_ID=0..N-1 from a supervisor). Unset: one unsharded process.
+    # Sharding. One shard per process: shard_id and shard_count (a supervisor sets
+    # QUOTEBOT_DISCORD__SHARD_ID=0..N-1). Several shards in one process: shard_ids and shard_count
+    # (in the environment a JSON list: QUOTEBOT_DISCORD__SHARD_IDS='[0,1]'). Unset: unsharded.
     shard_id: int | None = Field(default=None, ge=0)
+    shard_ids: list[int] | None = None
     shard_count: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _shards(self) -> DiscordSettings:
-        if (self.shard_id is None) != (self.shard_count is None):
-            raise ValueError("shard_id and shard_count go together")
-        if (
-            self.shard_id is not None
-            and self.shard_count is not None
-            and (self.shard_id >= self.shard_count)
-        ):
+        """Refuse at start, naming the setting, what Discord would refuse only once connected
+        (close code 4010, invalid shard) or what would run quietly mis-sharded."""
+        one, several, count = self.shard_id, self.shard_ids, self.shard_count
+        if one is not None and several is not None:
+            raise ValueError("set shard_id (one shard) or shard_ids (several), not both")
+        if count is None:
+            if one is not None:
+                raise ValueError("shard_id and shard_count go together")
+            if several is not None:
+                raise ValueError("shard_ids needs shard_count")
+            return self
+        if one is not None and one >= count:
             raise ValueError("shard_id must be below shard_count")
+        if several is None:
+            if one is None:
+                raise ValueError("shard_count needs shard_id (one shard) or shard_ids (several)")
+            return self
+        if not several:
+            raise ValueError("shard_ids is empty; list at least one shard")
+        outside = [i for i in several if not 0 <= i < count]
+        if outside:
+            raise ValueError(
+                f"shard_ids must be between 0 and {count - 1} (shard_count is {count}); "
+                f"got {outside}"
+            )
+        if len(set(several)) != len(several):
+            raise ValueError(f"shard_ids lists a shard twice: {several}")
         return self
 
 

@@ -384,6 +384,12 @@ class QuoteBot(discord.Client):
         return False
 
 
+class ShardedQuoteBot(QuoteBot, discord.AutoShardedClient):
+    """QuoteBot over several shards in one process (`shard_ids`): one gateway connection per
+    shard, but one index, one model and one worker for all of them. QuoteBot uses nothing
+    single-shard (no `ws`, `latency` or `shard_id`), so the mix-in is all it takes."""
+
+
 class _Tree(app_commands.CommandTree["QuoteBot"]):
     async def interaction_check(self, interaction: discord.Interaction[QuoteBot]) -> bool:
         """Refuse interactions outside the allowlist before any command (or retrieval) runs."""
@@ -495,6 +501,19 @@ def _raise_setup_error(runner: asyncio.Task[None]) -> None:
     raise DiscordSetupError(f"the Discord bot stopped: {type(exc).__name__}: {exc}") from exc
 
 
+def client_for(settings: DiscordSettings) -> tuple[type[QuoteBot], dict[str, Any]]:
+    """The client class and its shard options: AutoShardedClient for a range of shards in this
+    process, a plain Client for one shard (`shard_id`) or none."""
+    if settings.shard_ids is not None:
+        return ShardedQuoteBot, {
+            "shard_ids": list(settings.shard_ids),
+            "shard_count": settings.shard_count,
+        }
+    if settings.shard_id is not None:
+        return QuoteBot, {"shard_id": settings.shard_id, "shard_count": settings.shard_count}
+    return QuoteBot, {}
+
+
 def run(
     service: Service,
     settings: DiscordSettings,
@@ -515,12 +534,10 @@ def run(
     install_redaction([token.get_secret_value()])
     executor = WorkerExecutor()
     feedback = FeedbackStore.open(feedback_path) if feedback_path else None
-    shards: dict[str, Any] = (
-        {"shard_id": settings.shard_id, "shard_count": settings.shard_count}
-        if settings.shard_id is not None
-        else {}
-    )
-    bot = QuoteBot(service, settings, sync=sync, executor=executor, feedback=feedback, **shards)
+    client, shards = client_for(settings)
+    if shards:
+        log.info("running %s", ", ".join(f"{key}={value}" for key, value in shards.items()))
+    bot = client(service, settings, sync=sync, executor=executor, feedback=feedback, **shards)
     asyncio.run(serve(bot, token))
     if not executor.wait_idle(WORKER_GRACE_SECONDS):
         # An index update is still running on the worker thread; it is a daemon, and the store

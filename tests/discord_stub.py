@@ -1,9 +1,10 @@
 """A local stand-in for Discord on 127.0.0.1, so tests drive the real discord.py client.
 
 It speaks enough of the gateway (HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats and ACKs,
-RESUME → RESUMED, closing the socket on demand) and of the REST API (login, application info,
-gateway URL, interaction callbacks, follow-up webhooks, channel messages, typing, command sync) for
-the bot to log in, receive slash commands and mentions, and answer. Every REST request is recorded
+RESUME → RESUMED, closing the socket on demand; one session per shard, each guild's events on the
+shard that carries it) and of the REST API (login, application info, gateway URL, interaction
+callbacks, follow-up webhooks, channel messages, typing, command sync) for the bot to log in,
+receive slash commands and mentions, and answer. Every REST request is recorded
 with its JSON body so tests can assert on exactly what would have reached Discord.
 
 It is strict where Discord is: a second response to one interaction is a 400 (40060), a follow-up
@@ -49,7 +50,13 @@ class Request:
 class Session:
     session_id: str
     identify: dict[str, Any]
+    ws: web.WebSocketResponse
     sequence: int = 0
+
+    def owns(self, guild_id: int) -> bool:
+        """Whether this session's shard (IDENTIFY's [shard_id, shard_count]) carries the guild."""
+        shard = self.identify.get("shard")
+        return not shard or (guild_id >> 22) % shard[1] == shard[0]
 
 
 @dataclass
@@ -72,7 +79,8 @@ class DiscordStub:
         self._ids = itertools.count(1200000000000000000)
         self._runner: web.AppRunner | None = None
         self._ws: web.WebSocketResponse | None = None
-        self._session: Session | None = None
+        self._session: Session | None = None  # the latest
+        self.sessions: list[Session] = []  # every IDENTIFY, e.g. one per shard
         self._changed = asyncio.Condition()
         self._interactions: dict[str, dict[str, Any]] = {}  # token → {"responded": bool, ...}
         self.messages: dict[int, dict[str, Any]] = {}  # every message created, by id
@@ -93,8 +101,9 @@ class DiscordStub:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close(code=1001)
+        for ws in [session.ws for session in self.sessions] + [self._ws]:
+            if ws is not None and not ws.closed:
+                await ws.close(code=1001)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -346,10 +355,18 @@ class DiscordStub:
         return data
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        ws, session = self._ws, self._session
-        assert ws is not None and session is not None, "no gateway session"
+        """Send an event on the latest session whose shard carries its guild, as Discord does."""
+        guild_id = int(data.get("guild_id") or GUILD_ID)
+        owners = [s for s in self.sessions if s.owns(guild_id)]
+        session = owners[-1] if owners else self._session
+        assert session is not None, "no gateway session"
+        await self._send(session, event, data)
+
+    async def _send(self, session: Session, event: str, data: dict[str, Any]) -> None:
         session.sequence += 1
-        await ws.send_str(json.dumps({"op": 0, "t": event, "s": session.sequence, "d": data}))
+        await session.ws.send_str(
+            json.dumps({"op": 0, "t": event, "s": session.sequence, "d": data})
+        )
 
     async def drop_connection(self, code: int = 4000) -> None:
         """Close the gateway socket mid-session, as Discord does from time to time."""
@@ -427,31 +444,37 @@ class DiscordStub:
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return
         self.identifies.append(data)
-        session = Session(f"session-{next(self._ids)}", data)
+        session = Session(f"session-{next(self._ids)}", data, ws)
         self._session = session
-        await self.dispatch(
+        self.sessions.append(session)
+        ours = session.owns(GUILD_ID)  # a shard hears only of its own guilds
+        await self._send(
+            session,
             "READY",
             {
                 "v": 10,
                 "user": _user(BOT_ID, "quotebot", bot=True),
-                "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                "guilds": [{"id": str(GUILD_ID), "unavailable": True}] if ours else [],
                 "session_id": session.session_id,
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(APP_ID), "flags": 0},
+                **({"shard": data["shard"]} if data.get("shard") else {}),
             },
         )
-        await self.dispatch("GUILD_CREATE", _guild())
+        if ours:
+            await self._send(session, "GUILD_CREATE", _guild())
 
     async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
-        session = self._session
-        if data.get("token") != self.token or session is None:
+        if data.get("token") != self.token or self._session is None:
             await ws.close(code=4004)
             return
-        if data.get("session_id") != session.session_id:
+        session = next((s for s in self.sessions if s.session_id == data.get("session_id")), None)
+        if session is None:
             await ws.send_str(json.dumps({"op": 9, "d": False}))
             return
         self.resumes.append(data)
-        await self.dispatch("RESUMED", {})
+        session.ws = ws
+        await self._send(session, "RESUMED", {})
 
     # ----------------------------------------------------------------- REST
     async def _rest(self, request: web.Request) -> web.Response:

@@ -48,10 +48,33 @@ def test_example_config_is_valid_and_complete() -> None:
     [
         ("[discord]\nshard_id = 1\n", "go together"),
         ("[discord]\nshard_id = 2\nshard_count = 2\n", "below shard_count"),
+        ("[discord]\nshard_count = 2\n", r"shard_count needs shard_id \(one shard\) or shard_ids"),
+        ("[discord]\nshard_ids = [0]\n", "shard_ids needs shard_count"),
+        ("[discord]\nshard_id = 0\nshard_ids = [1]\nshard_count = 2\n", "not both"),
+        ("[discord]\nshard_ids = []\nshard_count = 2\n", "shard_ids is empty"),
+        (
+            "[discord]\nshard_ids = [0, 2, -1]\nshard_count = 2\n",
+            r"between 0 and 1 \(shard_count is 2\); got \[2, -1\]",
+        ),
+        ("[discord]\nshard_ids = [1, 0, 1]\nshard_count = 2\n", r"twice: \[1, 0, 1\]"),
     ],
 )
 def test_shard_settings_are_checked(tmp_path: Path, section: str, message: str) -> None:
     config = tmp_path / "c.toml"
     config.write_text(section)
     with pytest.raises(ConfigError, match=message):
+        load_settings(config)
+
+
+def test_a_range_of_shards_from_toml_or_a_json_list_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[discord]\nshard_ids = [2, 3]\nshard_count = 4\n")
+    discord = load_settings(config).discord
+    assert (discord.shard_ids, discord.shard_count, discord.shard_id) == ([2, 3], 4, None)
+    monkeypatch.setenv("QUOTEBOT_DISCORD__SHARD_IDS", "[0, 1]")
+    assert load_settings(config).discord.shard_ids == [0, 1]
+    monkeypatch.setenv("QUOTEBOT_DISCORD__SHARD_IDS", "0,1")  # not JSON: refused, not guessed
+    with pytest.raises(ConfigError, match=r"discord\.shard_ids: Input should be a valid list"):
         load_settings(config)

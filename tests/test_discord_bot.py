@@ -953,3 +953,31 @@ async def test_a_shard_process_identifies_as_its_shard(
         if child.returncode is None:
             child.kill()
             await child.wait()
+
+
+async def test_one_process_runs_a_range_of_shards_and_answers(
+    stub: DiscordStub, tmp_path: Path, council_knowledge: Path
+) -> None:
+    """shard_ids: one process identifies once per shard (discord.py waits 5 s between IDENTIFYs,
+    Discord's rate limit), keeps both connections, answers, and still exits 0 on SIGTERM."""
+    shards = {"QUOTEBOT_DISCORD__SHARD_IDS": "[0,1]", "QUOTEBOT_DISCORD__SHARD_COUNT": "2"}
+    child = await _child(stub, tmp_path, council_knowledge, TOKEN, extra_env=shards)
+    try:
+        await stub.wait_for_session(2, timeout=60)
+        assert [identify.get("shard") for identify in stub.identifies] == [[0, 2], [1, 2]]
+        assert [session.owns(GUILD_ID) for session in stub.sessions] == [False, True]
+        token = await stub.slash("ask", {"question": "What did the council approve?"})
+        assert "library" in str((await answered(stub, token))[-1].body.get("content", ""))
+        await stub.mention("When does construction start?")
+        await stub.wait_for(lambda _: bool(replies(stub)))
+        assert "spring" in str(replies(stub)[-1].body.get("content", ""))
+        assert not any(session.ws.closed for session in stub.sessions)  # both shards still up
+        child.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(child.communicate(), 10)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    assert child.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr
+    assert b"running shard_ids=[0, 1], shard_count=2" in stderr
