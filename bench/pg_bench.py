@@ -192,10 +192,12 @@ def restart(server: Any, pgdata: Path) -> None:
         server.ensure_postgres_running()
 
 
-def run(n: int, database_url: str | None, workdir: Path) -> dict[str, Any]:
+def run(
+    n: int, database_url: str | None, workdir: Path, hnsw: tuple[int, int] = (16, 64)
+) -> dict[str, Any]:
     from bot.embedding import SentenceTransformerEmbedder, resolve_model
 
-    results: dict[str, Any] = {"chunks": n, "cores": os.cpu_count()}
+    results: dict[str, Any] = {"chunks": n, "cores": os.cpu_count(), "hnsw_m_ef_construction": hnsw}
     base, questions = base_corpus()
     embedder = SentenceTransformerEmbedder(resolve_model("bundled:all-MiniLM-L6-v2"))
     base_vectors = embedder.encode([" ".join(c.text.split()) for c in base])
@@ -247,7 +249,15 @@ def run(n: int, database_url: str | None, workdir: Path) -> dict[str, Any]:
 
     stages: dict[str, float] = {}
     store = PgStore(
-        Database(database_url, PgOptions(retired_grace_seconds=0, build_memory_mb=build_mb(n))),
+        Database(
+            database_url,
+            PgOptions(
+                retired_grace_seconds=0,
+                build_memory_mb=build_mb(n),
+                hnsw_m=hnsw[0],
+                hnsw_ef_construction=hnsw[1],
+            ),
+        ),
         on_stage=lambda stage: stages.setdefault(stage, time.perf_counter()),
     )
     t0 = time.perf_counter()
@@ -353,11 +363,13 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="1,000,000 chunks")
     parser.add_argument("--chunks", type=int, help="override the corpus size")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--hnsw-m", type=int, default=16, help="HNSW graph degree")
+    parser.add_argument("--hnsw-ef-construction", type=int, default=64)
     args = parser.parse_args()
     n = args.chunks or (1_000_000 if args.full else 100_000)
     url = os.environ.get("QUOTEBOT_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="quotebot-pg-bench-") as tmp:
-        results = run(n, url, Path(tmp))
+        results = run(n, url, Path(tmp), (args.hnsw_m, args.hnsw_ef_construction))
     results["bench_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     text = json.dumps(results, indent=1)
     print(text)

@@ -60,6 +60,11 @@ class PostgresSettings(_Section):
     # Memory the writer lets PostgreSQL use to build the HNSW index (maintenance_work_mem). The
     # graph of 1,000,000 MiniLM vectors needs about 2 GB; a smaller value still works, slower.
     build_memory_mb: int = Field(default=512, ge=64, le=65536)
+    # HNSW graph degree and build-time candidate list (pgvector's defaults). Larger values give
+    # better recall for the same ef_search at a longer build; they apply when the index is built
+    # (first index, or a new model), not to an existing one.
+    hnsw_m: int = Field(default=16, ge=2, le=100)
+    hnsw_ef_construction: int = Field(default=64, ge=4, le=1000)
     # Keyword search reads each question term's best postings (by BM25 term weight), then scores
     # the best candidates exactly; more of either finds more of the exact BM25 top results at a
     # higher cost. Chosen by bench/pg_bench.py (docs/postgres.md has the sweep).

@@ -37,6 +37,8 @@ class PgOptions:
     writer_retry_seconds: float = 60.0
     retired_grace_seconds: float = 60.0
     build_memory_mb: int = 512
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
     keyword_postings_per_term: int = 5000
     keyword_rescored: int = 1000
 

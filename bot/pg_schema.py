@@ -117,12 +117,14 @@ def hnsw_index_name(dimension: int) -> str:
     return f"quotebot_chunks_hnsw_{int(dimension)}"
 
 
-def hnsw_ddl(dimension: int) -> str:
-    """The partial HNSW index for one dimension (int-formatted: identifiers cannot be bound)."""
+def hnsw_ddl(dimension: int, m: int = 16, ef_construction: int = 64) -> str:
+    """The partial HNSW index for one dimension (int-formatted: DDL takes no bound parameters).
+    `m` and `ef_construction` apply when the index is built; an existing one is kept."""
     dim = int(dimension)
     return (
         f"CREATE INDEX IF NOT EXISTS {hnsw_index_name(dim)} ON quotebot_chunks "
-        f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}"
+        f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
+        f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) WHERE dim = {dim}"
     )
 
 

@@ -26,7 +26,7 @@ from bot.errors import (
     StoreUnavailableError,
 )
 from bot.index import DocumentRecord, IndexRecipe, Manifest, SearchIndex, SkippedRecord
-from bot.pg_db import Connection, Database
+from bot.pg_db import Connection, Database, PgOptions
 from bot.pg_index import K1, VISIBLE, B, ChunkCache, PgIndex
 from bot.pg_schema import SCHEMA_VERSION, check_version, ensure_schema, hnsw_ddl, read_version
 from bot.text import keyword_tokens
@@ -258,7 +258,7 @@ class PgStore:
                     chunks,
                     vectors,
                     self._on_stage,
-                    self._db.options.build_memory_mb,
+                    self._db.options,
                 )
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
@@ -325,7 +325,7 @@ def _write_generation(
     chunks: list[Chunk],
     vectors: np.ndarray,
     on_stage: Stage,
-    build_memory_mb: int = 512,
+    options: PgOptions,
 ) -> None:
     """Everything inside the caller's transaction: nothing is visible until it commits."""
     row = conn.execute("SELECT generation FROM quotebot_current FOR UPDATE").fetchone()
@@ -376,9 +376,10 @@ def _write_generation(
     if chunks:
         # An HNSW build is several times slower once its graph outgrows this memory.
         conn.execute(
-            "SELECT set_config('maintenance_work_mem', %s, true)", (f"{int(build_memory_mb)}MB",)
+            "SELECT set_config('maintenance_work_mem', %s, true)",
+            (f"{int(options.build_memory_mb)}MB",),
         )
-        conn.execute(hnsw_ddl(manifest.dimension))
+        conn.execute(hnsw_ddl(manifest.dimension, options.hnsw_m, options.hnsw_ef_construction))
     counted = conn.execute(
         "SELECT (SELECT count(*) FROM quotebot_chunks WHERE " + VISIBLE + "), "
         "(SELECT coalesce(sum(token_count), 0) FROM quotebot_chunks WHERE " + VISIBLE + "), "

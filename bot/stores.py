@@ -41,6 +41,8 @@ def open_postgres(settings: Settings, on_notice: Callable[[str], None] | None = 
         writer_retry_seconds=pg.writer_retry_seconds,
         retired_grace_seconds=pg.retired_grace_seconds,
         build_memory_mb=pg.build_memory_mb,
+        hnsw_m=pg.hnsw_m,
+        hnsw_ef_construction=pg.hnsw_ef_construction,
         keyword_postings_per_term=pg.keyword_postings_per_term,
         keyword_rescored=pg.keyword_rescored,
     )

@@ -232,6 +232,17 @@ def test_keyword_candidate_scan_keeps_the_exact_ranking_of_what_decides(
         assert score == pytest.approx(exact[by_source[pg.chunk(cid).source]], rel=1e-4)
 
 
+def test_hnsw_build_parameters_come_from_the_settings(knowledge: Path, pg_url: str) -> None:
+    update_index(
+        knowledge, _pg(pg_url, hnsw_m=24, hnsw_ef_construction=100), RECIPE, FakeEmbedder()
+    )
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        (definition,) = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'quotebot_chunks_hnsw_%'"
+        ).fetchone() or ("",)
+    assert "m='24'" in definition and "ef_construction='100'" in definition
+
+
 def _term_counts_agree(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         (g,) = conn.execute("SELECT generation FROM quotebot_current").fetchone() or (0,)
