@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bot.chunking import Chunk, ChunkerSettings, chunk_text  # noqa: E402
+from bot.config import PostgresSettings  # noqa: E402
 from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex  # noqa: E402
 from bot.text import keyword_tokens  # noqa: E402
 
@@ -193,7 +194,7 @@ def restart(server: Any, pgdata: Path) -> None:
 
 
 def run(
-    n: int, database_url: str | None, workdir: Path, hnsw: tuple[int, int] = (16, 64)
+    n: int, database_url: str | None, workdir: Path, hnsw: tuple[int, int] = (24, 128)
 ) -> dict[str, Any]:
     from bot.embedding import SentenceTransformerEmbedder, resolve_model
 
@@ -363,8 +364,9 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="1,000,000 chunks")
     parser.add_argument("--chunks", type=int, help="override the corpus size")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
-    parser.add_argument("--hnsw-m", type=int, default=16, help="HNSW graph degree")
-    parser.add_argument("--hnsw-ef-construction", type=int, default=64)
+    defaults = PostgresSettings()  # what a user's quotebot builds, unless told otherwise
+    parser.add_argument("--hnsw-m", type=int, default=defaults.hnsw_m, help="HNSW graph degree")
+    parser.add_argument("--hnsw-ef-construction", type=int, default=defaults.hnsw_ef_construction)
     args = parser.parse_args()
     n = args.chunks or (1_000_000 if args.full else 100_000)
     url = os.environ.get("QUOTEBOT_DATABASE_URL")

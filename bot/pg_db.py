@@ -31,14 +31,14 @@ logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 
 @dataclass(frozen=True, slots=True)
 class PgOptions:
-    ef_search: int = 400
+    ef_search: int = 600
     pool_size: int = 4
     connect_timeout: float = 5.0
     writer_retry_seconds: float = 60.0
     retired_grace_seconds: float = 60.0
     build_memory_mb: int = 512
-    hnsw_m: int = 16
-    hnsw_ef_construction: int = 64
+    hnsw_m: int = 24
+    hnsw_ef_construction: int = 128
     keyword_postings_per_term: int = 5000
     keyword_rescored: int = 1000
 

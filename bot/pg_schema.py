@@ -117,7 +117,7 @@ def hnsw_index_name(dimension: int) -> str:
     return f"quotebot_chunks_hnsw_{int(dimension)}"
 
 
-def hnsw_ddl(dimension: int, m: int = 16, ef_construction: int = 64) -> str:
+def hnsw_ddl(dimension: int, m: int = 24, ef_construction: int = 128) -> str:
     """The partial HNSW index for one dimension (int-formatted: DDL takes no bound parameters).
     `m` and `ef_construction` apply when the index is built; an existing one is kept."""
     dim = int(dimension)
