@@ -185,14 +185,6 @@ def build_mb(n: int) -> int:
     return max(512, min(8192, n * 2 // 1000 + 256))
 
 
-def restart(server: Any, pgdata: Path) -> None:
-    from pgserver._commands import pg_ctl
-
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
-    with server._lock:
-        server.ensure_postgres_running()
-
-
 def run(
     n: int, database_url: str | None, workdir: Path, hnsw: tuple[int, int] = (24, 128)
 ) -> dict[str, Any]:
@@ -243,7 +235,11 @@ def run(
             "ALTER SYSTEM SET max_parallel_maintenance_workers = 2; "
             f"ALTER SYSTEM SET shared_buffers = '{shared_buffers_mb(n)}MB';"
         )
-        restart(server, workdir / "pgdata")
+        from tests.pg_fixture import PgServer  # its stop/start is a restart on the same socket
+
+        restarted = PgServer(server, workdir / "pgdata")
+        restarted.stop()
+        restarted.start()
         database_url = server.get_uri()
     from bot.pg_db import Database, PgOptions
     from bot.pg_store import PgStore

@@ -129,8 +129,8 @@ class PgIndex:
             "WITH q AS (SELECT t AS term, count(*) AS n FROM unnest(%(terms)s::text[]) AS t "
             "GROUP BY t), "
             "w AS (SELECT q.term, q.n * ln(1 + (%(n)s - t.df + 0.5) / (t.df + 0.5)) AS weight "
-            "FROM q JOIN quotebot_terms t ON t.term = q.term "
-            "AND t.live_from <= %(g)s AND (t.dead_from IS NULL OR t.dead_from > %(g)s)), "
+            "FROM q JOIN (SELECT term, df FROM quotebot_terms WHERE " + VISIBLE + ") t "
+            "ON t.term = q.term), "
             "candidates AS (SELECT p.chunk_id, sum(w.weight * " + factor + ") AS rough "
             "FROM w CROSS JOIN LATERAL (SELECT chunk_id, tf, token_count FROM quotebot_postings "
             "WHERE term = w.term AND " + VISIBLE + " ORDER BY impact DESC LIMIT %(per_term)s) p "
@@ -169,7 +169,7 @@ class PgIndex:
         with self._db.connection() as conn:
             rows = conn.execute(
                 "SELECT term, df FROM quotebot_terms WHERE term = ANY(%(unique)s::text[]) "
-                "AND live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)",
+                "AND " + VISIBLE,
                 {"unique": unique, "g": self.generation},
             ).fetchall()
         frequency = {str(term): int(count) for term, count in rows}

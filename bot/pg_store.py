@@ -459,18 +459,17 @@ def _update_term_counts(
     full: bool,
 ) -> None:
     """Each changed term's document frequency as a row of the new generation (the old row dies)."""
-    visible = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
     old: dict[str, int] = {}
     if current is not None and full:
         conn.execute(
-            f"UPDATE quotebot_terms SET dead_from = %(new)s WHERE {visible}",
+            f"UPDATE quotebot_terms SET dead_from = %(new)s WHERE {VISIBLE}",
             {"g": current, "new": new},
         )
     elif current is not None:
         changed = sorted(set(added) | set(removed))
         rows = conn.execute(
             f"UPDATE quotebot_terms SET dead_from = %(new)s WHERE term = ANY(%(terms)s::text[]) "
-            f"AND {visible} RETURNING term, df",
+            f"AND {VISIBLE} RETURNING term, df",
             {"g": current, "new": new, "terms": changed},
         ).fetchall()
         old = {str(term): int(df) for term, df in rows}

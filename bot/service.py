@@ -29,7 +29,7 @@ from bot.conversation import (
     is_more_request,
 )
 from bot.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
-from bot.errors import QuestionError
+from bot.errors import KnowledgeError, QuestionError
 from bot.index import DocumentRecord, IndexRecipe, SearchIndex
 from bot.indexing import ProgressCallback, UpdateReport, update_index
 from bot.intents import proper_names
@@ -108,8 +108,6 @@ class QuoteService:
 
     def _serve_current(self) -> UpdateReport:
         """A reader of a shared store: serve the writer's current generation as it is."""
-        from bot.errors import KnowledgeError
-
         index = self.store.open()
         if index is None:
             raise KnowledgeError(
@@ -134,7 +132,6 @@ class QuoteService:
         in the manifest, so the text need not be stored; a file changed since indexing is refused.
         """
         from bot.documents import DocumentFile, DocumentSkipped, read_document
-        from bot.errors import KnowledgeError
 
         record = self.index.manifest.documents.get(source)
         if record is None:
