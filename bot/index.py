@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -99,16 +99,23 @@ class IndexRecipe:
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
+    """One generation's description. `documents` iterates in source order; a store whose
+    readers must not hold every record (PostgreSQL) gives a mapping that looks records up on
+    demand, and then states `chunk_total` so counting chunks does not read every record."""
+
     recipe: IndexRecipe
     dimension: int
-    documents: dict[str, DocumentRecord]
+    documents: Mapping[str, DocumentRecord]
     skipped: dict[str, SkippedRecord] = field(default_factory=dict)
     generation: int = 0
     created_at: str = ""
     model_info: dict[str, Any] = field(default_factory=dict)  # max_seq_length, normalised, ...
+    chunk_total: int | None = None
 
     @property
     def chunk_count(self) -> int:
+        if self.chunk_total is not None:
+            return self.chunk_total
         return sum(record.chunks for record in self.documents.values())
 
 

@@ -159,7 +159,8 @@ def _plan(
     recipe: IndexRecipe,
     corrupt: str | None = None,
 ) -> _Plan:
-    previous = manifest.documents if manifest else {}
+    # One streamed read of every record (a PostgreSQL manifest looks records up on demand).
+    previous = dict(manifest.documents.items()) if manifest else {}
     reason = corrupt or (manifest.recipe.difference(recipe) if manifest is not None else None)
     old_docs = {} if reason else previous
     old_skipped = manifest.skipped if manifest and not reason else {}
@@ -185,7 +186,7 @@ def _plan(
             to_read.append(file)
     present = {file.source for file in scan.files} | set(scan.unreadable)
     forget = bool((set(old_docs) | set(old_skipped)) - present)
-    return _Plan(to_read, keep, keep_skipped, dict(previous), reason, forget, warnings)
+    return _Plan(to_read, keep, keep_skipped, previous, reason, forget, warnings)
 
 
 def _apply(
@@ -339,7 +340,7 @@ def _require_documents(folder: Path, manifest: Manifest) -> None:
 
 def _report(plan: _Plan, manifest: Manifest, embedded: int, warnings: list[str]) -> UpdateReport:
     """Counts from the difference between the previous and the new generation."""
-    new, old = manifest.documents, plan.previous
+    new, old = dict(manifest.documents.items()), plan.previous
     rebuilt = plan.rebuild_reason is not None
     return UpdateReport(
         added=sorted(s for s in new if s not in old),

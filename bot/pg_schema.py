@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.errors import ConfigError, StoreSchemaError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # DDL of each version, applied in order from the version the database is at.
 _MIGRATIONS: dict[int, list[str]] = {
@@ -99,6 +99,21 @@ _MIGRATIONS: dict[int, list[str]] = {
             WHERE p.live_from <= c.generation
               AND (p.dead_from IS NULL OR p.dead_from > c.generation)
             GROUP BY p.term, c.generation""",
+    ],
+    # Readers that do not grow with the corpus look documents up by source (citations) instead
+    # of loading them all. Keyword search is exact with an early stop (pg_index.py): that needs a
+    # bound on the postings it has not read, so every impact is now computed with one average
+    # chunk length kept for the database (`impact_avgdl`, set by the first write, never changed).
+    3: [
+        'CREATE INDEX quotebot_documents_source ON quotebot_documents (source COLLATE "C") '
+        "INCLUDE (live_from, dead_from)",
+        "ALTER TABLE quotebot_schema ADD COLUMN impact_avgdl double precision",
+        """UPDATE quotebot_schema SET impact_avgdl = (
+            SELECT g.token_total::float8 / nullif(g.chunk_count, 0)
+            FROM quotebot_generations g JOIN quotebot_current c USING (generation))""",
+        """UPDATE quotebot_postings p
+            SET impact = p.tf / (p.tf + 1.5 * (0.25 + 0.75 * p.token_count / s.impact_avgdl))
+            FROM quotebot_schema s WHERE s.impact_avgdl IS NOT NULL""",
     ],
 }
 

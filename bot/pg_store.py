@@ -25,8 +25,9 @@ from bot.errors import (
     StoreSchemaError,
     StoreUnavailableError,
 )
-from bot.index import DocumentRecord, IndexRecipe, Manifest, SearchIndex, SkippedRecord
+from bot.index import IndexRecipe, Manifest, SearchIndex, SkippedRecord
 from bot.pg_db import Connection, Database, PgOptions
+from bot.pg_documents import PgDocuments
 from bot.pg_index import K1, VISIBLE, B, ChunkCache, PgIndex
 from bot.pg_schema import SCHEMA_VERSION, check_version, ensure_schema, hnsw_ddl, read_version
 from bot.text import keyword_tokens
@@ -94,39 +95,46 @@ class PgStore:
         return self.open() or serving
 
     def _load(self, conn: Connection, generation: int) -> PgIndex:
+        """The generation's description only: documents are looked up when quoted, so a reader's
+        memory does not grow with the corpus."""
         row = conn.execute(
-            "SELECT manifest, chunk_count, token_total FROM quotebot_generations "
-            "WHERE generation = %s",
+            "SELECT g.manifest, g.chunk_count, g.token_total, s.impact_avgdl "
+            "FROM quotebot_generations g, quotebot_schema s WHERE g.generation = %s",
             (generation,),
         ).fetchone()
         if row is None:
             raise IndexCorruptError(f"generation {generation} is current but has no record")
-        meta, chunk_count, token_total = row
-        documents = conn.execute(
-            "SELECT source, sha256, metadata FROM quotebot_documents WHERE " + VISIBLE,
-            {"g": generation},
-        ).fetchall()
+        meta, chunk_count, token_total, impact_avgdl = row
+        if "document_count" in meta:
+            document_count = int(meta["document_count"])
+        else:  # written before the count was recorded
+            counted = conn.execute(
+                "SELECT count(*) FROM quotebot_documents WHERE " + VISIBLE, {"g": generation}
+            ).fetchone()
+            document_count = int(counted[0]) if counted else 0
         try:
             manifest = Manifest(
                 recipe=IndexRecipe.from_json(meta["recipe"]),
                 dimension=int(meta["dimension"]),
-                documents={
-                    source: DocumentRecord(source=source, sha256=sha, **data)
-                    for source, sha, data in sorted(documents)
-                },
+                documents=PgDocuments(self._db, generation, document_count),
                 skipped={s: SkippedRecord(**r) for s, r in meta.get("skipped", {}).items()},
                 generation=generation,
                 created_at=str(meta["created_at"]),
                 model_info=dict(meta.get("model_info", {})),
+                chunk_total=int(chunk_count),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexCorruptError(f"generation {generation} has a broken record: {exc}") from None
-        if manifest.chunk_count != chunk_count:
-            raise IndexCorruptError(
-                f"generation {generation}: documents count {manifest.chunk_count} chunks, "
-                f"the generation {chunk_count}"
-            )
-        return PgIndex(self._db, manifest, int(chunk_count), int(token_total), self._cache)
+        if chunk_count and impact_avgdl is None:
+            raise IndexCorruptError("the index has chunks but no impact average length")
+        return PgIndex(
+            self._db,
+            manifest,
+            int(chunk_count),
+            int(token_total),
+            self._cache,
+            impact_avgdl=float(impact_avgdl or 1.0),
+        )
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -342,6 +350,7 @@ def _write_generation(
         "skipped": {s: asdict(r) for s, r in sorted(manifest.skipped.items())},
         "model_info": manifest.model_info,
         "created_at": manifest.created_at,
+        "document_count": len(manifest.documents),
     }
     conn.execute(
         "INSERT INTO quotebot_generations (generation, manifest, chunk_count, token_total) "
@@ -369,7 +378,7 @@ def _write_generation(
             removed_terms.update(str(term) for (term,) in removed.fetchall())
     doc_ids = _insert_documents(conn, manifest, keep_sources, new)
     added_terms = _insert_chunks(
-        conn, chunks, vectors, doc_ids, new, _average_length(conn, current, chunks)
+        conn, chunks, vectors, doc_ids, new, _impact_average_length(conn, chunks)
     )
     _update_term_counts(conn, current, new, added_terms, removed_terms, full=not keep)
     on_stage("rows written")
@@ -426,22 +435,21 @@ def _insert_documents(
     return doc_ids
 
 
-def _average_length(conn: Connection, current: int | None, chunks: list[Chunk]) -> float:
-    """The average chunk length (in terms) that postings' impacts are computed with: the current
-    generation's, or for a first build that of a sample of the new chunks. Impacts only order each
-    term's postings for the candidate scan; scores are computed at question time with the exact
-    average of the generation asked, so an estimate here costs no accuracy."""
-    if current is not None:
-        row = conn.execute(
-            "SELECT token_total::float8 / nullif(chunk_count, 0) FROM quotebot_generations "
-            "WHERE generation = %s",
-            (current,),
-        ).fetchone()
-        if row is not None and row[0]:
-            return float(row[0])
+def _impact_average_length(conn: Connection, chunks: list[Chunk]) -> float:
+    """The average chunk length (in terms) every posting's impact is computed with: one value
+    for the database, set by its first write from a sample of the chunks and never changed, so a
+    reader can bound the impact of postings it has not read (see PgIndex.keyword). Impacts only
+    order each term's postings; scores use the exact average of the generation asked."""
+    row = conn.execute("SELECT impact_avgdl FROM quotebot_schema FOR UPDATE").fetchone()
+    if row is not None and row[0]:
+        return float(row[0])
+    if not chunks:
+        return 1.0  # nothing written with it; the first chunks set it
     sample = chunks[:: max(1, len(chunks) // 2000)]
     lengths = [max(len(keyword_tokens(chunk.text)), 1) for chunk in sample]
-    return sum(lengths) / len(lengths) if lengths else 1.0
+    average = sum(lengths) / len(lengths) if lengths else 1.0
+    conn.execute("UPDATE quotebot_schema SET impact_avgdl = %s", (average,))
+    return average
 
 
 def impact(tf: int, length: int, average_length: float) -> float:

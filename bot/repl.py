@@ -145,7 +145,7 @@ def run_repl(
         service.ask("warm up")  # loads the model and the keyword index before the first prompt
     repl = Repl(service, console, reindex)
     console.print(
-        f"quotebot: {len(service.sources())} documents from {service.knowledge}. "
+        f"quotebot: {service.document_count()} documents from {service.knowledge}. "
         "Ask a question, or :help."
     )
     interactive = sys.stdin.isatty()

@@ -9,6 +9,7 @@ writer lock), because a watcher thread and a surface command may both ask for on
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -74,6 +75,7 @@ class QuoteService:
         )
         self._index: SearchIndex | None = None
         self._refresh_lock = threading.Lock()
+        self._decline_by_generation: tuple[tuple[int, str], str] | None = None
 
     @property
     def knowledge(self) -> Path:
@@ -115,15 +117,16 @@ class QuoteService:
                 "documents are (the writer) first"
             )
         self._index = index
-        documents = index.manifest.documents
         return UpdateReport(
-            unchanged=sorted(documents),
-            chunks_total=index.manifest.chunk_count,
-            generation=index.manifest.generation,
+            chunks_total=index.manifest.chunk_count, generation=index.manifest.generation
         )
 
     def sources(self) -> list[DocumentRecord]:
         return list(self.index.manifest.documents.values())
+
+    def document_count(self) -> int:
+        """How many documents are served (without reading their records)."""
+        return len(self.index.manifest.documents)
 
     def document_text(self, source: str) -> str:
         """Exactly the text the quote offsets of `source` refer to (extracted again, same bytes).
@@ -256,10 +259,19 @@ class QuoteService:
         return list(with_citations(answer, index.manifest.documents).quotes)
 
     def decline_message(self, index: SearchIndex | None = None) -> str:
-        names = sorted((index or self.index).manifest.documents)
-        topics = ", ".join(_topic(name) for name in names[:5])
-        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-        return f"I could not find that in my documents. They cover: {topics}{more}."
+        """Names the first documents; kept per generation (a shared store looks them up)."""
+        manifest = (index or self.index).manifest
+        key = (manifest.generation, manifest.created_at)
+        cached = self._decline_by_generation
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        names = list(itertools.islice(manifest.documents, 5))  # documents iterate in source order
+        topics = ", ".join(_topic(name) for name in names)
+        count = len(manifest.documents)
+        more = f" and {count - 5} more" if count > 5 else ""
+        message = f"I could not find that in my documents. They cover: {topics}{more}."
+        self._decline_by_generation = (key, message)
+        return message
 
     def _prepare(self, question: str) -> tuple[str, str | None]:
         query = normalize_for_matching(question)

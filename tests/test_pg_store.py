@@ -31,6 +31,7 @@ from bot.file_store import FileStore
 from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex
 from bot.indexing import update_index
 from bot.pg_db import Database, PgOptions, redact, scrub
+from bot.pg_documents import PgDocuments
 from bot.pg_store import PgStore
 from bot.service import QuoteService
 from bot.text import keyword_tokens
@@ -82,7 +83,8 @@ def test_readers_serve_the_writers_generation_and_never_write(
     written = _service(settings_for("postgres", knowledge)).refresh()
     report = reader.refresh()  # serves the writer's index; its own folder is not indexed
     assert not report.changed_anything and report.generation == written.generation
-    assert report.unchanged == ["jingzhou-grassroots-party-organizations.txt"]
+    assert [r.source for r in reader.sources()] == ["jingzhou-grassroots-party-organizations.txt"]
+    assert reader.document_count() == 1
     assert "collective economy" in reader.ask("What kind of economy?").quotes[0].text
     again = _service(settings_for("postgres", knowledge), writer=False)
     assert again.refresh().generation == written.generation  # nothing rewritten by readers
@@ -232,6 +234,60 @@ def test_keyword_candidate_scan_keeps_the_exact_ranking_of_what_decides(
         assert score == pytest.approx(exact[by_source[pg.chunk(cid).source]], rel=1e-4)
 
 
+def test_keyword_search_is_exact_when_every_term_is_common(tmp_path: Path, pg_url: str) -> None:
+    """Lists read 4 postings at a time over 240 chunks that all share a small vocabulary: the
+    rounds must read deeper until no unread posting can change the top 10, which then holds
+    exactly bm25s' scores (ties may swap chunks of equal score, nothing else)."""
+    import random
+
+    pick = random.Random(5)
+    vocabulary = ["harbour", "pilot", "council", "market", "fleet", "dawn", "dusk", "ferry"]
+    vocabulary += ["toll", "bridge", "river", "tide"]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(240):
+        words = [pick.choice(vocabulary[: 3 + i % 10]) for _ in range(5 + pick.randrange(40))]
+        (folder / f"log-{i:03}.txt").write_text(" ".join(words) + ".\n")
+    store = _pg(pg_url, keyword_postings_per_term=4, keyword_rescored=4)
+    for longer in (False, True):
+        if longer:  # the average length grows past the one impacts were computed with
+            for i in range(60):
+                words = [pick.choice(vocabulary) for _ in range(60 + pick.randrange(40))]
+                (folder / f"long-{i:03}.txt").write_text(" ".join(words) + ".\n")
+        memory, pg = _indexes(folder, store)
+        by_text = {c.text: i for i, c in enumerate(memory.chunks)}
+        for question in ["harbour pilot", "council market ferry toll", "tide", "river river dawn"]:
+            tokens = keyword_tokens(question)
+            exact = dict(memory.keyword(tokens, len(memory.chunks)))
+            expected = memory.keyword(tokens, 10)
+            got = pg.keyword(tokens, 10)
+            assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-5)
+            for cid, score in got:
+                assert exact[by_text[pg.chunk(cid).text]] == pytest.approx(score, rel=1e-5)
+
+
+def test_a_reader_looks_documents_up_instead_of_loading_them(tmp_path: Path, pg_url: str) -> None:
+    """Memory that does not grow with the corpus: opening a generation reads no document record;
+    citations fetch the ones quoted; listings stream in Python's (code-point) order."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    names = ["b.txt", "B.txt", "a.txt", "Z.txt", "é.txt", "_x.txt", "a b.txt"]
+    for name in names:
+        (folder / name).write_text(f"Notes of the harbour council, file {name}.\n")
+    update_index(folder, _pg(pg_url), RECIPE, FakeEmbedder())
+    reader = _pg(pg_url).open()
+    assert reader is not None
+    documents = reader.manifest.documents
+    assert isinstance(documents, PgDocuments) and len(documents) == len(names)
+    assert documents.held() == []  # nothing read yet
+    assert list(documents) == sorted(names)
+    assert [r.source for r in documents.values()] == sorted(names)
+    assert [s for s, _ in documents.items()] == sorted(names)
+    assert documents["é.txt"].chunks == 1 and documents.get("missing.txt") is None
+    assert "a\x00b" not in documents and reader.manifest.chunk_count == len(names)
+    assert documents.held() == ["é.txt"]
+
+
 def test_hnsw_build_parameters_come_from_the_settings(knowledge: Path, pg_url: str) -> None:
     update_index(
         knowledge, _pg(pg_url, hnsw_m=24, hnsw_ef_construction=100), RECIPE, FakeEmbedder()
@@ -283,8 +339,19 @@ def test_term_counts_follow_every_update(knowledge: Path, pg_url: str) -> None:
             )
 
 
+def _downgrade_to_schema_2(pg_url: str) -> None:
+    """Put the database back in the shape version 2 of the schema left it: no source index, and
+    impacts computed with whatever average the writer had (here: a different one)."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP INDEX quotebot_documents_source")
+        conn.execute("ALTER TABLE quotebot_schema DROP COLUMN impact_avgdl")
+        conn.execute("UPDATE quotebot_postings SET impact = impact * 0.5 + 0.01 * tf")
+        conn.execute("UPDATE quotebot_schema SET version = 2")
+
+
 def _downgrade_to_schema_1(pg_url: str) -> None:
     """Put the database back in the shape version 1 of the schema left it."""
+    _downgrade_to_schema_2(pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DROP TABLE quotebot_terms")
         conn.execute("DROP INDEX quotebot_postings_impact")
@@ -312,11 +379,14 @@ def _read_only_url(pg_url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
 
 
-def test_schema_1_is_migrated_in_place_by_the_first_process(knowledge: Path, pg_url: str) -> None:
+@pytest.mark.parametrize("old_version", [1, 2])
+def test_an_older_schema_is_migrated_in_place_by_the_first_process(
+    old_version: int, knowledge: Path, pg_url: str
+) -> None:
     _, before = _indexes(knowledge, _pg(pg_url))
     tokens = keyword_tokens("collective economy service party")
     expected = before.keyword(tokens, 10)
-    _downgrade_to_schema_1(pg_url)
+    (_downgrade_to_schema_1 if old_version == 1 else _downgrade_to_schema_2)(pg_url)
     read_only = _read_only_url(pg_url)
     with pytest.raises(StoreSchemaError, match="may not migrate"):
         _pg(read_only).open()
@@ -324,7 +394,13 @@ def test_schema_1_is_migrated_in_place_by_the_first_process(knowledge: Path, pg_
     assert reader is not None
     assert reader.keyword(tokens, 10) == [(c, pytest.approx(s, rel=1e-5)) for c, s in expected]
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        assert conn.execute("SELECT version FROM quotebot_schema").fetchone() == (2,)
+        assert conn.execute("SELECT version FROM quotebot_schema").fetchone() == (3,)
+        (avgdl,) = conn.execute("SELECT impact_avgdl FROM quotebot_schema").fetchone() or (0,)
+        impacts = conn.execute("SELECT tf, token_count, impact FROM quotebot_postings").fetchall()
+    assert avgdl > 0 and all(
+        impact == pytest.approx(tf / (tf + 1.5 * (0.25 + 0.75 * n / avgdl)), rel=1e-6)
+        for tf, n, impact in impacts
+    )
     _term_counts_agree(pg_url)
     (knowledge / "more.txt").write_text("A harbour pilot and the collective economy.\n")
     memory, pg = _indexes(knowledge, _pg(pg_url))  # and updates continue from there

@@ -1,0 +1,113 @@
+"""The document records of one PostgreSQL generation, read on demand.
+
+A reader's memory must not grow with the number of documents: citations look up the records of
+the sources they quote (a small cache keeps the recent ones), and a listing streams the records a
+page at a time in source order. Sources compare in code-point order (`COLLATE "C"`), the order
+Python sorts strings in, so both stores list documents alike.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
+from typing import Any
+
+from bot.errors import IndexCorruptError
+from bot.index import DocumentRecord
+from bot.pg_db import Database
+from bot.pg_index import VISIBLE
+
+PAGE = 500
+
+
+class PgDocuments(Mapping[str, DocumentRecord]):
+    def __init__(self, db: Database, generation: int, count: int, cache_size: int = 256) -> None:
+        self._db = db
+        self._generation = generation
+        self._count = count
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, DocumentRecord] = OrderedDict()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, source: str) -> DocumentRecord:
+        if not isinstance(source, str):
+            raise KeyError(source)
+        found = self._cache.get(source)
+        if found is not None:
+            self._cache.move_to_end(source)
+            return found
+        with self._db.connection() as conn:
+            row = conn.execute(
+                'SELECT source, sha256, metadata FROM quotebot_documents WHERE source COLLATE "C" '
+                "= %(s)s AND " + VISIBLE,
+                {"s": source.replace("\x00", "\ufffd"), "g": self._generation},
+            ).fetchone()
+        if row is None:
+            raise KeyError(source)
+        record = self._record(row)
+        self._cache[source] = record
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return record
+
+    def __iter__(self) -> Iterator[str]:
+        for page in self._pages("source"):
+            yield from (str(row[0]) for row in page)
+
+    def held(self) -> list[str]:
+        """The sources whose records are in memory now (the cache), least recent first."""
+        return list(self._cache)
+
+    def items(self) -> ItemsView[str, DocumentRecord]:
+        return _StreamedItems(self)
+
+    def values(self) -> ValuesView[DocumentRecord]:
+        return _StreamedValues(self)
+
+    def records(self) -> Iterator[DocumentRecord]:
+        """Every record in source order, a page per query (never all in memory at once)."""
+        for page in self._pages("source, sha256, metadata"):
+            yield from (self._record(row) for row in page)
+
+    def _pages(self, columns: str) -> Iterator[list[Any]]:
+        """Keyset pages, so each is one short index scan and no cursor stays open between them."""
+        after: str | None = None
+        while True:
+            with self._db.connection() as conn:
+                rows = conn.execute(
+                    f"SELECT {columns} FROM quotebot_documents WHERE {VISIBLE} "
+                    'AND (%(after)s::text IS NULL OR source COLLATE "C" > %(after)s) '
+                    'ORDER BY source COLLATE "C" LIMIT %(page)s',
+                    {"g": self._generation, "after": after, "page": PAGE},
+                ).fetchall()
+            if rows:
+                yield rows
+            if len(rows) < PAGE:
+                return
+            after = str(rows[-1][0])
+
+    def _record(self, row: Any) -> DocumentRecord:
+        source, sha256, metadata = row
+        try:
+            return DocumentRecord.from_json({**metadata, "source": source, "sha256": sha256})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexCorruptError(
+                f"generation {self._generation} has a broken record for {source!r}: {exc}"
+            ) from None
+
+
+class _StreamedItems(ItemsView[str, DocumentRecord]):
+    _mapping: PgDocuments
+
+    def __iter__(self) -> Iterator[tuple[str, DocumentRecord]]:
+        for record in self._mapping.records():
+            yield record.source, record
+
+
+class _StreamedValues(ValuesView[DocumentRecord]):
+    _mapping: PgDocuments
+
+    def __iter__(self) -> Iterator[DocumentRecord]:
+        yield from self._mapping.records()
