@@ -38,14 +38,14 @@ from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex  # noqa
 from bot.text import keyword_tokens  # noqa: E402
 
 EF_CANDIDATES = (40, 64, 100, 160, 250, 400, 600, 800)
-# (postings read per question term, candidates re-scored exactly) for the keyword sweep.
+# Keyword sweep: (postings read per question term and candidates re-scored in the first round,
+# most postings read of one term). Exact unless that budget runs out first.
 KEYWORD_CANDIDATES = (
-    (2000, 200),
-    (2000, 1000),
-    (5000, 500),
-    (5000, 1000),
-    (10000, 1000),
-    (20000, 2000),
+    (2000, 1000, 80_000),
+    (5000, 1000, 5000),
+    (5000, 1000, 20_000),
+    (5000, 1000, 80_000),
+    (5000, 1000, 320_000),
 )
 CANDIDATES = 50  # what the service asks each method for
 PER_DOCUMENT = 100
@@ -146,15 +146,18 @@ def breakdown(parts: dict[str, list[float]]) -> dict[str, float]:
     return {f"{name}_p50_ms": round(float(np.percentile(v, 50)), 2) for name, v in parts.items()}
 
 
-def reader_memory(kind: str, target: str, queries_file: Path) -> float:
-    """Peak RSS (MB, VmHWM) of a fresh process that opens the index and answers every question.
+def reader_memory(kind: str, target: str, queries_file: Path, questions_file: Path) -> float:
+    """Peak RSS (MB, VmHWM) of a fresh process that opens the index and does what answering every
+    question does: both searches, the quoted chunks and their documents' records (citations),
+    and the decline message's document count and first names.
 
     (ru_maxrss would be wrong here: Linux carries the parent's peak across fork + exec.)"""
     script = f"""
-import resource, sys, numpy as np
+import itertools, json, resource, sys, numpy as np
 sys.path.insert(0, {str(ROOT)!r})
 from bot.text import keyword_tokens
 queries = np.load({str(queries_file)!r})
+questions = json.loads(open({str(questions_file)!r}).read())
 if {kind!r} == "postgres":
     from bot.pg_db import Database, PgOptions
     from bot.pg_store import PgStore
@@ -163,9 +166,12 @@ else:
     from bot.file_store import FileStore
     from pathlib import Path
     index = FileStore(Path({target!r})).open()
-for q in queries:
-    index.dense(q, 50)
-    index.keyword(["year", "citi", "war"], 50)
+documents = index.manifest.documents
+for q, question in zip(queries, questions):
+    found = index.dense(q, 50)[:3] + index.keyword(keyword_tokens(question), 50)[:3]
+    for cid, _ in found:
+        documents.get(index.chunk(cid).source)
+    len(documents), list(itertools.islice(documents, 5)), index.manifest.chunk_count
 status = open("/proc/self/status").read().splitlines()
 print(next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024)
 """
@@ -197,6 +203,8 @@ def run(
     queries = embedder.encode(questions)
     queries_file = workdir / "queries.npy"
     np.save(queries_file, queries, allow_pickle=False)
+    questions_file = workdir / "questions.json"
+    questions_file.write_text(json.dumps(questions))
     t0 = time.perf_counter()
     chunks, vectors = synthesise(base, base_vectors, n)
     results["synthesis_s"] = round(time.perf_counter() - t0, 1)
@@ -220,7 +228,9 @@ def run(
 
     files_dir = workdir / "files-index"
     FileStore(files_dir).commit(manifest, set(), chunks, vectors)
-    results["files"]["reader_rss_mb"] = reader_memory("files", str(files_dir), queries_file)
+    results["files"]["reader_rss_mb"] = reader_memory(
+        "files", str(files_dir), queries_file, questions_file
+    )
     del memory
 
     # postgres
@@ -284,18 +294,27 @@ def run(
     chosen = next((ef for ef in EF_CANDIDATES if sweep[ef]["recall@10"] >= 0.98), EF_CANDIDATES[-1])
     results["pg_ef_search"] = chosen
     keyword_sweep = {}
-    for per_term, rescored in KEYWORD_CANDIDATES:
+    for per_term, rescored, most in KEYWORD_CANDIDATES:
         options = PgOptions(
-            ef_search=chosen, keyword_postings_per_term=per_term, keyword_rescored=rescored
+            ef_search=chosen,
+            keyword_postings_per_term=per_term,
+            keyword_rescored=rescored,
+            keyword_max_postings_per_term=most,
         )
         reader = PgStore(Database(database_url, options)).open()
         assert reader is not None
         keyword_recall(reader, keyword_truth[:10], questions[:10])  # warm
-        recall, samples = keyword_recall(reader, keyword_truth, questions)
-        keyword_sweep[f"{per_term}/{rescored}"] = {"recall@10": recall, **percentiles(samples)}
-        print(
-            f"keyword {per_term}/{rescored}: {keyword_sweep[f'{per_term}/{rescored}']}", flush=True
-        )
+        rounds: list[tuple[int, bool]] = []
+        recall, samples = keyword_recall(reader, keyword_truth, questions, rounds)
+        name = f"{per_term}/{rescored}/{most}"
+        keyword_sweep[name] = {
+            "recall@10": recall,
+            **percentiles(samples),
+            "rounds_mean": round(float(np.mean([r for r, _ in rounds])), 2),
+            "rounds_max": max(r for r, _ in rounds),
+            "exact_share": round(sum(e for _, e in rounds) / len(rounds), 3),
+        }
+        print(f"keyword {name}: {keyword_sweep[name]}", flush=True)
     results["pg_keyword_sweep"] = keyword_sweep
     reader = PgStore(Database(database_url, PgOptions(ef_search=chosen))).open()
     question_latency(reader, queries[:10], questions[:10])
@@ -305,15 +324,39 @@ def run(
         **breakdown(parts),
         "recall@10": sweep[chosen]["recall@10"],
         "keyword_recall@10": keyword_recall(reader, keyword_truth, questions)[0],
-        "reader_rss_mb": reader_memory("postgres", database_url, queries_file),
+        "reader_rss_mb": reader_memory("postgres", database_url, queries_file, questions_file),
     }
+    # The same reader over a corpus a tenth the size (in a second database of the same server):
+    # a reader's memory must not grow with the corpus.
+    small_url = _second_database(database_url, "quotebot_bench_tenth")
+    tenth = chunks[: n // 10]
+    small = PgStore(Database(small_url, PgOptions(build_memory_mb=build_mb(n // 10))))
+    small.commit(manifest_for(tenth, vectors.shape[1]), set(), tenth, vectors[: n // 10])
+    small.close()
+    results["postgres"]["reader_rss_mb_tenth_corpus"] = reader_memory(
+        "postgres", small_url, queries_file, questions_file
+    )
     if server is not None:
         server.cleanup()
     return results
 
 
+def _second_database(url: str, name: str) -> str:
+    """A fresh database beside `url`'s on the same server (its URL)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return make_conninfo(**{**conninfo_to_dict(url), "dbname": name})
+
+
 def keyword_recall(
-    index: Any, truth: list[list[tuple[int, float]]], questions: list[str]
+    index: Any,
+    truth: list[list[tuple[int, float]]],
+    questions: list[str],
+    rounds: list[tuple[int, bool]] | None = None,
 ) -> tuple[float, list[float]]:
     """Share of the files store's (bm25s) keyword top-10 that the database's top-10 matches, and
     the database's keyword latencies. A different chunk with the same exact score as bm25s' 10th
@@ -327,6 +370,8 @@ def keyword_recall(
         t = time.perf_counter()
         got = index.keyword(keyword_tokens(question), 10)
         samples.append((time.perf_counter() - t) * 1e3)
+        if rounds is not None:
+            rounds.append((index.keyword_rounds, index.keyword_exact))
         tenth = expected[-1][1]
         rows = _rows_of(index, [cid for cid, _ in got])
         above = {row for row, score in expected if not _same(score, tenth)}

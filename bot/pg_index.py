@@ -28,9 +28,6 @@ B = 0.75
 # Where a generation's rows are: pinned by number, so no transaction is held between queries.
 VISIBLE = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
 _MAX_EF_SEARCH = 1000
-# Rounds of four-times-deeper reads before keyword search settles for the best found so far
-# (the first covers small corpora; 1,000,000 synthetic chunks need at most ... ).
-_MAX_KEYWORD_ROUNDS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +36,12 @@ class _KeywordRound:
     kth: float  # the k-th of those (0 when fewer than k)
     unread_bound: float  # the most a chunk no list reached can score
     beyond_rescored: float  # the most a candidate not re-scored can score
-    contenders: int  # candidates that could still beat the k-th
     open_terms: list[str]  # terms whose lists were not read to the end
+
+    @property
+    def exact(self) -> bool:
+        """Nothing unread and nothing not re-scored can beat the k-th exact score."""
+        return self.unread_bound <= self.kth and self.beyond_rescored <= self.kth
 
 
 class ChunkCache:
@@ -88,6 +89,10 @@ class PgIndex:
         # rounding of impacts stored as float4.
         self._impact_ratio = max(1.0, self._avgdl / impact_avgdl) * (1 + 1e-6)
         self._recent: list[int] = []  # ids just ranked: fetched together on the first miss
+        # How the last keyword search went (benchmarks read these): rounds, and whether the result
+        # is provably the exact top k or the budget ran out first.
+        self.keyword_rounds = 0
+        self.keyword_exact = True
 
     @property
     def manifest(self) -> Manifest:
@@ -143,26 +148,31 @@ class PgIndex:
         postings. A posting not yet read can add at most the term's weight times the last impact
         read (times the bound in `_impact_ratio`), so once no unread or un-re-scored chunk can
         beat the k-th exact score the answer is final; otherwise the lists still open are read
-        four times deeper (or more candidates re-scored) and the round repeats. Small corpora and
-        rare terms finish in one round; bench/pg_bench.py measures the rounds at 1,000,000."""
+        four times deeper (or more candidates re-scored) and the round repeats, up to
+        `keyword_max_postings_per_term`. Small corpora and rare terms finish in one round;
+        bench/pg_bench.py measures rounds, exactness and time at 1,000,000 chunks."""
         tokens = _storable(tokens)
         if self._n == 0 or not tokens or k <= 0:
             return []
+        options = self._db.options
         unique = sorted(set(tokens))
-        limits = dict.fromkeys(unique, max(self._db.options.keyword_postings_per_term, k))
-        rescored = max(self._db.options.keyword_rescored, k)
-        result: list[tuple[int, float]] = []
-        for _ in range(_MAX_KEYWORD_ROUNDS):
-            found = self._keyword_round(tokens, unique, limits, rescored, k)
-            result = found.scores
-            if found.unread_bound <= found.kth and found.beyond_rescored <= found.kth:
-                break
+        most = max(options.keyword_max_postings_per_term, k)
+        limits = dict.fromkeys(unique, min(max(options.keyword_postings_per_term, k), most))
+        rescored = max(options.keyword_rescored, k)
+        found = self._keyword_round(tokens, unique, limits, rescored, k)
+        self.keyword_rounds, self.keyword_exact = 1, found.exact
+        while not found.exact:
+            deeper = limits.copy()
             if found.unread_bound > found.kth:
-                for term in found.open_terms:
-                    limits[term] *= 4
-            if found.beyond_rescored > found.kth:
-                rescored = max(rescored * 2, found.contenders)
-        result = [(cid, score) for cid, score in result if score > 0]
+                deeper.update({t: min(limits[t] * 4, most) for t in found.open_terms})
+            if found.beyond_rescored > found.kth and rescored < most:
+                rescored *= 4
+            elif deeper == limits:
+                break  # the budget is spent: the best found, each with its exact score
+            limits = deeper
+            found = self._keyword_round(tokens, unique, limits, rescored, k)
+            self.keyword_rounds, self.keyword_exact = self.keyword_rounds + 1, found.exact
+        result = [(cid, score) for cid, score in found.scores if score > 0]
         self._remember(result)
         return result
 
@@ -178,42 +188,38 @@ class PgIndex:
         query = (
             "WITH q AS (SELECT t AS term, count(*) AS n FROM unnest(%(terms)s::text[]) AS t "
             "GROUP BY t), "
-            "w AS MATERIALIZED (SELECT q.term, l.lim, "
-            "q.n * ln(1 + (%(n)s - t.df + 0.5) / (t.df + 0.5)) AS weight "
+            "w AS (SELECT q.term, l.lim, q.n * ln(1 + (%(n)s - t.df + 0.5) / (t.df + 0.5)) AS weight "
             "FROM q JOIN (SELECT term, df FROM quotebot_terms WHERE " + VISIBLE + ") t "
             "ON t.term = q.term "
             "JOIN unnest(%(unique)s::text[], %(limits)s::int[]) AS l(term, lim) "
             "ON l.term = q.term), "
-            # Each term's best postings (an index scan on (term, impact DESC) that stops early).
-            "lists AS MATERIALIZED (SELECT w.term, p.chunk_id, p.impact, "
-            "w.weight * " + factor + " AS part FROM w CROSS JOIN LATERAL "
-            "(SELECT chunk_id, tf, token_count, impact FROM quotebot_postings "
-            "WHERE term = w.term AND " + VISIBLE + " ORDER BY impact DESC LIMIT w.lim) p), "
-            # What one unread posting of each term can add at most (0 once a list is exhausted).
-            "cuts AS (SELECT w.term, CASE WHEN count(l.chunk_id) < w.lim THEN 0 "
-            "ELSE w.weight * min(l.impact) * %(ratio)s END AS bound "
-            "FROM w LEFT JOIN lists l ON l.term = w.term GROUP BY w.term, w.weight, w.lim), "
-            "unread AS (SELECT coalesce(sum(bound), 0) AS bound FROM cuts), "
-            # A chunk's highest possible score: what it has from the lists read, plus the bound
-            # of each term whose list did not reach it.
-            "candidates AS MATERIALIZED (SELECT l.chunk_id, "
-            "sum(l.part) + (SELECT bound FROM unread) - sum(c.bound) AS ub "
-            "FROM lists l JOIN cuts c ON c.term = l.term GROUP BY l.chunk_id), "
-            "best AS (SELECT chunk_id FROM candidates ORDER BY ub DESC, chunk_id "
-            "LIMIT %(rescored)s), "
+            # What one unread posting of each term can add at most: its weight times the impact
+            # at the end of what is read (one index probe; 0 when the list is read to its end).
+            "cuts AS MATERIALIZED (SELECT w.term, w.lim, w.weight, "
+            "coalesce(c.impact, 0) * w.weight * %(ratio)s AS bound FROM w LEFT JOIN LATERAL "
+            "(SELECT impact FROM quotebot_postings WHERE term = w.term AND " + VISIBLE + " "
+            "ORDER BY impact DESC OFFSET w.lim LIMIT 1) c ON true), "
+            # Each term's best postings (an index scan on (term, impact DESC) that stops early),
+            # summed per chunk: what it has from the lists read minus what those terms' bounds
+            # would have granted, so its highest possible score is that plus every bound.
+            "candidates AS MATERIALIZED (SELECT p.chunk_id, "
+            "sum(w.weight * " + factor + " - w.bound) AS gain FROM cuts w CROSS JOIN LATERAL "
+            "(SELECT chunk_id, tf, token_count FROM quotebot_postings "
+            "WHERE term = w.term AND " + VISIBLE + " ORDER BY impact DESC LIMIT w.lim) p "
+            "GROUP BY p.chunk_id), "
+            "best AS MATERIALIZED (SELECT chunk_id, gain FROM candidates "
+            "ORDER BY gain DESC, chunk_id LIMIT %(rescored)s + 1), "
             # A lateral probe per candidate, fenced by OFFSET 0 (the planner would otherwise read
             # every posting of the question's terms and hash-join them).
-            "scored AS MATERIALIZED (SELECT c.chunk_id, sum(w.weight * " + factor + ") AS s "
-            "FROM best c CROSS JOIN LATERAL (SELECT term, tf, token_count "
+            "scored AS (SELECT c.chunk_id, sum(w.weight * " + factor + ") AS s "
+            "FROM (SELECT chunk_id FROM best ORDER BY gain DESC, chunk_id LIMIT %(rescored)s) c "
+            "CROSS JOIN LATERAL (SELECT term, tf, token_count "
             "FROM quotebot_postings WHERE chunk_id = c.chunk_id "
-            "AND term = ANY(%(unique)s::text[]) OFFSET 0) p JOIN w ON w.term = p.term "
-            "GROUP BY c.chunk_id), "
-            "kth AS (SELECT coalesce((SELECT s FROM scored ORDER BY s DESC "
-            "OFFSET %(k)s - 1 LIMIT 1), 0) AS s) "
-            "SELECT s.chunk_id, s.s, (SELECT bound FROM unread), "
-            "coalesce((SELECT ub FROM candidates ORDER BY ub DESC, chunk_id "
-            "OFFSET %(rescored)s LIMIT 1), 0), "
-            "(SELECT count(*) FROM candidates, kth WHERE candidates.ub > kth.s), "
+            "AND term = ANY(%(unique)s::text[]) OFFSET 0) p JOIN cuts w ON w.term = p.term "
+            "GROUP BY c.chunk_id) "
+            "SELECT s.chunk_id, s.s, (SELECT sum(bound) FROM cuts), "
+            "coalesce((SELECT gain FROM best ORDER BY gain DESC, chunk_id "
+            "OFFSET %(rescored)s LIMIT 1), '-Infinity') + (SELECT sum(bound) FROM cuts), "
             "(SELECT array_agg(term) FROM cuts WHERE bound > 0) "
             "FROM scored s ORDER BY s.s DESC, s.chunk_id LIMIT %(k)s"
         )
@@ -233,15 +239,14 @@ class PgIndex:
         with self._db.connection() as conn:
             rows = conn.execute(query, params).fetchall()
         if not rows:  # no question term is in any chunk
-            return _KeywordRound([], 0.0, 0.0, 0.0, 0, [])
+            return _KeywordRound([], 0.0, 0.0, 0.0, [])
         scores = [(int(row[0]), float(row[1])) for row in rows]
-        _, _, unread, beyond, contenders, open_terms = rows[0]
+        _, _, unread, beyond, open_terms = rows[0]
         return _KeywordRound(
             scores,
             scores[k - 1][1] if len(scores) >= k else 0.0,
             float(unread),
             float(beyond),
-            int(contenders),
             [str(term) for term in open_terms or []],
         )
 

@@ -261,9 +261,18 @@ def test_keyword_search_is_exact_when_every_term_is_common(tmp_path: Path, pg_ur
             exact = dict(memory.keyword(tokens, len(memory.chunks)))
             expected = memory.keyword(tokens, 10)
             got = pg.keyword(tokens, 10)
+            assert pg.keyword_exact
             assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-5)
             for cid, score in got:
                 assert exact[by_text[pg.chunk(cid).text]] == pytest.approx(score, rel=1e-5)
+    capped = _pg(pg_url, keyword_postings_per_term=4, keyword_max_postings_per_term=4).open()
+    assert capped is not None
+    tokens = keyword_tokens("council market ferry toll")
+    exact = dict(memory.keyword(tokens, len(memory.chunks)))
+    got = capped.keyword(tokens, 10)
+    assert not capped.keyword_exact and capped.keyword_rounds == 1  # the budget is spent
+    for cid, score in got:  # still the exact score of every chunk it returns
+        assert exact[by_text[capped.chunk(cid).text]] == pytest.approx(score, rel=1e-5)
 
 
 def test_a_reader_looks_documents_up_instead_of_loading_them(tmp_path: Path, pg_url: str) -> None:
