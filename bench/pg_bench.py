@@ -41,11 +41,10 @@ EF_CANDIDATES = (40, 64, 100, 160, 250, 400, 600, 800)
 # Keyword sweep: (postings read per question term and candidates re-scored in the first round,
 # most postings read of one term). Exact unless that budget runs out first.
 KEYWORD_CANDIDATES = (
-    (2000, 1000, 80_000),
     (5000, 1000, 5000),
-    (5000, 1000, 20_000),
-    (5000, 1000, 80_000),
-    (5000, 1000, 320_000),
+    (10000, 2000, 10000),
+    (5000, 1000, 20000),
+    (5000, 1000, 80000),
 )
 CANDIDATES = 50  # what the service asks each method for
 PER_DOCUMENT = 100
@@ -218,6 +217,7 @@ def run(
     results["files_bm25_build_s"] = round(time.perf_counter() - t0, 1)
     question_latency(memory, queries[:10], questions[:10])
     keyword_truth = [memory.keyword(keyword_tokens(q), 10) for q in questions]
+    files_answers = [fused_top(memory, v, q) for v, q in zip(queries, questions, strict=True)]
     parts: dict[str, list[float]] = {}
     results["files"] = {
         **percentiles(question_latency(memory, queries, questions, parts)),
@@ -324,6 +324,7 @@ def run(
         **breakdown(parts),
         "recall@10": sweep[chosen]["recall@10"],
         "keyword_recall@10": keyword_recall(reader, keyword_truth, questions)[0],
+        **answer_agreement(reader, files_answers, queries, questions),
         "reader_rss_mb": reader_memory("postgres", database_url, queries_file, questions_file),
     }
     # The same reader over a corpus a tenth the size (in a second database of the same server):
@@ -350,6 +351,33 @@ def _second_database(url: str, name: str) -> str:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
     return make_conninfo(**{**conninfo_to_dict(url), "dbname": name})
+
+
+def fused_top(index: Any, vector: np.ndarray, question: str, n: int = 3) -> list[int]:
+    """The chunk ids of the n passages the service would rank first (dense + keyword, fused)."""
+    from bot.config import RetrievalSettings
+    from bot.retrieval import fuse_weighted
+
+    settings = RetrievalSettings()
+    dense = index.dense(vector, settings.candidates)
+    keyword = index.keyword(keyword_tokens(question), settings.candidates)
+    return [hit.chunk_id for hit in fuse_weighted(dense, keyword, settings.dense_weight)[:n]]
+
+
+def answer_agreement(
+    index: Any, files_answers: list[list[int]], queries: np.ndarray, questions: list[str]
+) -> dict[str, float]:
+    """How often the database ranks the same passages first as the files store (whose ids are
+    row numbers): the same best passage, and the share of the top 3 in common."""
+    same_first = shared = 0
+    for expected, vector, question in zip(files_answers, queries, questions, strict=True):
+        got = [next(iter(_rows_of(index, [cid]))) for cid in fused_top(index, vector, question)]
+        same_first += bool(got and expected and got[0] == expected[0])
+        shared += len(set(got) & set(expected))
+    return {
+        "answer_same_first": round(same_first / len(questions), 3),
+        "answer_top3_shared": round(shared / (3 * len(questions)), 3),
+    }
 
 
 def keyword_recall(

@@ -74,7 +74,7 @@ class PostgresSettings(_Section):
     # every question term is common. Chosen by bench/pg_bench.py (docs/postgres.md).
     keyword_postings_per_term: int = Field(default=5000, ge=10, le=1_000_000)
     keyword_rescored: int = Field(default=1000, ge=10, le=100_000)
-    keyword_max_postings_per_term: int = Field(default=80_000, ge=10, le=100_000_000)
+    keyword_max_postings_per_term: int = Field(default=5000, ge=10, le=100_000_000)
 
 
 class ChunkingSettings(_Section):

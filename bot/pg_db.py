@@ -41,7 +41,7 @@ class PgOptions:
     hnsw_ef_construction: int = 128
     keyword_postings_per_term: int = 5000
     keyword_rescored: int = 1000
-    keyword_max_postings_per_term: int = 80_000
+    keyword_max_postings_per_term: int = 5000
 
 
 def redact(url: str) -> str:

@@ -145,8 +145,8 @@ class PgIndex:
 
         Each term's postings are read best impact first, `keyword_postings_per_term` at a time;
         the candidates with the highest possible score are re-scored exactly from all their
-        postings. A posting not yet read can add at most the term's weight times the last impact
-        read (times the bound in `_impact_ratio`), so once no unread or un-re-scored chunk can
+        postings. A posting not yet read can add at most the term's weight times the impact of
+        the first one not read (times `_impact_ratio`), so once no unread or un-re-scored chunk can
         beat the k-th exact score the answer is final; otherwise the lists still open are read
         four times deeper (or more candidates re-scored) and the round repeats, up to
         `keyword_max_postings_per_term`. Small corpora and rare terms finish in one round;
@@ -156,20 +156,22 @@ class PgIndex:
             return []
         options = self._db.options
         unique = sorted(set(tokens))
-        most = max(options.keyword_max_postings_per_term, k)
-        limits = dict.fromkeys(unique, min(max(options.keyword_postings_per_term, k), most))
+        first = max(options.keyword_postings_per_term, k)
+        most = max(options.keyword_max_postings_per_term, first)
+        limits = dict.fromkeys(unique, first)
         rescored = max(options.keyword_rescored, k)
+        most_rescored = rescored * most // first  # re-scoring grows with the reading budget
         found = self._keyword_round(tokens, unique, limits, rescored, k)
         self.keyword_rounds, self.keyword_exact = 1, found.exact
         while not found.exact:
-            deeper = limits.copy()
+            deeper, more = limits.copy(), rescored
             if found.unread_bound > found.kth:
                 deeper.update({t: min(limits[t] * 4, most) for t in found.open_terms})
-            if found.beyond_rescored > found.kth and rescored < most:
-                rescored *= 4
-            elif deeper == limits:
+            if found.beyond_rescored > found.kth:
+                more = min(rescored * 4, most_rescored)
+            if (deeper, more) == (limits, rescored):
                 break  # the budget is spent: the best found, each with its exact score
-            limits = deeper
+            limits, rescored = deeper, more
             found = self._keyword_round(tokens, unique, limits, rescored, k)
             self.keyword_rounds, self.keyword_exact = self.keyword_rounds + 1, found.exact
         result = [(cid, score) for cid, score in found.scores if score > 0]
