@@ -327,6 +327,11 @@ def run(
         **answer_agreement(reader, files_answers, queries, questions),
         "reader_rss_mb": reader_memory("postgres", database_url, queries_file, questions_file),
     }
+    # The same with keyword search read until exact: what is left is HNSW's approximation.
+    exact_keyword = PgOptions(ef_search=chosen, keyword_max_postings_per_term=1_000_000)
+    reader = PgStore(Database(database_url, exact_keyword)).open()
+    agreement = answer_agreement(reader, files_answers, queries, questions)
+    results["postgres"].update({f"{k}_exact_keyword": v for k, v in agreement.items()})
     # The same reader over a corpus a tenth the size (in a second database of the same server):
     # a reader's memory must not grow with the corpus.
     small_url = _second_database(database_url, "quotebot_bench_tenth")
