@@ -8,6 +8,7 @@ Python sorts strings in, so both stores list documents alike.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from typing import Any
@@ -27,6 +28,7 @@ class PgDocuments(Mapping[str, DocumentRecord]):
         self._count = count
         self._cache_size = cache_size
         self._cache: OrderedDict[str, DocumentRecord] = OrderedDict()
+        self._lock = threading.Lock()  # questions are answered on several threads
 
     def __len__(self) -> int:
         return self._count
@@ -34,10 +36,11 @@ class PgDocuments(Mapping[str, DocumentRecord]):
     def __getitem__(self, source: str) -> DocumentRecord:
         if not isinstance(source, str):
             raise KeyError(source)
-        found = self._cache.get(source)
-        if found is not None:
-            self._cache.move_to_end(source)
-            return found
+        with self._lock:
+            found = self._cache.get(source)
+            if found is not None:
+                self._cache.move_to_end(source)
+                return found
         with self._db.connection() as conn:
             row = conn.execute(
                 'SELECT source, sha256, metadata FROM quotebot_documents WHERE source COLLATE "C" '
@@ -47,9 +50,10 @@ class PgDocuments(Mapping[str, DocumentRecord]):
         if row is None:
             raise KeyError(source)
         record = self._record(row)
-        self._cache[source] = record
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[source] = record
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return record
 
     def __iter__(self) -> Iterator[str]:
@@ -58,7 +62,8 @@ class PgDocuments(Mapping[str, DocumentRecord]):
 
     def held(self) -> list[str]:
         """The sources whose records are in memory now (the cache), least recent first."""
-        return list(self._cache)
+        with self._lock:
+            return list(self._cache)
 
     def items(self) -> ItemsView[str, DocumentRecord]:
         return _StreamedItems(self)
