@@ -34,8 +34,8 @@ class PgDocuments(Mapping[str, DocumentRecord]):
         return self._count
 
     def __getitem__(self, source: str) -> DocumentRecord:
-        if not isinstance(source, str):
-            raise KeyError(source)
+        if not isinstance(source, str) or "\x00" in source:
+            raise KeyError(source)  # no stored source holds a NUL (PostgreSQL text cannot)
         with self._lock:
             found = self._cache.get(source)
             if found is not None:
@@ -45,7 +45,7 @@ class PgDocuments(Mapping[str, DocumentRecord]):
             row = conn.execute(
                 'SELECT source, sha256, metadata FROM quotebot_documents WHERE source COLLATE "C" '
                 "= %(s)s AND " + VISIBLE,
-                {"s": source.replace("\x00", "\ufffd"), "g": self._generation},
+                {"s": source, "g": self._generation},
             ).fetchone()
         if row is None:
             raise KeyError(source)
@@ -79,13 +79,18 @@ class PgDocuments(Mapping[str, DocumentRecord]):
     def _pages(self, columns: str) -> Iterator[list[Any]]:
         """Keyset pages, so each is one short index scan and no cursor stays open between them."""
         after: str | None = None
+        head = f"SELECT {columns} FROM quotebot_documents WHERE {VISIBLE} "
+        tail = 'ORDER BY source COLLATE "C" LIMIT %(page)s'
         while True:
+            # Two query texts, so every page's plan starts the index scan at `after`.
+            query = (
+                head + tail
+                if after is None
+                else head + 'AND source COLLATE "C" > %(after)s ' + tail
+            )
             with self._db.connection() as conn:
                 rows = conn.execute(
-                    f"SELECT {columns} FROM quotebot_documents WHERE {VISIBLE} "
-                    'AND (%(after)s::text IS NULL OR source COLLATE "C" > %(after)s) '
-                    'ORDER BY source COLLATE "C" LIMIT %(page)s',
-                    {"g": self._generation, "after": after, "page": PAGE},
+                    query, {"g": self._generation, "after": after, "page": PAGE}
                 ).fetchall()
             if rows:
                 yield rows

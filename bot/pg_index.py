@@ -141,7 +141,8 @@ class PgIndex:
         return [(int(cid), float(score)) for cid, score in rows]
 
     def keyword(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """The exact BM25 top k (the files store's), read without scanning whole postings lists.
+        """BM25's top k (the files store's), read without scanning whole postings lists: exact
+        whenever the budget allows proving it (`keyword_exact` says whether the last one was).
 
         Each term's postings are read best impact first, `keyword_postings_per_term` at a time;
         the candidates with the highest possible score are re-scored exactly from all their

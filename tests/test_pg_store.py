@@ -275,9 +275,13 @@ def test_keyword_search_is_exact_when_every_term_is_common(tmp_path: Path, pg_ur
         assert exact[by_text[capped.chunk(cid).text]] == pytest.approx(score, rel=1e-5)
 
 
-def test_a_reader_looks_documents_up_instead_of_loading_them(tmp_path: Path, pg_url: str) -> None:
+def test_a_reader_looks_documents_up_instead_of_loading_them(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Memory that does not grow with the corpus: opening a generation reads no document record;
-    citations fetch the ones quoted; listings stream in Python's (code-point) order."""
+    citations fetch the ones quoted; listings stream in Python's (code-point) order, a page of
+    (here) 3 records at a time."""
+    monkeypatch.setattr("bot.pg_documents.PAGE", 3)
     folder = tmp_path / "docs"
     folder.mkdir()
     names = ["b.txt", "B.txt", "a.txt", "Z.txt", "é.txt", "_x.txt", "a b.txt"]
