@@ -8,15 +8,13 @@ Python sorts strings in, so both stores list documents alike.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from typing import Any
 
 from bot.errors import IndexCorruptError
 from bot.index import DocumentRecord
 from bot.pg_db import Database
-from bot.pg_index import VISIBLE
+from bot.pg_index import VISIBLE, LruCache
 
 PAGE = 500
 
@@ -26,9 +24,7 @@ class PgDocuments(Mapping[str, DocumentRecord]):
         self._db = db
         self._generation = generation
         self._count = count
-        self._cache_size = cache_size
-        self._cache: OrderedDict[str, DocumentRecord] = OrderedDict()
-        self._lock = threading.Lock()  # questions are answered on several threads
+        self._cache: LruCache[str, DocumentRecord] = LruCache(cache_size)
 
     def __len__(self) -> int:
         return self._count
@@ -36,11 +32,9 @@ class PgDocuments(Mapping[str, DocumentRecord]):
     def __getitem__(self, source: str) -> DocumentRecord:
         if not isinstance(source, str) or "\x00" in source:
             raise KeyError(source)  # no stored source holds a NUL (PostgreSQL text cannot)
-        with self._lock:
-            found = self._cache.get(source)
-            if found is not None:
-                self._cache.move_to_end(source)
-                return found
+        found = self._cache.get(source)
+        if found is not None:
+            return found
         with self._db.connection() as conn:
             row = conn.execute(
                 'SELECT source, sha256, metadata FROM quotebot_documents WHERE source COLLATE "C" '
@@ -50,10 +44,7 @@ class PgDocuments(Mapping[str, DocumentRecord]):
         if row is None:
             raise KeyError(source)
         record = self._record(row)
-        with self._lock:
-            self._cache[source] = record
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._cache.put(source, record)
         return record
 
     def __iter__(self) -> Iterator[str]:
@@ -62,8 +53,7 @@ class PgDocuments(Mapping[str, DocumentRecord]):
 
     def held(self) -> list[str]:
         """The sources whose records are in memory now (the cache), least recent first."""
-        with self._lock:
-            return list(self._cache)
+        return self._cache.keys()
 
     def items(self) -> ItemsView[str, DocumentRecord]:
         return _StreamedItems(self)

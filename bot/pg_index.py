@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from psycopg import sql
@@ -28,6 +28,8 @@ B = 0.75
 # Where a generation's rows are: pinned by number, so no transaction is held between queries.
 VISIBLE = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
 _MAX_EF_SEARCH = 1000
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,27 +46,32 @@ class _KeywordRound:
         return self.unread_bound <= self.kth and self.beyond_rescored <= self.kth
 
 
-class ChunkCache:
-    """Chunk rows by id. Rows never change once written, so one cache serves every generation."""
+class LruCache(Generic[K, V]):
+    """The `size` most recently used values, shared by threads (chunk rows, document records)."""
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int) -> None:
         self._size = size
-        self._rows: OrderedDict[int, Chunk] = OrderedDict()
+        self._values: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, chunk_id: int) -> Chunk | None:
+    def get(self, key: K) -> V | None:
         with self._lock:
-            chunk = self._rows.get(chunk_id)
-            if chunk is not None:
-                self._rows.move_to_end(chunk_id)
-            return chunk
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
 
-    def put(self, chunk_id: int, chunk: Chunk) -> None:
+    def put(self, key: K, value: V) -> None:
         with self._lock:
-            self._rows[chunk_id] = chunk
-            self._rows.move_to_end(chunk_id)
-            while len(self._rows) > self._size:
-                self._rows.popitem(last=False)
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+
+    def keys(self) -> list[K]:
+        """Least recently used first."""
+        with self._lock:
+            return list(self._values)
 
 
 class PgIndex:
@@ -74,7 +81,7 @@ class PgIndex:
         manifest: Manifest,
         chunk_count: int,
         token_total: int,
-        cache: ChunkCache,
+        cache: LruCache[int, Chunk],
         *,
         impact_avgdl: float,
     ) -> None:

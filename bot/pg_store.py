@@ -28,7 +28,7 @@ from bot.errors import (
 from bot.index import IndexRecipe, Manifest, SearchIndex, SkippedRecord
 from bot.pg_db import Connection, Database, PgOptions
 from bot.pg_documents import PgDocuments
-from bot.pg_index import K1, VISIBLE, B, ChunkCache, PgIndex
+from bot.pg_index import K1, VISIBLE, B, LruCache, PgIndex
 from bot.pg_schema import SCHEMA_VERSION, check_version, ensure_schema, hnsw_ddl, read_version
 from bot.text import keyword_tokens
 
@@ -51,7 +51,8 @@ class PgStore:
         self._on_wait = on_wait
         self._on_stage = on_stage or (lambda stage: None)
         self._sleep = sleep
-        self._cache = ChunkCache()
+        # Chunk rows never change once written, so one cache serves every generation.
+        self._cache: LruCache[int, Chunk] = LruCache(4096)
         self._open: PgIndex | None = None
         self._lock_conn: Connection | None = None
         self._locked = False  # inside writer_lock(), even while reconnecting
