@@ -228,8 +228,7 @@ class PgIndex:
             "AND term = ANY(%(unique)s::text[]) OFFSET 0) p JOIN cuts w ON w.term = p.term "
             "GROUP BY c.chunk_id) "
             "SELECT s.chunk_id, s.s, (SELECT sum(bound) FROM cuts), "
-            "coalesce((SELECT gain FROM best ORDER BY gain DESC, chunk_id "
-            "OFFSET %(rescored)s LIMIT 1), '-Infinity') + (SELECT sum(bound) FROM cuts), "
+            "(SELECT gain FROM best ORDER BY gain DESC, chunk_id OFFSET %(rescored)s LIMIT 1), "
             "(SELECT array_agg(term) FROM cuts WHERE bound > 0) "
             "FROM scored s ORDER BY s.s DESC, s.chunk_id LIMIT %(k)s"
         )
@@ -251,12 +250,12 @@ class PgIndex:
         if not rows:  # no question term is in any chunk
             return _KeywordRound([], 0.0, 0.0, 0.0, [])
         scores = [(int(row[0]), float(row[1])) for row in rows]
-        _, _, unread, beyond, open_terms = rows[0]
+        _, _, unread, next_gain, open_terms = rows[0]
         return _KeywordRound(
             scores,
             scores[k - 1][1] if len(scores) >= k else 0.0,
             float(unread),
-            float(beyond),
+            -math.inf if next_gain is None else float(next_gain) + float(unread),
             [str(term) for term in open_terms or []],
         )
 
