@@ -38,14 +38,6 @@ from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex  # noqa
 from bot.text import keyword_tokens  # noqa: E402
 
 EF_CANDIDATES = (40, 64, 100, 160, 250, 400, 600, 800)
-# Keyword sweep: (postings read per question term and candidates re-scored in the first round,
-# most postings read of one term). Exact unless that budget runs out first.
-KEYWORD_CANDIDATES = (
-    (5000, 1000, 5000),
-    (10000, 2000, 10000),
-    (5000, 1000, 20000),
-    (5000, 1000, 80000),
-)
 CANDIDATES = 50  # what the service asks each method for
 PER_DOCUMENT = 100
 
@@ -293,29 +285,6 @@ def run(
     results["pg_dense_sweep"] = sweep
     chosen = next((ef for ef in EF_CANDIDATES if sweep[ef]["recall@10"] >= 0.98), EF_CANDIDATES[-1])
     results["pg_ef_search"] = chosen
-    keyword_sweep = {}
-    for per_term, rescored, most in KEYWORD_CANDIDATES:
-        options = PgOptions(
-            ef_search=chosen,
-            keyword_postings_per_term=per_term,
-            keyword_rescored=rescored,
-            keyword_max_postings_per_term=most,
-        )
-        reader = PgStore(Database(database_url, options)).open()
-        assert reader is not None
-        keyword_recall(reader, keyword_truth[:10], questions[:10])  # warm
-        rounds: list[tuple[int, bool]] = []
-        recall, samples = keyword_recall(reader, keyword_truth, questions, rounds)
-        name = f"{per_term}/{rescored}/{most}"
-        keyword_sweep[name] = {
-            "recall@10": recall,
-            **percentiles(samples),
-            "rounds_mean": round(float(np.mean([r for r, _ in rounds])), 2),
-            "rounds_max": max(r for r, _ in rounds),
-            "exact_share": round(sum(e for _, e in rounds) / len(rounds), 3),
-        }
-        print(f"keyword {name}: {keyword_sweep[name]}", flush=True)
-    results["pg_keyword_sweep"] = keyword_sweep
     reader = PgStore(Database(database_url, PgOptions(ef_search=chosen))).open()
     question_latency(reader, queries[:10], questions[:10])
     parts = {}
@@ -323,15 +292,10 @@ def run(
         **percentiles(question_latency(reader, queries, questions, parts)),
         **breakdown(parts),
         "recall@10": sweep[chosen]["recall@10"],
-        "keyword_recall@10": keyword_recall(reader, keyword_truth, questions)[0],
+        **_keyword_summary(*keyword_recall(reader, keyword_truth, questions)),
         **answer_agreement(reader, files_answers, queries, questions),
         "reader_rss_mb": reader_memory("postgres", database_url, queries_file, questions_file),
     }
-    # The same with keyword search read until exact: what is left is HNSW's approximation.
-    exact_keyword = PgOptions(ef_search=chosen, keyword_max_postings_per_term=1_000_000)
-    reader = PgStore(Database(database_url, exact_keyword)).open()
-    agreement = answer_agreement(reader, files_answers, queries, questions)
-    results["postgres"].update({f"{k}_exact_keyword": v for k, v in agreement.items()})
     # The same reader over a corpus a tenth the size (in a second database of the same server):
     # a reader's memory must not grow with the corpus.
     small_url = _second_database(database_url, "quotebot_bench_tenth")
@@ -389,12 +353,10 @@ def keyword_recall(
     index: Any,
     truth: list[list[tuple[int, float]]],
     questions: list[str],
-    rounds: list[tuple[int, bool]] | None = None,
 ) -> tuple[float, list[float]]:
     """Share of the files store's (bm25s) keyword top-10 that the database's top-10 matches, and
     the database's keyword latencies. A different chunk with the same exact score as bm25s' 10th
-    counts as found: among tied chunks either store may return any (both score exactly, the
-    database re-scores every chunk it returns)."""
+    counts as found: among tied chunks either store may return any (both score exactly)."""
     found = wanted = 0
     samples = []
     for expected, question in zip(truth, questions, strict=True):
@@ -403,8 +365,6 @@ def keyword_recall(
         t = time.perf_counter()
         got = index.keyword(keyword_tokens(question), 10)
         samples.append((time.perf_counter() - t) * 1e3)
-        if rounds is not None:
-            rounds.append((index.keyword_rounds, index.keyword_exact))
         tenth = expected[-1][1]
         rows = _rows_of(index, [cid for cid, _ in got])
         above = {row for row, score in expected if not _same(score, tenth)}
@@ -413,6 +373,15 @@ def keyword_recall(
         found += len(above & rows) + min(tied_got, tied_expected)
         wanted += len(expected)
     return round(found / max(wanted, 1), 4), samples
+
+
+def _keyword_summary(recall: float, samples: list[float]) -> dict[str, float]:
+    p = percentiles(samples)
+    return {
+        "keyword_recall@10": recall,
+        "keyword_top10_p50_ms": p["p50_ms"],
+        "keyword_top10_p95_ms": p["p95_ms"],
+    }
 
 
 def _same(score: float, other: float) -> bool:

@@ -67,14 +67,6 @@ class PostgresSettings(_Section):
     # a new model), not to an existing one.
     hnsw_m: int = Field(default=24, ge=2, le=100)
     hnsw_ef_construction: int = Field(default=128, ge=4, le=1000)
-    # Keyword search reads each question term's best postings (by BM25 term weight), scores the
-    # best candidates exactly, and reads deeper until nothing unread can change the top results
-    # (then they are exactly the files store's), but never more than `keyword_max_postings_per_term`
-    # postings of one term. The first two size the first round; the last bounds the cost when
-    # every question term is common. Chosen by bench/pg_bench.py (docs/postgres.md).
-    keyword_postings_per_term: int = Field(default=5000, ge=10, le=1_000_000)
-    keyword_rescored: int = Field(default=1000, ge=10, le=100_000)
-    keyword_max_postings_per_term: int = Field(default=5000, ge=10, le=100_000_000)
 
 
 class ChunkingSettings(_Section):

@@ -39,9 +39,6 @@ class PgOptions:
     build_memory_mb: int = 512
     hnsw_m: int = 24
     hnsw_ef_construction: int = 128
-    keyword_postings_per_term: int = 5000
-    keyword_rescored: int = 1000
-    keyword_max_postings_per_term: int = 5000
 
 
 def redact(url: str) -> str:

@@ -1,6 +1,6 @@
 """The PostgreSQL schema of the index, its version, and the migrations between versions.
 
-Why generations are row ranges: every document, chunk and posting row carries the generation it
+Why generations are row ranges: every document, chunk, block and term row carries the generation it
 became visible in (`live_from`) and the one that replaced it (`dead_from`, NULL while current).
 A reader pins one generation `g` and filters on `live_from <= g AND (dead_from IS NULL OR
 dead_from > g)`; a writer inserts rows for `g + 1`, marks replaced rows dead from `g + 1` and moves
@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.errors import ConfigError, StoreSchemaError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # DDL of each version, applied in order from the version the database is at.
 _MIGRATIONS: dict[int, list[str]] = {
@@ -115,17 +115,40 @@ _MIGRATIONS: dict[int, list[str]] = {
             SET impact = p.tf / (p.tf + 1.5 * (0.25 + 0.75 * p.token_count / s.impact_avgdl))
             FROM quotebot_schema s WHERE s.impact_avgdl IS NOT NULL""",
     ],
+    # Exact keyword search at a million chunks: postings packed into blocks (pg_blocks.py), a
+    # few hundred rows a question instead of one per posting, summed by the reader. Each chunk
+    # keeps its terms, so an update knows which blocks lose it. Blocks are built for the current
+    # generation only: the first process of this version migrates before it reads anything.
+    4: [
+        """CREATE TABLE quotebot_blocks (
+            term text NOT NULL,
+            block bigint NOT NULL,
+            postings bytea NOT NULL,
+            live_from bigint NOT NULL,
+            dead_from bigint)""",
+        # Read in full every time and hardly compressible: no compression to undo.
+        "ALTER TABLE quotebot_blocks ALTER COLUMN postings SET STORAGE EXTERNAL",
+        "ALTER TABLE quotebot_chunks ADD COLUMN terms text[] NOT NULL DEFAULT '{}'",
+        """UPDATE quotebot_chunks c SET terms = p.terms
+            FROM (SELECT chunk_id, array_agg(term ORDER BY term) AS terms
+                  FROM quotebot_postings GROUP BY chunk_id) p
+            WHERE p.chunk_id = c.chunk_id""",
+        """INSERT INTO quotebot_blocks (term, block, postings, live_from)
+            SELECT p.term, p.chunk_id >> 12,
+                   string_agg(int2send((p.chunk_id & 4095)::int2)
+                              || int2send(least(p.tf, 32767)::int2)
+                              || int4send(p.token_count), ''::bytea ORDER BY p.chunk_id),
+                   c.generation
+            FROM quotebot_postings p, quotebot_current c
+            WHERE p.live_from <= c.generation
+              AND (p.dead_from IS NULL OR p.dead_from > c.generation)
+            GROUP BY p.term, p.chunk_id >> 12, c.generation""",
+        """CREATE INDEX quotebot_blocks_term ON quotebot_blocks (term, block)
+            INCLUDE (live_from, dead_from)""",
+        "DROP TABLE quotebot_postings",
+        "ALTER TABLE quotebot_schema DROP COLUMN impact_avgdl",
+    ],
 }
-
-TABLES = (
-    "quotebot_terms",
-    "quotebot_postings",
-    "quotebot_chunks",
-    "quotebot_documents",
-    "quotebot_current",
-    "quotebot_generations",
-    "quotebot_schema",
-)
 
 
 def hnsw_index_name(dimension: int) -> str:

@@ -26,9 +26,10 @@ from bot.errors import (
     StoreUnavailableError,
 )
 from bot.index import IndexRecipe, Manifest, SearchIndex, SkippedRecord
+from bot.pg_blocks import BlockBuilder, block_of, merged
 from bot.pg_db import Connection, Database, PgOptions
 from bot.pg_documents import PgDocuments
-from bot.pg_index import K1, VISIBLE, B, LruCache, PgIndex
+from bot.pg_index import VISIBLE, LruCache, PgIndex
 from bot.pg_schema import SCHEMA_VERSION, check_version, ensure_schema, hnsw_ddl, read_version
 from bot.text import keyword_tokens
 
@@ -99,13 +100,13 @@ class PgStore:
         """The generation's description only: documents are looked up when quoted, so a reader's
         memory does not grow with the corpus."""
         row = conn.execute(
-            "SELECT g.manifest, g.chunk_count, g.token_total, s.impact_avgdl "
-            "FROM quotebot_generations g, quotebot_schema s WHERE g.generation = %s",
+            "SELECT manifest, chunk_count, token_total FROM quotebot_generations "
+            "WHERE generation = %s",
             (generation,),
         ).fetchone()
         if row is None:
             raise IndexCorruptError(f"generation {generation} is current but has no record")
-        meta, chunk_count, token_total, impact_avgdl = row
+        meta, chunk_count, token_total = row
         if "document_count" in meta:
             document_count = int(meta["document_count"])
         else:  # written before the count was recorded
@@ -126,16 +127,7 @@ class PgStore:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexCorruptError(f"generation {generation} has a broken record: {exc}") from None
-        if chunk_count and impact_avgdl is None:
-            raise IndexCorruptError("the index has chunks but no impact average length")
-        return PgIndex(
-            self._db,
-            manifest,
-            int(chunk_count),
-            int(token_total),
-            self._cache,
-            impact_avgdl=float(impact_avgdl or 1.0),
-        )
+        return PgIndex(self._db, manifest, int(chunk_count), int(token_total), self._cache)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -215,12 +207,12 @@ class PgStore:
 
     def _vacuum(self) -> None:
         """Mark the new rows all-visible and refresh planner statistics now, not whenever
-        autovacuum gets to it: keyword search is an index-only scan over postings only then.
+        autovacuum gets to it (the planner then knows the new blocks and chunks).
         Cheap after small updates (VACUUM skips pages that are already all-visible)."""
         try:
             with self._db.connection() as conn:
                 for table in (
-                    "quotebot_postings",
+                    "quotebot_blocks",
                     "quotebot_terms",
                     "quotebot_chunks",
                     "quotebot_documents",
@@ -295,7 +287,7 @@ class PgStore:
                 if row is None or row[0] is None:
                     return
                 horizon = int(row[0])
-                conn.execute("DELETE FROM quotebot_postings WHERE dead_from <= %s", (horizon,))
+                conn.execute("DELETE FROM quotebot_blocks WHERE dead_from <= %s", (horizon,))
                 conn.execute("DELETE FROM quotebot_terms WHERE dead_from <= %s", (horizon,))
                 conn.execute("DELETE FROM quotebot_chunks WHERE dead_from <= %s", (horizon,))
                 conn.execute("DELETE FROM quotebot_documents WHERE dead_from <= %s", (horizon,))
@@ -358,7 +350,7 @@ def _write_generation(
         "VALUES (%s, %s, 0, 0)",
         (new, Jsonb(meta)),
     )
-    removed_terms: Counter[str] = Counter()
+    removed: dict[int, list[str]] = {}  # chunk id -> its terms, of chunks this update removes
     if current is not None:
         params = {"g": current, "new": new, "keep": keep}
         for table in ("quotebot_documents", "quotebot_chunks"):
@@ -367,20 +359,17 @@ def _write_generation(
                 "AND NOT (source = ANY(%(keep)s::text[]))",
                 params,
             )
-        # A full rebuild replaces every term's count, so only a partial one needs the terms back.
-        returning = " RETURNING p.term" if keep else ""
-        removed = conn.execute(
-            "UPDATE quotebot_postings p SET dead_from = %(new)s FROM quotebot_chunks c "
-            "WHERE c.chunk_id = p.chunk_id AND c.dead_from = %(new)s AND p.dead_from IS NULL"
-            + returning,
-            params,
-        )
-        if keep:
-            removed_terms.update(str(term) for (term,) in removed.fetchall())
+        if keep:  # a full rebuild replaces every block and every term's count
+            rows = conn.execute(
+                "SELECT chunk_id, terms FROM quotebot_chunks WHERE dead_from = %(new)s", params
+            ).fetchall()
+            removed = {int(chunk_id): list(terms) for chunk_id, terms in rows}
+        else:
+            conn.execute(f"UPDATE quotebot_blocks SET dead_from = %(new)s WHERE {VISIBLE}", params)
     doc_ids = _insert_documents(conn, manifest, keep_sources, new)
-    added_terms = _insert_chunks(
-        conn, chunks, vectors, doc_ids, new, _impact_average_length(conn, chunks)
-    )
+    added_terms, added_blocks = _insert_chunks(conn, chunks, vectors, doc_ids, new)
+    _write_blocks(conn, current if keep else None, new, removed, added_blocks)
+    removed_terms = Counter(term for terms in removed.values() for term in terms)
     _update_term_counts(conn, current, new, added_terms, removed_terms, full=not keep)
     on_stage("rows written")
     if chunks:
@@ -436,28 +425,6 @@ def _insert_documents(
     return doc_ids
 
 
-def _impact_average_length(conn: Connection, chunks: list[Chunk]) -> float:
-    """The average chunk length (in terms) every posting's impact is computed with: one value
-    for the database, set by its first write from a sample of the chunks and never changed, so a
-    reader can bound the impact of postings it has not read (see PgIndex.keyword). Impacts only
-    order each term's postings; scores use the exact average of the generation asked."""
-    row = conn.execute("SELECT impact_avgdl FROM quotebot_schema FOR UPDATE").fetchone()
-    if row is not None and row[0]:
-        return float(row[0])
-    if not chunks:
-        return 1.0  # nothing written with it; the first chunks set it
-    sample = chunks[:: max(1, len(chunks) // 2000)]
-    lengths = [max(len(keyword_tokens(chunk.text)), 1) for chunk in sample]
-    average = sum(lengths) / len(lengths) if lengths else 1.0
-    conn.execute("UPDATE quotebot_schema SET impact_avgdl = %s", (average,))
-    return average
-
-
-def impact(tf: int, length: int, average_length: float) -> float:
-    """BM25's term-frequency factor (bm25s' Lucene variant): a posting's weight before idf."""
-    return tf / (tf + K1 * (1 - B + B * length / average_length))
-
-
 def _update_term_counts(
     conn: Connection,
     current: int | None,
@@ -500,12 +467,12 @@ def _insert_chunks(
     vectors: np.ndarray,
     doc_ids: dict[str, int],
     generation: int,
-    average_length: float,
-) -> Counter[str]:
-    """The chunks, their vectors and postings; returns how many new chunks hold each term."""
+) -> tuple[Counter[str], dict[tuple[str, int], bytes]]:
+    """The chunks and their vectors; returns how many new chunks hold each term and the new
+    chunks' postings as blocks (pg_blocks.py), written by `_write_blocks`."""
     document_frequency: Counter[str] = Counter()
     if not chunks:
-        return document_frequency
+        return document_frequency, {}
     ids = [
         int(r[0])
         for r in conn.execute(
@@ -514,26 +481,12 @@ def _insert_chunks(
             (len(chunks),),
         ).fetchall()
     ]
-    token_counts: list[int] = []
-    with conn.cursor().copy(
-        "COPY quotebot_postings (term, chunk_id, tf, token_count, impact, live_from) "
-        "FROM STDIN (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(["text", "int8", "int4", "int4", "float4", "int8"])
-        for chunk_id, chunk in zip(ids, chunks, strict=True):
-            terms = Counter(keyword_tokens(chunk.text))
-            length = max(sum(terms.values()), 1)  # bm25s indexes an empty chunk as [""]
-            token_counts.append(length)
-            document_frequency.update(terms.keys())
-            for term, tf in terms.items():
-                copy.write_row(
-                    (term, chunk_id, tf, length, impact(tf, length, average_length), generation)
-                )
+    builder = BlockBuilder()
     dim = int(vectors.shape[1])
     as_f32 = np.ascontiguousarray(vectors, dtype=np.float32)
     with conn.cursor().copy(
         "COPY quotebot_chunks (chunk_id, doc_id, source, start_offset, end_offset, paragraph, "
-        "text, token_count, dim, embedding, live_from) FROM STDIN (FORMAT BINARY)"
+        "text, token_count, terms, dim, embedding, live_from) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types(
             [
@@ -545,12 +498,16 @@ def _insert_chunks(
                 "int4",
                 "text",
                 "int4",
+                "text[]",
                 "int4",
                 "vector",
                 "int8",
             ]
         )
         for row, (chunk_id, chunk) in enumerate(zip(ids, chunks, strict=True)):
+            terms = Counter(keyword_tokens(chunk.text))
+            document_frequency.update(terms.keys())
+            builder.add(chunk_id, terms)
             copy.write_row(
                 (
                     chunk_id,
@@ -560,10 +517,59 @@ def _insert_chunks(
                     chunk.end,
                     chunk.paragraph,
                     chunk.text,
-                    token_counts[row],
+                    max(sum(terms.values()), 1),  # bm25s indexes an empty chunk as [""]
+                    sorted(terms),
                     dim,
                     as_f32[row],
                     generation,
                 )
             )
-    return document_frequency
+    return document_frequency, builder.finish()
+
+
+def _write_blocks(
+    conn: Connection,
+    merge_with: int | None,
+    generation: int,
+    removed: dict[int, list[str]],
+    added: dict[tuple[str, int], bytes],
+) -> None:
+    """The new generation's changed blocks. A block that loses removed chunks, or gains new
+    chunks in a range the previous generation already had (only the last range: new ids are
+    higher than every old one), is rewritten from the `merge_with` generation's row, which dies."""
+    drop: dict[tuple[str, int], set[int]] = {}
+    for chunk_id, terms in removed.items():
+        for term in terms:
+            drop.setdefault((term, block_of(chunk_id)), set()).add(chunk_id)
+    touched = set(drop)
+    if merge_with is not None and added:
+        first = min(block for _, block in added)
+        touched.update(key for key in added if key[1] == first)
+    rows: list[tuple[str, int, bytes]] = []
+    if merge_with is not None and touched:
+        keys = sorted(touched)
+        replaced = conn.execute(
+            "UPDATE quotebot_blocks b SET dead_from = %(new)s "
+            "FROM unnest(%(terms)s::text[], %(blocks)s::int8[]) AS k(term, block) "
+            "WHERE b.term = k.term AND b.block = k.block AND b.live_from <= %(g)s "
+            "AND b.dead_from IS NULL RETURNING b.term, b.block, b.postings",
+            {
+                "new": generation,
+                "g": merge_with,
+                "terms": [term for term, _ in keys],
+                "blocks": [block for _, block in keys],
+            },
+            binary=True,
+        ).fetchall()
+        for term, block, old in replaced:
+            key = (str(term), int(block))
+            data = merged(key[1], bytes(old), drop.get(key, set()), added.pop(key, None))
+            if data:
+                rows.append((*key, data))
+    rows.extend((term, block, data) for (term, block), data in added.items())
+    with conn.cursor().copy(
+        "COPY quotebot_blocks (term, block, postings, live_from) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "int8", "bytea", "int8"])
+        for term, block, data in rows:
+            copy.write_row((term, block, data, generation))

@@ -43,9 +43,6 @@ def open_postgres(settings: Settings, on_notice: Callable[[str], None] | None = 
         build_memory_mb=pg.build_memory_mb,
         hnsw_m=pg.hnsw_m,
         hnsw_ef_construction=pg.hnsw_ef_construction,
-        keyword_postings_per_term=pg.keyword_postings_per_term,
-        keyword_rescored=pg.keyword_rescored,
-        keyword_max_postings_per_term=pg.keyword_max_postings_per_term,
     )
     database = Database(settings.database_url.get_secret_value().strip(), options)
     return PgStore(database, settings.index.lock_timeout_seconds, on_notice)

@@ -213,66 +213,55 @@ def _indexes(folder: Path, store: PgStore) -> tuple[MemoryIndex, Any]:
     return memory, pg
 
 
-def test_keyword_candidate_scan_keeps_the_exact_ranking_of_what_decides(
-    tmp_path: Path, pg_url: str
+def _small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 4 chunk ids scored 3 blocks at a time: a few hundred chunks then span many
+    blocks and batches, as a million chunks do with the real sizes."""
+    monkeypatch.setattr("bot.pg_blocks.RANGE_BITS", 2)
+    monkeypatch.setattr("bot.pg_blocks.RANGE_MASK", 3)
+    monkeypatch.setattr("bot.pg_index.BATCH_RANGES", 3)
+
+
+def test_keyword_search_is_exact_across_blocks_and_updates(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With each term's scan cut to 4 postings, a term in every chunk is cut but the rare term
-    that decides the ranking is scanned whole, and every returned score is the exact BM25."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for i in range(40):
-        extra = " The harbour pilot boards at dawn." if i in (7, 23) else ""
-        padding = " ".join(["council meeting notes"] * (1 + i % 5))
-        (folder / f"note-{i:02}.txt").write_text(f"Council meeting {i}. {padding}.{extra}\n")
-    memory, pg = _indexes(folder, _pg(pg_url, keyword_postings_per_term=4, keyword_rescored=4))
-    exact = dict(memory.keyword(keyword_tokens("council harbour pilot"), 40))
-    got = pg.keyword(keyword_tokens("council harbour pilot"), 3)
-    sources = [pg.chunk(cid).source for cid, _ in got]
-    assert sorted(sources[:2]) == ["note-07.txt", "note-23.txt"]
-    by_source = {c.source: i for i, c in enumerate(memory.chunks)}
-    for cid, score in got:
-        assert score == pytest.approx(exact[by_source[pg.chunk(cid).source]], rel=1e-4)
-
-
-def test_keyword_search_is_exact_when_every_term_is_common(tmp_path: Path, pg_url: str) -> None:
-    """Lists read 4 postings at a time over 240 chunks that all share a small vocabulary: the
-    rounds must read deeper until no unread posting can change the top 10, which then holds
-    exactly bm25s' scores (ties may swap chunks of equal score, nothing else)."""
+    """240 chunks over a 12-word vocabulary (every term common, many equal scores), then
+    documents changed, removed and added: every top 10 holds exactly bm25s' scores, and every
+    block holds exactly the postings of the chunks the generation serves."""
     import random
 
+    _small_blocks(monkeypatch)
     pick = random.Random(5)
     vocabulary = ["harbour", "pilot", "council", "market", "fleet", "dawn", "dusk", "ferry"]
     vocabulary += ["toll", "bridge", "river", "tide"]
     folder = tmp_path / "docs"
     folder.mkdir()
+
+    def write(name: str, size: int, words: int = 12) -> None:
+        text = " ".join(pick.choice(vocabulary[:words]) for _ in range(size))
+        (folder / name).write_text(text + ".\n")
+
     for i in range(240):
-        words = [pick.choice(vocabulary[: 3 + i % 10]) for _ in range(5 + pick.randrange(40))]
-        (folder / f"log-{i:03}.txt").write_text(" ".join(words) + ".\n")
-    store = _pg(pg_url, keyword_postings_per_term=4, keyword_rescored=4)
-    for longer in (False, True):
-        if longer:  # the average length grows past the one impacts were computed with
-            for i in range(60):
-                words = [pick.choice(vocabulary) for _ in range(60 + pick.randrange(40))]
-                (folder / f"long-{i:03}.txt").write_text(" ".join(words) + ".\n")
+        write(f"log-{i:03}.txt", 5 + pick.randrange(40), 3 + i % 10)
+    store = _pg(pg_url, retired_grace_seconds=0)
+    steps: list[Callable[[], object]] = [
+        lambda: None,
+        lambda: [write(f"log-{i:03}.txt", 60 + pick.randrange(40)) for i in range(0, 240, 7)],
+        lambda: [(folder / f"log-{i:03}.txt").unlink() for i in range(3, 240, 11)],
+        lambda: [write(f"new-{i:03}.txt", 20 + pick.randrange(40)) for i in range(9)],
+    ]
+    for step in steps:
+        step()
         memory, pg = _indexes(folder, store)
+        _blocks_hold_the_served_chunks(pg_url)
         by_text = {c.text: i for i, c in enumerate(memory.chunks)}
         for question in ["harbour pilot", "council market ferry toll", "tide", "river river dawn"]:
             tokens = keyword_tokens(question)
             exact = dict(memory.keyword(tokens, len(memory.chunks)))
             expected = memory.keyword(tokens, 10)
             got = pg.keyword(tokens, 10)
-            assert pg.keyword_exact
-            assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-5)
-            for cid, score in got:
-                assert exact[by_text[pg.chunk(cid).text]] == pytest.approx(score, rel=1e-5)
-    capped = _pg(pg_url, keyword_postings_per_term=4, keyword_max_postings_per_term=4).open()
-    assert capped is not None
-    tokens = keyword_tokens("council market ferry toll")
-    exact = dict(memory.keyword(tokens, len(memory.chunks)))
-    got = capped.keyword(tokens, 10)
-    assert not capped.keyword_exact and capped.keyword_rounds == 1  # the budget is spent
-    for cid, score in got:  # still the exact score of every chunk it returns
-        assert exact[by_text[capped.chunk(cid).text]] == pytest.approx(score, rel=1e-5)
+            assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-6)
+            for cid, score in got:  # ties may order chunks of equal score differently
+                assert exact[by_text[pg.chunk(cid).text]] == pytest.approx(score, rel=1e-6)
 
 
 def test_a_reader_looks_documents_up_instead_of_loading_them(
@@ -312,20 +301,35 @@ def test_hnsw_build_parameters_come_from_the_settings(knowledge: Path, pg_url: s
     assert "m='24'" in definition and "ef_construction='100'" in definition
 
 
-def _term_counts_agree(pg_url: str) -> None:
+def _blocks_hold_the_served_chunks(pg_url: str) -> None:
+    """The current generation's blocks hold exactly one entry per (term, chunk) of the chunks it
+    serves, with the chunk's term frequency and length; its term counts are those entries'."""
+    from collections import Counter
+
+    from bot.pg_blocks import decode
+
     with psycopg.connect(pg_url, autocommit=True) as conn:
         (g,) = conn.execute("SELECT generation FROM quotebot_current").fetchone() or (0,)
         visible = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
         stored = dict(
             conn.execute(f"SELECT term, df FROM quotebot_terms WHERE {visible}", {"g": g})
         )
-        counted = dict(
-            conn.execute(
-                f"SELECT term, count(*) FROM quotebot_postings WHERE {visible} GROUP BY term",
-                {"g": g},
-            )
-        )
-    assert stored == counted and stored
+        blocks = conn.execute(
+            f"SELECT term, block, postings FROM quotebot_blocks WHERE {visible}", {"g": g}
+        ).fetchall()
+        chunks = conn.execute(
+            f"SELECT chunk_id, text, token_count, terms FROM quotebot_chunks WHERE {visible}",
+            {"g": g},
+        ).fetchall()
+    entries = sorted((t, *e) for t, b, data in blocks for e in decode(b, bytes(data)))
+    expected = []
+    for chunk_id, text, token_count, terms in chunks:
+        counts = Counter(keyword_tokens(text))
+        assert sorted(terms) == sorted(counts) and token_count == max(sum(counts.values()), 1)
+        expected += [(t, chunk_id, tf, token_count) for t, tf in counts.items()]
+    assert entries == sorted(expected) and entries
+    assert stored == Counter(t for t, *_ in entries)
+    assert len({(t, b) for t, b, _ in blocks}) == len(blocks)  # one row per block
 
 
 def test_term_counts_follow_every_update(knowledge: Path, pg_url: str) -> None:
@@ -342,7 +346,7 @@ def test_term_counts_follow_every_update(knowledge: Path, pg_url: str) -> None:
     for step in steps:
         step()
         memory, pg = _indexes(folder, store)
-        _term_counts_agree(pg_url)
+        _blocks_hold_the_served_chunks(pg_url)
         vocabulary = sorted({t for c in memory.chunks for t in keyword_tokens(c.text)})
         assert pg.idf(vocabulary) == pytest.approx(memory.idf(vocabulary))
         for question in ["harbour council dawn", "party organizations economy"]:
@@ -352,9 +356,46 @@ def test_term_counts_follow_every_update(knowledge: Path, pg_url: str) -> None:
             )
 
 
+def _downgrade_to_schema_3(pg_url: str) -> None:
+    """Put the database back in the shape version 3 of the schema left it: a row per posting
+    (with its impact) instead of blocks, and no terms kept with the chunks."""
+    from collections import Counter
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            """CREATE TABLE quotebot_postings (term text NOT NULL, chunk_id bigint NOT NULL,
+            tf integer NOT NULL, token_count integer NOT NULL, live_from bigint NOT NULL,
+            dead_from bigint, impact real NOT NULL)"""
+        )
+        chunks = conn.execute(
+            "SELECT chunk_id, text, token_count, live_from, dead_from FROM quotebot_chunks"
+        ).fetchall()
+        with conn.cursor().copy(
+            "COPY quotebot_postings (term, chunk_id, tf, token_count, live_from, dead_from, "
+            "impact) FROM STDIN"
+        ) as copy:
+            for chunk_id, text, n, live, dead in chunks:
+                for term, tf in Counter(keyword_tokens(text)).items():
+                    impact = tf / (tf + 1.5 * (0.25 + 0.75 * n / 30.0))
+                    copy.write_row((term, chunk_id, tf, n, live, dead, impact))
+        conn.execute(
+            "CREATE INDEX quotebot_postings_impact ON quotebot_postings (term, impact DESC) "
+            "INCLUDE (chunk_id, tf, token_count, live_from, dead_from)"
+        )
+        conn.execute(
+            "CREATE INDEX quotebot_postings_chunk ON quotebot_postings (chunk_id, term) "
+            "INCLUDE (tf, token_count)"
+        )
+        conn.execute("DROP TABLE quotebot_blocks")
+        conn.execute("ALTER TABLE quotebot_chunks DROP COLUMN terms")
+        conn.execute("ALTER TABLE quotebot_schema ADD COLUMN impact_avgdl double precision")
+        conn.execute("UPDATE quotebot_schema SET impact_avgdl = 30.0, version = 3")
+
+
 def _downgrade_to_schema_2(pg_url: str) -> None:
     """Put the database back in the shape version 2 of the schema left it: no source index, and
     impacts computed with whatever average the writer had (here: a different one)."""
+    _downgrade_to_schema_3(pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DROP INDEX quotebot_documents_source")
         conn.execute("ALTER TABLE quotebot_schema DROP COLUMN impact_avgdl")
@@ -392,14 +433,15 @@ def _read_only_url(pg_url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
 
 
-@pytest.mark.parametrize("old_version", [1, 2])
+@pytest.mark.parametrize("old_version", [1, 2, 3])
 def test_an_older_schema_is_migrated_in_place_by_the_first_process(
     old_version: int, knowledge: Path, pg_url: str
 ) -> None:
     _, before = _indexes(knowledge, _pg(pg_url))
     tokens = keyword_tokens("collective economy service party")
     expected = before.keyword(tokens, 10)
-    (_downgrade_to_schema_1 if old_version == 1 else _downgrade_to_schema_2)(pg_url)
+    downgrade = {1: _downgrade_to_schema_1, 2: _downgrade_to_schema_2, 3: _downgrade_to_schema_3}
+    downgrade[old_version](pg_url)
     read_only = _read_only_url(pg_url)
     with pytest.raises(StoreSchemaError, match="may not migrate"):
         _pg(read_only).open()
@@ -407,17 +449,13 @@ def test_an_older_schema_is_migrated_in_place_by_the_first_process(
     assert reader is not None
     assert reader.keyword(tokens, 10) == [(c, pytest.approx(s, rel=1e-5)) for c, s in expected]
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        assert conn.execute("SELECT version FROM quotebot_schema").fetchone() == (3,)
-        (avgdl,) = conn.execute("SELECT impact_avgdl FROM quotebot_schema").fetchone() or (0,)
-        impacts = conn.execute("SELECT tf, token_count, impact FROM quotebot_postings").fetchall()
-    assert avgdl > 0 and all(
-        impact == pytest.approx(tf / (tf + 1.5 * (0.25 + 0.75 * n / avgdl)), rel=1e-6)
-        for tf, n, impact in impacts
-    )
-    _term_counts_agree(pg_url)
+        assert conn.execute("SELECT version FROM quotebot_schema").fetchone() == (4,)
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables").fetchall()}
+    assert "quotebot_postings" not in tables
+    _blocks_hold_the_served_chunks(pg_url)
     (knowledge / "more.txt").write_text("A harbour pilot and the collective economy.\n")
     memory, pg = _indexes(knowledge, _pg(pg_url))  # and updates continue from there
-    _term_counts_agree(pg_url)
+    _blocks_hold_the_served_chunks(pg_url)
     assert [s for _, s in pg.keyword(tokens, 10)] == pytest.approx(
         [s for _, s in memory.keyword(tokens, 10)], rel=1e-4
     )
@@ -561,7 +599,7 @@ def test_hostile_questions_are_only_data(question: str, knowledge: Path, pg_url:
     index.idf([question])
     with psycopg.connect(pg_url, autocommit=True) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables").fetchall()}
-    assert {"quotebot_chunks", "quotebot_documents", "quotebot_postings"} <= tables
+    assert {"quotebot_chunks", "quotebot_documents", "quotebot_blocks"} <= tables
 
 
 def test_hostile_document_names_and_text_round_trip(tmp_path: Path, pg_url: str) -> None:
