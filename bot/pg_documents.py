@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from typing import Any
 
-from bot.errors import IndexCorruptError
+from bot.errors import IndexCorruptError, StoreUnavailableError
 from bot.index import DocumentRecord
 from bot.pg_db import Database
 from bot.pg_index import VISIBLE, LruCache
@@ -41,7 +41,17 @@ class PgDocuments(Mapping[str, DocumentRecord]):
                 "= %(s)s AND " + VISIBLE,
                 {"s": source, "g": self._generation},
             ).fetchone()
+            served = (
+                None if row else conn.execute("SELECT generation FROM quotebot_current").fetchone()
+            )
         if row is None:
+            if served is not None and int(served[0]) != self._generation:
+                # A newer generation is served: this one's rows may have been collected while
+                # the question was answered (as PgIndex.chunk says); a citation must not
+                # silently lose its title and pages.
+                raise StoreUnavailableError(
+                    "the index changed while this question was answered; ask again"
+                )
             raise KeyError(source)
         record = self._record(row)
         self._cache.put(source, record)

@@ -290,6 +290,26 @@ def test_a_reader_looks_documents_up_instead_of_loading_them(
     assert documents.held() == ["é.txt"]
 
 
+def test_a_citation_of_a_collected_generation_says_ask_again(tmp_path: Path, pg_url: str) -> None:
+    """A reader still answering from a generation whose rows a writer has since collected gets
+    "ask again" for a record it cannot find, not a citation silently missing its details."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "harbour.txt").write_text("The harbour pilot boards at dawn.\n")
+    (folder / "market.txt").write_text("The market opens at dawn.\n")
+    store = _pg(pg_url, retired_grace_seconds=0)
+    update_index(folder, store, RECIPE, FakeEmbedder())
+    old = _pg(pg_url).open()
+    assert old is not None
+    (folder / "harbour.txt").unlink()
+    update_index(folder, store, RECIPE, FakeEmbedder())  # collects the old rows (no grace)
+    with pytest.raises(StoreUnavailableError, match="ask again"):
+        old.manifest.documents.get("harbour.txt")
+    new = _pg(pg_url).open()
+    assert new is not None and new.manifest.documents.get("harbour.txt") is None
+    assert new.manifest.documents["market.txt"].chunks == 1
+
+
 def test_hnsw_build_parameters_come_from_the_settings(knowledge: Path, pg_url: str) -> None:
     update_index(
         knowledge, _pg(pg_url, hnsw_m=24, hnsw_ef_construction=100), RECIPE, FakeEmbedder()
