@@ -174,7 +174,7 @@ print(next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024)
 
 
 def shared_buffers_mb(n: int) -> int:
-    """Room for the vectors' HNSW graph (~2 KB a chunk with MiniLM) plus hot postings."""
+    """Room for the vectors' HNSW graph (~2 KB a chunk with MiniLM) plus the hot postings blocks."""
     return max(256, min(8192, n * 4 // 1000))
 
 

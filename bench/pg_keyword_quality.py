@@ -6,7 +6,7 @@ Keyword-only retrieval over quotebot's own chunks of each evaluation set (no emb
 fusion): hit@1, hit@3 and MRR@10 of the chunk that contains an answer, for
 
 * bm25s over the chunks (what the files store uses),
-* quotebot's BM25 in SQL (`PgIndex.keyword`: impact-ordered postings + exact re-scoring),
+* quotebot's BM25 over postings blocks in PostgreSQL (`PgIndex.keyword`, exact),
 * PostgreSQL full-text search with the English configuration, `ts_rank` and `ts_rank_cd`
   (cover density), the question's lexemes OR-ed (AND-ing them matches almost nothing).
 

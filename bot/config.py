@@ -47,6 +47,30 @@ class IndexSettings(_Section):
 class PostgresSettings(_Section):
     """Tuning of the PostgreSQL store; the connection URL is a secret and lives in the environment."""
 
+    # Keyword search budgets of earlier versions, which the example config carried: keyword
+    # search is now always exact, so they are accepted and ignored (with a warning), not refused.
+    RETIRED: ClassVar[tuple[str, ...]] = (
+        "keyword_postings_per_term",
+        "keyword_rescored",
+        "keyword_max_postings_per_term",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(name in data for name in cls.RETIRED):
+            import warnings
+
+            found = sorted(name for name in cls.RETIRED if name in data)
+            warnings.warn(
+                f"[postgres] {', '.join(found)}: no longer used (keyword search is always exact); "
+                "remove from the config",
+                FutureWarning,
+                stacklevel=2,
+            )
+            data = {k: v for k, v in data.items() if k not in cls.RETIRED}
+        return data
+
     # HNSW candidate list per query (raised to the number of candidates asked for when smaller);
     # chosen by bench/pg_bench.py: the smallest value with recall@10 >= 0.98 at 1,000,000 chunks
     # with the graph below (0.989; 400 gave 0.978).

@@ -134,19 +134,17 @@ class PgIndex:
         unique = sorted(weights)
         params: dict[str, Any] = {"terms": unique, "g": self.generation}
         with self._db.connection() as conn:
-            span = conn.execute(
-                "SELECT min(block), max(block) FROM quotebot_blocks "
+            found = conn.execute(
+                "SELECT array_agg(DISTINCT block) FROM quotebot_blocks "
                 "WHERE term = ANY(%(terms)s::text[]) AND " + VISIBLE,
                 params,
             ).fetchone()
-            if span is None or span[0] is None:  # no question term is in any chunk
-                return []
             ids, scores = np.empty(0, np.int64), np.empty(0, np.float64)
-            for first in range(int(span[0]), int(span[1]) + 1, BATCH_RANGES):
+            for first in _windows(sorted(found[0] or []) if found else []):
                 rows = conn.execute(
                     "SELECT term, block, postings FROM quotebot_blocks "
                     "WHERE term = ANY(%(terms)s::text[]) AND block >= %(first)s "
-                    "AND block < %(end)s AND " + VISIBLE,
+                    "AND block < %(end)s AND " + VISIBLE + " ORDER BY term, block",
                     {**params, "first": first, "end": first + BATCH_RANGES},
                     binary=True,
                 ).fetchall()
@@ -214,6 +212,16 @@ class PgIndex:
 
     def _remember(self, rows: list[tuple[int, float]]) -> None:
         self._recent = [cid for cid, _ in rows] + self._recent[:64]
+
+
+def _windows(blocks: list[int]) -> list[int]:
+    """The first block of each batch that holds some of `blocks` (ascending): ranges no term
+    of the question is in (ids of removed chunks, other documents) are never asked for."""
+    starts: list[int] = []
+    for block in blocks:
+        if not starts or block >= starts[-1] + BATCH_RANGES:
+            starts.append(block)
+    return starts
 
 
 def _as_chunk(row: Any) -> Chunk | None:

@@ -116,9 +116,11 @@ _MIGRATIONS: dict[int, list[str]] = {
             FROM quotebot_schema s WHERE s.impact_avgdl IS NOT NULL""",
     ],
     # Exact keyword search at a million chunks: postings packed into blocks (pg_blocks.py), a
-    # few hundred rows a question instead of one per posting, summed by the reader. Each chunk
-    # keeps its terms, so an update knows which blocks lose it. Blocks are built for the current
-    # generation only: the first process of this version migrates before it reads anything.
+    # few hundred rows a question instead of one per posting, summed by the reader. Each chunk's
+    # terms are kept beside it (not in quotebot_chunks: rewriting those rows would re-insert
+    # every vector into the HNSW index), so an update knows which blocks lose it. Blocks are
+    # built for the current generation only, which is then re-published under a new number:
+    # readers of an older quotebot notice a new generation, reopen, and are told to upgrade.
     4: [
         """CREATE TABLE quotebot_blocks (
             term text NOT NULL,
@@ -128,11 +130,12 @@ _MIGRATIONS: dict[int, list[str]] = {
             dead_from bigint)""",
         # Read in full every time and hardly compressible: no compression to undo.
         "ALTER TABLE quotebot_blocks ALTER COLUMN postings SET STORAGE EXTERNAL",
-        "ALTER TABLE quotebot_chunks ADD COLUMN terms text[] NOT NULL DEFAULT '{}'",
-        """UPDATE quotebot_chunks c SET terms = p.terms
-            FROM (SELECT chunk_id, array_agg(term ORDER BY term) AS terms
-                  FROM quotebot_postings GROUP BY chunk_id) p
-            WHERE p.chunk_id = c.chunk_id""",
+        """CREATE TABLE quotebot_chunk_terms (
+            chunk_id bigint PRIMARY KEY,
+            terms text[] NOT NULL)""",
+        """INSERT INTO quotebot_chunk_terms (chunk_id, terms)
+            SELECT chunk_id, array_agg(term ORDER BY term) FROM quotebot_postings
+            GROUP BY chunk_id""",
         """INSERT INTO quotebot_blocks (term, block, postings, live_from)
             SELECT p.term, p.chunk_id >> 12,
                    string_agg(int2send((p.chunk_id & 4095)::int2)
@@ -147,6 +150,10 @@ _MIGRATIONS: dict[int, list[str]] = {
             INCLUDE (live_from, dead_from)""",
         "DROP TABLE quotebot_postings",
         "ALTER TABLE quotebot_schema DROP COLUMN impact_avgdl",
+        """INSERT INTO quotebot_generations (generation, manifest, chunk_count, token_total)
+            SELECT generation + 1, manifest, chunk_count, token_total
+            FROM quotebot_generations JOIN quotebot_current USING (generation)""",
+        "UPDATE quotebot_current SET generation = generation + 1",
     ],
 }
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -26,7 +27,7 @@ from bot.errors import (
     StoreUnavailableError,
 )
 from bot.index import IndexRecipe, Manifest, SearchIndex, SkippedRecord
-from bot.pg_blocks import BlockBuilder, block_of, merged
+from bot.pg_blocks import block_of, merged, range_blocks
 from bot.pg_db import Connection, Database, PgOptions
 from bot.pg_documents import PgDocuments
 from bot.pg_index import VISIBLE, LruCache, PgIndex
@@ -215,6 +216,7 @@ class PgStore:
                     "quotebot_blocks",
                     "quotebot_terms",
                     "quotebot_chunks",
+                    "quotebot_chunk_terms",
                     "quotebot_documents",
                 ):
                     conn.execute(f"VACUUM (ANALYZE) {table}")
@@ -289,6 +291,11 @@ class PgStore:
                 horizon = int(row[0])
                 conn.execute("DELETE FROM quotebot_blocks WHERE dead_from <= %s", (horizon,))
                 conn.execute("DELETE FROM quotebot_terms WHERE dead_from <= %s", (horizon,))
+                conn.execute(
+                    "DELETE FROM quotebot_chunk_terms t USING quotebot_chunks c "
+                    "WHERE c.chunk_id = t.chunk_id AND c.dead_from <= %s",
+                    (horizon,),
+                )
                 conn.execute("DELETE FROM quotebot_chunks WHERE dead_from <= %s", (horizon,))
                 conn.execute("DELETE FROM quotebot_documents WHERE dead_from <= %s", (horizon,))
                 conn.execute(
@@ -301,9 +308,10 @@ class PgStore:
 
 
 def _migrate_as_reader(conn: Connection, version: int) -> None:
-    """The first process of a newer quotebot migrates an older schema (others wait on its lock);
-    older readers still running keep working: a migration only adds to what they read. A
-    read-only role cannot, and is told who can."""
+    """The first process of a newer quotebot migrates an older schema (others wait on its lock).
+    Older readers still running meet the newer schema when they next open a generation: they
+    are told to upgrade (migration 4 publishes the current one again under a new number for
+    that, as their postings table is gone). A read-only role cannot migrate, and is told who can."""
     try:
         ensure_schema(conn)
     except psycopg.errors.InsufficientPrivilege:
@@ -353,18 +361,20 @@ def _write_generation(
     removed: dict[int, list[str]] = {}  # chunk id -> its terms, of chunks this update removes
     if current is not None:
         params = {"g": current, "new": new, "keep": keep}
-        for table in ("quotebot_documents", "quotebot_chunks"):
-            conn.execute(
-                f"UPDATE {table} SET dead_from = %(new)s WHERE {VISIBLE} "
-                "AND NOT (source = ANY(%(keep)s::text[]))",
-                params,
-            )
+        retired = f"WHERE {VISIBLE} AND NOT (source = ANY(%(keep)s::text[]))"
+        conn.execute(f"UPDATE quotebot_documents SET dead_from = %(new)s {retired}", params)
         if keep:  # a full rebuild replaces every block and every term's count
+            dead = conn.execute(
+                f"UPDATE quotebot_chunks SET dead_from = %(new)s {retired} RETURNING chunk_id",
+                params,
+            ).fetchall()
             rows = conn.execute(
-                "SELECT chunk_id, terms FROM quotebot_chunks WHERE dead_from = %(new)s", params
+                "SELECT chunk_id, terms FROM quotebot_chunk_terms WHERE chunk_id = ANY(%s)",
+                ([int(chunk_id) for (chunk_id,) in dead],),
             ).fetchall()
             removed = {int(chunk_id): list(terms) for chunk_id, terms in rows}
         else:
+            conn.execute(f"UPDATE quotebot_chunks SET dead_from = %(new)s {retired}", params)
             conn.execute(f"UPDATE quotebot_blocks SET dead_from = %(new)s WHERE {VISIBLE}", params)
     doc_ids = _insert_documents(conn, manifest, keep_sources, new)
     added_terms, added_blocks = _insert_chunks(conn, chunks, vectors, doc_ids, new)
@@ -468,8 +478,10 @@ def _insert_chunks(
     doc_ids: dict[str, int],
     generation: int,
 ) -> tuple[Counter[str], dict[tuple[str, int], bytes]]:
-    """The chunks and their vectors; returns how many new chunks hold each term and the new
-    chunks' postings as blocks (pg_blocks.py), written by `_write_blocks`."""
+    """The chunks, their vectors and terms, and their postings' blocks, one range of chunk ids
+    at a time (the writer holds one range's postings, never the corpus's). Returns how many new
+    chunks hold each term, and the blocks of the first range, which `_write_blocks` may have
+    to merge with the ones already there."""
     document_frequency: Counter[str] = Counter()
     if not chunks:
         return document_frequency, {}
@@ -481,50 +493,83 @@ def _insert_chunks(
             (len(chunks),),
         ).fetchall()
     ]
-    builder = BlockBuilder()
-    dim = int(vectors.shape[1])
     as_f32 = np.ascontiguousarray(vectors, dtype=np.float32)
-    with conn.cursor().copy(
-        "COPY quotebot_chunks (chunk_id, doc_id, source, start_offset, end_offset, paragraph, "
-        "text, token_count, terms, dim, embedding, live_from) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(
-            [
-                "int8",
-                "int8",
-                "text",
-                "int4",
-                "int4",
-                "int4",
-                "text",
-                "int4",
-                "text[]",
-                "int4",
-                "vector",
-                "int8",
-            ]
+    first_range: dict[tuple[str, int], bytes] = {}
+    start = 0
+    while start < len(ids):
+        block = block_of(ids[start])
+        end = start
+        while end < len(ids) and block_of(ids[end]) == block:
+            end += 1
+        terms = [Counter(keyword_tokens(chunk.text)) for chunk in chunks[start:end]]
+        for counted in terms:
+            document_frequency.update(counted.keys())
+        _copy_chunks(
+            conn, ids[start:end], chunks[start:end], as_f32[start:end], terms, doc_ids, generation
         )
-        for row, (chunk_id, chunk) in enumerate(zip(ids, chunks, strict=True)):
-            terms = Counter(keyword_tokens(chunk.text))
-            document_frequency.update(terms.keys())
-            builder.add(chunk_id, terms)
-            copy.write_row(
-                (
-                    chunk_id,
-                    doc_ids[chunk.source],
-                    chunk.source,
-                    chunk.start,
-                    chunk.end,
-                    chunk.paragraph,
-                    chunk.text,
-                    max(sum(terms.values()), 1),  # bm25s indexes an empty chunk as [""]
-                    sorted(terms),
-                    dim,
-                    as_f32[row],
-                    generation,
-                )
+        _copy_rows(
+            conn,
+            "quotebot_chunk_terms (chunk_id, terms)",
+            ["int8", "text[]"],
+            ((cid, sorted(t)) for cid, t in zip(ids[start:end], terms, strict=True) if t),
+        )
+        blocks = range_blocks(list(zip(ids[start:end], terms, strict=True)))
+        if start == 0:
+            first_range = {(term, block): data for term, data in blocks.items()}
+        else:
+            _copy_rows(
+                conn,
+                "quotebot_blocks (term, block, postings, live_from)",
+                ["text", "int8", "bytea", "int8"],
+                ((term, block, data, generation) for term, data in blocks.items()),
             )
-    return document_frequency, builder.finish()
+        start = end
+    return document_frequency, first_range
+
+
+def _copy_chunks(
+    conn: Connection,
+    ids: list[int],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    terms: list[Counter[str]],
+    doc_ids: dict[str, int],
+    generation: int,
+) -> None:
+    dim = int(vectors.shape[1])
+    rows = (
+        (
+            chunk_id,
+            doc_ids[chunk.source],
+            chunk.source,
+            chunk.start,
+            chunk.end,
+            chunk.paragraph,
+            chunk.text,
+            max(sum(counted.values()), 1),  # bm25s indexes an empty chunk as [""]
+            dim,
+            vector,
+            generation,
+        )
+        for chunk_id, chunk, vector, counted in zip(ids, chunks, vectors, terms, strict=True)
+    )
+    _copy_rows(
+        conn,
+        "quotebot_chunks (chunk_id, doc_id, source, start_offset, end_offset, paragraph, "
+        "text, token_count, dim, embedding, live_from)",
+        ["int8", "int8", "text", "int4", "int4", "int4", "text", "int4", "int4", "vector", "int8"],
+        rows,
+    )
+
+
+def _copy_rows(
+    conn: Connection, target: str, types: list[str], rows: Iterable[tuple[Any, ...]]
+) -> None:
+    """COPY rows into `target` ("table (columns)") in PostgreSQL's binary format."""
+    with conn.cursor().copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
 
 
 def _write_blocks(
@@ -535,16 +580,16 @@ def _write_blocks(
     added: dict[tuple[str, int], bytes],
 ) -> None:
     """The new generation's changed blocks. A block that loses removed chunks, or gains new
-    chunks in a range the previous generation already had (only the last range: new ids are
-    higher than every old one), is rewritten from the `merge_with` generation's row, which dies."""
+    chunks in a range the previous generation already had blocks in (`added` holds the first
+    range of the new ids: the only one that can be, as new ids are higher than every old one),
+    is rewritten from the `merge_with` generation's row, which dies."""
     drop: dict[tuple[str, int], set[int]] = {}
     for chunk_id, terms in removed.items():
         for term in terms:
             drop.setdefault((term, block_of(chunk_id)), set()).add(chunk_id)
     touched = set(drop)
-    if merge_with is not None and added:
-        first = min(block for _, block in added)
-        touched.update(key for key in added if key[1] == first)
+    if merge_with is not None:
+        touched.update(added)
     rows: list[tuple[str, int, bytes]] = []
     if merge_with is not None and touched:
         keys = sorted(touched)
@@ -563,13 +608,13 @@ def _write_blocks(
         ).fetchall()
         for term, block, old in replaced:
             key = (str(term), int(block))
-            data = merged(key[1], bytes(old), drop.get(key, set()), added.pop(key, None))
+            data = merged(bytes(old), drop.get(key, set()), added.pop(key, None))
             if data:
                 rows.append((*key, data))
     rows.extend((term, block, data) for (term, block), data in added.items())
-    with conn.cursor().copy(
-        "COPY quotebot_blocks (term, block, postings, live_from) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(["text", "int8", "bytea", "int8"])
-        for term, block, data in rows:
-            copy.write_row((term, block, data, generation))
+    _copy_rows(
+        conn,
+        "quotebot_blocks (term, block, postings, live_from)",
+        ["text", "int8", "bytea", "int8"],
+        ((term, block, data, generation) for term, block, data in rows),
+    )

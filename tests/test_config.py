@@ -25,6 +25,18 @@ def test_unknown_key_is_named(tmp_path: Path) -> None:
         load_settings(config)
 
 
+def test_retired_keyword_budgets_are_ignored_with_a_warning(tmp_path: Path) -> None:
+    """Configs copied from an earlier example still load: the keyword budgets are gone (keyword
+    search is exact), another unknown key in the same section is still refused."""
+    config = tmp_path / "quotebot.toml"
+    config.write_text("[postgres]\nef_search = 300\nkeyword_rescored = 1000\n")
+    with pytest.warns(FutureWarning, match="keyword_rescored: no longer used"):
+        assert load_settings(config).postgres.ef_search == 300
+    config.write_text("[postgres]\nkeyword_rescored = 1000\nef_serch = 3\n")
+    with pytest.warns(FutureWarning), pytest.raises(ConfigError, match="ef_serch"):
+        load_settings(config)
+
+
 def test_secret_in_config_file_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[discord]\ntoken = "abc.def.ghi"\n')

@@ -338,7 +338,9 @@ def _blocks_hold_the_served_chunks(pg_url: str) -> None:
             f"SELECT term, block, postings FROM quotebot_blocks WHERE {visible}", {"g": g}
         ).fetchall()
         chunks = conn.execute(
-            f"SELECT chunk_id, text, token_count, terms FROM quotebot_chunks WHERE {visible}",
+            "SELECT c.chunk_id, c.text, c.token_count, coalesce(t.terms, '{}') "
+            "FROM quotebot_chunks c LEFT JOIN quotebot_chunk_terms t USING (chunk_id) "
+            f"WHERE {visible}",
             {"g": g},
         ).fetchall()
     entries = sorted((t, *e) for t, b, data in blocks for e in decode(b, bytes(data)))
@@ -407,7 +409,7 @@ def _downgrade_to_schema_3(pg_url: str) -> None:
             "INCLUDE (tf, token_count)"
         )
         conn.execute("DROP TABLE quotebot_blocks")
-        conn.execute("ALTER TABLE quotebot_chunks DROP COLUMN terms")
+        conn.execute("DROP TABLE quotebot_chunk_terms")
         conn.execute("ALTER TABLE quotebot_schema ADD COLUMN impact_avgdl double precision")
         conn.execute("UPDATE quotebot_schema SET impact_avgdl = 30.0, version = 3")
 
@@ -467,6 +469,8 @@ def test_an_older_schema_is_migrated_in_place_by_the_first_process(
         _pg(read_only).open()
     reader = _pg(pg_url).open()  # a reader of the new version migrates
     assert reader is not None
+    # ... and publishes the generation again, so readers of the old version reopen and are told
+    assert reader.generation == before.generation + 1
     assert reader.keyword(tokens, 10) == [(c, pytest.approx(s, rel=1e-5)) for c, s in expected]
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert conn.execute("SELECT version FROM quotebot_schema").fetchone() == (4,)
