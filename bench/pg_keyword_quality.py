@@ -88,7 +88,7 @@ def run_set(name: str, folder: Path, questions_file: Path, url: str, tmp: Path) 
         [pg.chunk(cid).text for cid, _ in pg.keyword(keyword_tokens(q.question), 10)]
         for q in questions
     ]
-    results["BM25 in SQL (postgres store)"] = scores(sql_texts, answers)
+    results["BM25 over blocks (postgres store)"] = scores(sql_texts, answers)
     with psycopg.connect(url, autocommit=True) as conn:
         for rank in ("ts_rank", "ts_rank_cd"):
             ranked = []
