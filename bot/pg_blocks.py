@@ -28,9 +28,8 @@ RANGE_MASK = (1 << RANGE_BITS) - 1
 ENTRY = np.dtype([("offset", ">i2"), ("tf", ">i2"), ("length", ">i4")])
 MAX_TF = 32767  # a term frequency above this is stored as this (BM25 has long saturated)
 MAX_LENGTH = 2**31 - 1
-BATCH_RANGES = (
-    16  # ranges scored together (65,536 ids): as fast as 32 at 1M chunks, half the memory
-)
+# Ranges a reader scores together (65,536 ids): as fast as 32 at 1M chunks, half the memory.
+BATCH_RANGES = 16
 K1 = 1.5
 B = 0.75
 

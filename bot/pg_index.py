@@ -3,8 +3,8 @@
 Dense search is pgvector's HNSW (`ORDER BY embedding <=> q LIMIT k`); keyword search is the same
 BM25 (Lucene variant, k1 = 1.5, b = 0.75, bm25s' defaults) the files store computes, summed
 over the blocks of postings of the question's stemmed terms (pg_blocks.py), so both stores give
-the same top k. Every value reaches SQL
-as a bound parameter; only the integer dimension is formatted in (a partial index needs a constant).
+the same top k. Every value reaches SQL as a bound parameter; only the integer dimension is
+formatted in (a partial index needs a constant).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
+from itertools import groupby
 from typing import Any
 
 import numpy as np
@@ -363,18 +364,16 @@ def _write_generation(
         params = {"g": current, "new": new, "keep": keep}
         retired = f"WHERE {VISIBLE} AND NOT (source = ANY(%(keep)s::text[]))"
         conn.execute(f"UPDATE quotebot_documents SET dead_from = %(new)s {retired}", params)
+        retire_chunks = f"UPDATE quotebot_chunks SET dead_from = %(new)s {retired}"
         if keep:  # a full rebuild replaces every block and every term's count
-            dead = conn.execute(
-                f"UPDATE quotebot_chunks SET dead_from = %(new)s {retired} RETURNING chunk_id",
-                params,
-            ).fetchall()
             rows = conn.execute(
-                "SELECT chunk_id, terms FROM quotebot_chunk_terms WHERE chunk_id = ANY(%s)",
-                ([int(chunk_id) for (chunk_id,) in dead],),
+                f"WITH dead AS ({retire_chunks} RETURNING chunk_id) "
+                "SELECT t.chunk_id, t.terms FROM dead JOIN quotebot_chunk_terms t USING (chunk_id)",
+                params,
             ).fetchall()
             removed = {int(chunk_id): list(terms) for chunk_id, terms in rows}
         else:
-            conn.execute(f"UPDATE quotebot_chunks SET dead_from = %(new)s {retired}", params)
+            conn.execute(retire_chunks, params)
             conn.execute(f"UPDATE quotebot_blocks SET dead_from = %(new)s WHERE {VISIBLE}", params)
     doc_ids = _insert_documents(conn, manifest, keep_sources, new)
     added_terms, added_blocks = _insert_chunks(conn, chunks, vectors, doc_ids, new)
@@ -495,12 +494,9 @@ def _insert_chunks(
     ]
     as_f32 = np.ascontiguousarray(vectors, dtype=np.float32)
     first_range: dict[tuple[str, int], bytes] = {}
-    start = 0
-    while start < len(ids):
-        block = block_of(ids[start])
-        end = start
-        while end < len(ids) and block_of(ids[end]) == block:
-            end += 1
+    for block, group in groupby(range(len(ids)), key=lambda row: block_of(ids[row])):
+        rows = list(group)
+        start, end = rows[0], rows[-1] + 1
         terms = [Counter(keyword_tokens(chunk.text)) for chunk in chunks[start:end]]
         for counted in terms:
             document_frequency.update(counted.keys())
@@ -517,13 +513,7 @@ def _insert_chunks(
         if start == 0:
             first_range = {(term, block): data for term, data in blocks.items()}
         else:
-            _copy_rows(
-                conn,
-                "quotebot_blocks (term, block, postings, live_from)",
-                ["text", "int8", "bytea", "int8"],
-                ((term, block, data, generation) for term, data in blocks.items()),
-            )
-        start = end
+            _copy_blocks(conn, ((term, block, data) for term, data in blocks.items()), generation)
     return document_frequency, first_range
 
 
@@ -559,6 +549,18 @@ def _copy_chunks(
         "text, token_count, dim, embedding, live_from)",
         ["int8", "int8", "text", "int4", "int4", "int4", "text", "int4", "int4", "vector", "int8"],
         rows,
+    )
+
+
+def _copy_blocks(
+    conn: Connection, blocks: Iterable[tuple[str, int, bytes]], generation: int
+) -> None:
+    """(term, block, postings) rows of the new generation."""
+    _copy_rows(
+        conn,
+        "quotebot_blocks (term, block, postings, live_from)",
+        ["text", "int8", "bytea", "int8"],
+        ((term, block, data, generation) for term, block, data in blocks),
     )
 
 
@@ -612,9 +614,4 @@ def _write_blocks(
             if data:
                 rows.append((*key, data))
     rows.extend((term, block, data) for (term, block), data in added.items())
-    _copy_rows(
-        conn,
-        "quotebot_blocks (term, block, postings, live_from)",
-        ["text", "int8", "bytea", "int8"],
-        ((term, block, data, generation) for term, block, data in rows),
-    )
+    _copy_blocks(conn, rows, generation)
