@@ -293,11 +293,11 @@ class PgStore:
                 conn.execute("DELETE FROM quotebot_blocks WHERE dead_from <= %s", (horizon,))
                 conn.execute("DELETE FROM quotebot_terms WHERE dead_from <= %s", (horizon,))
                 conn.execute(
-                    "DELETE FROM quotebot_chunk_terms t USING quotebot_chunks c "
-                    "WHERE c.chunk_id = t.chunk_id AND c.dead_from <= %s",
+                    "WITH gone AS (DELETE FROM quotebot_chunks WHERE dead_from <= %s "
+                    "RETURNING chunk_id) DELETE FROM quotebot_chunk_terms t USING gone "
+                    "WHERE t.chunk_id = gone.chunk_id",
                     (horizon,),
                 )
-                conn.execute("DELETE FROM quotebot_chunks WHERE dead_from <= %s", (horizon,))
                 conn.execute("DELETE FROM quotebot_documents WHERE dead_from <= %s", (horizon,))
                 conn.execute(
                     "DELETE FROM quotebot_generations WHERE generation < %s AND generation NOT IN "
@@ -488,7 +488,7 @@ def _insert_chunks(
         int(r[0])
         for r in conn.execute(
             "SELECT nextval(pg_get_serial_sequence('quotebot_chunks', 'chunk_id')) "
-            "FROM generate_series(1, %s)",
+            "FROM generate_series(1, %s) ORDER BY 1",  # ascending: one group per id range
             (len(chunks),),
         ).fetchall()
     ]

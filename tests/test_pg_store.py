@@ -343,6 +343,11 @@ def _blocks_hold_the_served_chunks(pg_url: str) -> None:
             f"WHERE {visible}",
             {"g": g},
         ).fetchall()
+        (orphans,) = conn.execute(
+            "SELECT count(*) FROM quotebot_chunk_terms t "
+            "WHERE NOT EXISTS (SELECT 1 FROM quotebot_chunks c WHERE c.chunk_id = t.chunk_id)"
+        ).fetchone() or (0,)
+    assert orphans == 0  # collected chunks take their terms with them
     entries = sorted((t, *e) for t, b, data in blocks for e in decode(b, bytes(data)))
     expected = []
     for chunk_id, text, token_count, terms in chunks:
