@@ -59,11 +59,16 @@ def decode(block: int, data: bytes) -> list[tuple[int, int, int]]:
     ]
 
 
+def chunk_length(terms: Counter[str]) -> int:
+    """A chunk's length in BM25's sense: its terms, or 1 (bm25s indexes an empty chunk as [""])."""
+    return max(sum(terms.values()), 1)
+
+
 def range_blocks(chunk_terms: Sequence[tuple[int, Counter[str]]]) -> dict[str, bytes]:
     """The blocks of one range's new chunks (ids ascending, all in one range), per term."""
     entries: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     for chunk_id, terms in chunk_terms:
-        length = max(sum(terms.values()), 1)  # bm25s indexes an empty chunk as [""]
+        length = chunk_length(terms)
         for term, tf in terms.items():
             entries[term].append((chunk_id, tf, length))
     return {term: encode(found) for term, found in entries.items()}

@@ -28,7 +28,7 @@ from bot.errors import (
     StoreUnavailableError,
 )
 from bot.index import IndexRecipe, Manifest, SearchIndex, SkippedRecord
-from bot.pg_blocks import block_of, merged, range_blocks
+from bot.pg_blocks import block_of, chunk_length, merged, range_blocks
 from bot.pg_db import Connection, Database, PgOptions
 from bot.pg_documents import PgDocuments
 from bot.pg_index import VISIBLE, LruCache, PgIndex
@@ -536,7 +536,7 @@ def _copy_chunks(
             chunk.end,
             chunk.paragraph,
             chunk.text,
-            max(sum(counted.values()), 1),  # bm25s indexes an empty chunk as [""]
+            chunk_length(counted),
             dim,
             vector,
             generation,
