@@ -38,6 +38,8 @@ class Answer:
     message: str | None = None  # why it declined, or a note (question shortened, ...)
     context: tuple[str, ...] = ()  # earlier questions of the conversation this answer used
     generation: int | None = None  # the index generation it was answered from (set by the service)
+    # `question` is only the part searched: the question was longer than max_question_chars.
+    question_truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

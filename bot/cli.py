@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import QuotebotError
+from bot.terminal_safety import LAYOUT, inert, inert_text, json_line
+from bot.wording import plural
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -109,10 +111,11 @@ def _feedback_store(settings: Settings) -> Any:
 
 def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
     report = _feedback_store(settings).export(args.file)
-    print(f"wrote {report.written} questions to {args.file}", file=sys.stderr)
+    print(inert(f"wrote {plural(report.written, 'question')} to {args.file}"), file=sys.stderr)
     if report.left_out:
         print(
-            f"left out {report.left_out} questions with only 👎 votes (no known right answer)",
+            f"left out {plural(report.left_out, 'question')} with only 👎 votes "
+            "(no known right answer)",
             file=sys.stderr,
         )
     return 0
@@ -121,15 +124,15 @@ def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_feedback_stats(args: argparse.Namespace, settings: Settings) -> int:
     stats = _feedback_store(settings).stats()
     if args.json:
-        print(json.dumps(stats.to_json(), ensure_ascii=False))
+        print(json_line(stats.to_json()))
         return 0
     share = "-" if stats.share_positive is None else f"{stats.share_positive:.0%}"
     print(
-        f"{stats.total} votes on {stats.questions} questions: {stats.up} 👍, {stats.down} 👎 "
-        f"({share} positive)"
+        f"{plural(stats.total, 'vote')} on {plural(stats.questions, 'question')}: "
+        f"{stats.up} 👍, {stats.down} 👎 ({share} positive)"
     )
     for source in stats.by_source:
-        print(f"  {source.source}: {source.up} 👍, {source.down} 👎")
+        print(f"  {inert(source.source)}: {source.up} 👍, {source.down} 👎")
     return 0
 
 
@@ -161,7 +164,7 @@ def main(
     except QuotebotError as exc:
         if args.debug:
             raise
-        print(f"quotebot: error: {exc}", file=sys.stderr)
+        print(f"quotebot: error: {inert(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("quotebot: interrupted", file=sys.stderr)
@@ -194,7 +197,8 @@ def make_service(settings: Settings) -> QuoteService:
 
 
 def _notice(message: str) -> None:
-    print(f"quotebot: {message}", file=sys.stderr)
+    """One line on stderr; file names and document text in it are made inert."""
+    print(f"quotebot: {inert(message)}", file=sys.stderr)
 
 
 def refresh(service: QuoteService, *, quiet: bool = False) -> UpdateReport:
@@ -300,8 +304,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 answer = service.ask(question)
         except QuestionError as exc:
-            error = {"question": question, "error": str(exc)}
-            print(json.dumps(error) if args.json else f"quotebot: {exc}", flush=True)
+            if args.json:
+                print(json_line(_question_error(question, exc, settings)), flush=True)
+            else:
+                print(f"quotebot: {inert(str(exc))}", flush=True)
             status = 1
             continue
         printer(as_json(answer) if args.json else answer)
@@ -316,8 +322,16 @@ def _validate(question: str) -> None:
         raise QuestionError("the question is empty; type a question to search the documents")
 
 
+def _question_error(question: str, exc: Exception, settings: Settings) -> dict[str, Any]:
+    """The `ask - --json` line for a question that cannot be searched; a huge one is echoed
+    only up to max_question_chars, like an answered one."""
+    limit = settings.retrieval.max_question_chars
+    cut = {"question_truncated": True} if len(question) > limit else {}
+    return {"question": question[:limit], "error": str(exc), **cut}
+
+
 def _json_printer(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False), flush=True)
+    print(json_line(data), flush=True)
 
 
 def _terminal_printer() -> Callable[[Any], None]:
@@ -345,7 +359,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{args.file} over {settings.knowledge.path}")
+    table = Table(title=inert_text(f"{args.file} over {settings.knowledge.path}"))
     for column in (
         "answerable",
         "hit@1",
@@ -375,7 +389,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.migrate import migrate
 
     report = migrate(settings, args.source, args.target, _notice)
-    print(json.dumps(asdict(report)) if args.json else report.summary())
+    print(json.dumps(asdict(report)) if args.json else inert(report.summary()))
     return 0
 
 
@@ -408,14 +422,15 @@ def _eval_conversations(args: argparse.Namespace, settings: Settings) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{args.file}: conversation turns (with context / asked alone)")
+    title = f"{args.file}: conversation turns (with context / asked alone)"
+    table = Table(title=inert_text(title))
     for column in ("kind", "turns", "hit@1", "hit@3", "alone hit@1", "alone hit@3"):
         table.add_column(column, justify="right")
     rows = [*sorted(report.by_kind.items()), ("follow-ups (all)", report.follow_ups)]
     for kind, score in rows:
         data = score.to_json()
         table.add_row(
-            kind,
+            inert_text(kind),
             str(data["turns"]),
             f"{data['hit_at_1']:.3f}",
             f"{data['hit_at_3']:.3f}",
@@ -433,7 +448,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     refresh(service)
     records = service.sources()
     if args.json:
-        print(json.dumps(sources_to_json(records), ensure_ascii=False))
+        print(json_line(sources_to_json(records)))
         return 0
     from rich.console import Console
 
@@ -444,7 +459,9 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_text(args: argparse.Namespace, settings: Settings) -> int:
     service = args.service_factory(settings)
     refresh(service, quiet=True)
-    sys.stdout.write(service.document_text(args.source))
+    text = service.document_text(args.source)
+    # Exact bytes for a pipe or a file (offsets refer to them); a terminal sees them made inert.
+    sys.stdout.write(inert(text, LAYOUT) if sys.stdout.isatty() else text)
     sys.stdout.flush()
     return 0
 

@@ -18,6 +18,7 @@ from bot.answer import Answer, Quote
 from bot.discord_text import render_passage, shorten, visible_chars, width
 from bot.index import DocumentRecord
 from bot.indexing import UpdateReport
+from bot.wording import plural
 
 CONTENT_LIMIT = 2000  # Discord rejects longer message content with HTTP 400 (code 50035)
 CONTENT_BUDGET = 1900  # what we allow ourselves: a margin under the hard limit
@@ -119,12 +120,12 @@ def render_sources(records: Sequence[DocumentRecord], budget: int = CONTENT_BUDG
     """The indexed documents, one line each; the tail is summarised if it does not fit."""
     if not records:
         return "No documents are indexed yet."
-    lines = [f"**{len(records)} indexed document{'s' if len(records) != 1 else ''}:**"]
+    lines = [f"**{plural(len(records), 'indexed document')}:**"]
     used = width(lines[0])
     for index, record in enumerate(sorted(records, key=lambda r: r.source)):
         line = (
             f"- {shorten(record.source, 200)} · {_size(record.size)} · "
-            f"{record.chunks} passages · indexed {_when(record.indexed_at)}"
+            f"{plural(record.chunks, 'passage')} · indexed {_when(record.indexed_at)}"
         )
         rest = len(records) - index
         if used + 1 + width(line) + width(f"\n… and {rest} more") > budget and rest > 1:
@@ -139,7 +140,7 @@ def render_report(report: UpdateReport) -> str:
     """A re-index summary for the admin who asked for it."""
     text = "Index updated: " + report.summary() + "."
     if report.warnings:
-        text += f"\n{len(report.warnings)} warning(s), e.g.: {report.warnings[0]}"
+        text += f"\n{plural(len(report.warnings), 'warning')}, e.g.: {report.warnings[0]}"
     return shorten(text, CONTENT_BUDGET)
 
 

@@ -35,6 +35,7 @@ from bot.index import (
     SkippedRecord,
     return_freed_memory,
 )
+from bot.wording import plural
 
 FORMAT = 1
 POINTER = "CURRENT"
@@ -386,8 +387,8 @@ def _check_consistency(
 ) -> None:
     if len(chunks) != vectors.shape[0] or len(chunks) != manifest.chunk_count:
         raise IndexCorruptError(
-            f"index in {folder}: {len(chunks)} chunks, {vectors.shape[0]} "
-            f"vectors, manifest says {manifest.chunk_count}"
+            f"index in {folder}: {plural(len(chunks), 'chunk')}, "
+            f"{plural(vectors.shape[0], 'vector')}, manifest says {manifest.chunk_count}"
         )
     counts: dict[str, int] = {}
     for chunk in chunks:

@@ -36,6 +36,7 @@ from bot.index import (
     embedding_input,
 )
 from bot.store import Store
+from bot.wording import plural
 
 ProgressCallback = Callable[[int, int], None]
 EMBED_BATCH = 64
@@ -75,7 +76,7 @@ class UpdateReport:
     def summary(self) -> str:
         return (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} "
-            f"removed, {len(self.unchanged)} unchanged; {self.chunks_embedded} chunks "
+            f"removed, {len(self.unchanged)} unchanged; {plural(self.chunks_embedded, 'chunk')} "
             f"embedded, {self.chunks_total} in the index"
         )
 

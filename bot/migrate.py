@@ -9,6 +9,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, KnowledgeError
 from bot.file_store import FileStore
 from bot.stores import open_postgres
+from bot.wording import plural
 
 SUPPORTED = {("files", "postgres")}
 
@@ -22,7 +23,8 @@ class MigrateReport:
 
     def summary(self) -> str:
         return (
-            f"copied {self.documents} documents and {self.chunks} chunks (no re-embedding) to "
+            f"copied {plural(self.documents, 'document')} and {plural(self.chunks, 'chunk')} "
+            "(no re-embedding) to "
             f"{self.target} as generation {self.generation}"
         )
 

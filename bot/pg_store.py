@@ -34,6 +34,7 @@ from bot.pg_documents import PgDocuments
 from bot.pg_index import VISIBLE, LruCache, PgIndex
 from bot.pg_schema import SCHEMA_VERSION, check_version, ensure_schema, hnsw_ddl, read_version
 from bot.text import keyword_tokens
+from bot.wording import plural
 
 WRITER_KEY = "SELECT hashtext(current_schema() || '.qb_writer')::bigint"
 Stage = Callable[[str], None]
@@ -398,7 +399,8 @@ def _write_generation(
     count, tokens, documents = (int(value) for value in counted)
     if count != manifest.chunk_count or documents != len(manifest.documents):
         raise IndexCorruptError(
-            f"generation {new} would hold {count} chunks of {documents} documents; "
+            f"generation {new} would hold {plural(count, 'chunk')} of "
+            f"{plural(documents, 'document')}; "
             f"the manifest says {manifest.chunk_count} of {len(manifest.documents)}"
         )
     conn.execute(

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from bot.answer import Answer, Quote
 from bot.index import DocumentRecord
+from bot.terminal_safety import LAYOUT, inert_text
 
 
 def answer_to_json(answer: Answer) -> dict[str, Any]:
@@ -18,6 +19,7 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "declined": answer.declined,
         "quotes": [quote_to_json(quote) for quote in answer.quotes],
         **({"message": answer.message} if answer.message else {}),
+        **({"question_truncated": True} if answer.question_truncated else {}),
     }
 
 
@@ -54,17 +56,19 @@ def position(quote: Quote) -> str:
 
 
 def answer_to_terminal(answer: Answer) -> RenderableType:
+    """Every string from a document, a file name or the question is made inert (shown, never
+    obeyed by the terminal, never read as rich markup)."""
     if answer.declined:
-        return Text(answer.message or "Nothing in the documents answers that.", style="yellow")
+        return inert_text(answer.message or "Nothing in the documents answers that.", "yellow")
     parts: list[RenderableType] = []
     if answer.context:
-        parts.append(Text(f"↳ following up on: {answer.context[-1]}", style="dim"))
+        parts.append(inert_text(f"↳ following up on: {answer.context[-1]}", "dim"))
     if answer.message:
-        parts.append(Text(answer.message, style="dim"))
+        parts.append(inert_text(answer.message, "dim"))
     for number, quote in enumerate(answer.quotes, start=1):
         heading = Text.assemble(
             (f"{number}. ", "bold cyan"),
-            (position(quote), "cyan"),
+            inert_text(position(quote), "cyan"),
             (f"  score {quote.score:.2f}", "dim"),
         )
         body = Padding(_quote_text(quote), (0, 0, 1, 2), style="")
@@ -73,11 +77,18 @@ def answer_to_terminal(answer: Answer) -> RenderableType:
 
 
 def _quote_text(quote: Quote) -> Text:
-    text = Text(quote.text, style="italic")
-    if quote.highlight:
-        start, end = quote.highlight[0] - quote.start, quote.highlight[1] - quote.start
-        text.stylize("bold not italic", start, end)
-    return text
+    """The quote in italics, its highlight in bold: each part made inert on its own, so the
+    highlight stays on the same characters however long their escapes are."""
+    start, end = (
+        (quote.highlight[0] - quote.start, quote.highlight[1] - quote.start)
+        if quote.highlight
+        else (len(quote.text), len(quote.text))
+    )
+    return Text.assemble(
+        inert_text(quote.text[:start], "italic", LAYOUT),
+        inert_text(quote.text[start:end], "bold", LAYOUT),
+        inert_text(quote.text[end:], "italic", LAYOUT),
+    )
 
 
 def _bar(body: Padding) -> RenderableType:
@@ -122,13 +133,13 @@ def sources_to_terminal(records: list[DocumentRecord]) -> RenderableType:
     table.add_column("chunks", justify="right", no_wrap=True)
     table.add_column("indexed", no_wrap=True)
     for r in sorted(records, key=lambda r: r.source):
-        table.add_row(
-            r.source,
-            r.format + (f" {len(r.pages)}p" if r.pages else ""),
-            shorten(r.title or "", 40),
-            r.date or "",
+        table.add_row(  # Text cells: a name like `[draft] notes.txt` is not markup
+            inert_text(r.source),
+            inert_text(r.format + (f" {len(r.pages)}p" if r.pages else "")),
+            inert_text(shorten(r.title or "", 40)),
+            inert_text(r.date or ""),
             str(r.characters),
             str(r.chunks),
-            r.indexed_at[:10],
+            inert_text(r.indexed_at[:10]),
         )
     return table

@@ -14,12 +14,19 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.conversation import Conversation
 from bot.errors import QuestionError, QuotebotError
 from bot.render import answer_to_terminal
+from bot.terminal_safety import inert_text
+from bot.wording import plural
 
 if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.input import Input
+    from prompt_toolkit.output import Output
+
     from bot.answer import Answer
     from bot.feedback import FeedbackStore
     from bot.indexing import UpdateReport
@@ -33,7 +40,9 @@ HELP = """Type a question and press Enter; answers are quotes from the documents
   :good      the last answer's top quote answered the question (stored as feedback)
   :bad       it did not
   :help      this text
-  :quit      leave (Ctrl-D or Ctrl-C work too)"""
+  :quit      leave (or Ctrl-D); Ctrl-C clears the line, or stops an answer being looked up"""
+
+CTRL_C_HINT = "(Ctrl-C clears the line; Ctrl-D or :quit leaves)"
 
 
 class Repl:
@@ -72,7 +81,11 @@ class Repl:
         elif command in (":good", ":bad"):
             self._vote(good=command == ":good")
         elif command.startswith(":"):
-            self.console.print(f"unknown command {command!r}; :help lists the commands")
+            self.console.print(
+                Text.assemble(
+                    "unknown command ", inert_text(repr(command)), "; :help lists the commands"
+                )
+            )
         else:
             self._ask(line)
         return True
@@ -81,7 +94,7 @@ class Repl:
         try:
             answer, self.conversation = self.service.converse(self.conversation, question)
         except QuestionError as exc:
-            self.console.print(f"[yellow]{exc}[/yellow]")
+            self.console.print(inert_text(str(exc), "yellow"))
             return
         self.remember(answer)
         self.console.print(answer_to_terminal(answer))
@@ -117,18 +130,17 @@ class Repl:
         store.record(vote)
         top = answer.quotes[0]
         self.console.print(
-            f"noted: {'good' if good else 'bad'} answer ({top.source} ¶{top.paragraph})",
-            markup=False,
+            inert_text(f"noted: {'good' if good else 'bad'} answer ({top.source} ¶{top.paragraph})")
         )
 
     def _sources_table(self) -> Table:
         table = Table("document", "size", "chunks", "indexed")
         for record in self.service.sources():
-            table.add_row(
-                record.source,
+            table.add_row(  # Text cells: a name like `[draft] notes.txt` is not markup
+                inert_text(record.source),
                 f"{record.size:,} B",
                 str(record.chunks),
-                record.indexed_at.replace("T", " "),
+                inert_text(record.indexed_at.replace("T", " ")),
             )
         return table
 
@@ -145,8 +157,10 @@ def run_repl(
         service.ask("warm up")  # loads the model and the keyword index before the first prompt
     repl = Repl(service, console, reindex)
     console.print(
-        f"quotebot: {service.document_count()} documents from {service.knowledge}. "
-        "Ask a question, or :help."
+        inert_text(
+            f"quotebot: {plural(service.document_count(), 'document')} from "
+            f"{service.knowledge}. Ask a question, or :help."
+        )
     )
     interactive = sys.stdin.isatty()
     read = _prompt_reader(service) if interactive else _plain_reader()
@@ -173,35 +187,66 @@ def _watch(service: QuoteService, console: Console) -> Watcher:
         )
 
     def failed(message: str) -> None:
-        console.print(f"warning: {message}", style="yellow", soft_wrap=True, markup=False)
+        console.print(inert_text(f"warning: {message}", "yellow"), soft_wrap=True)
 
-    console.print(f"watching {service.knowledge} for changes")
+    console.print(inert_text(f"watching {service.knowledge} for changes"))
     return Watcher(service, on_update=updated, on_error=failed)
 
 
 def _loop(repl: Repl, read: Callable[[], str], console: Console) -> int:
+    """Only end of input (Ctrl-D) or :quit leaves: Ctrl-C at an empty prompt prints a hint (at a
+    half-typed one the reader clears the line), and Ctrl-C while answering stops that answer."""
     while True:
         try:
             line = read()
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
             console.print("bye")
             return 0
+        except KeyboardInterrupt:
+            console.print(CTRL_C_HINT, style="dim", markup=False)
+            continue
         try:
             if not repl.handle(line):
                 console.print("bye")
                 return 0
         except QuotebotError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(Text.assemble(("error:", "red"), " ", inert_text(str(exc))))
+        except KeyboardInterrupt:
+            console.print("interrupted", style="dim")
 
 
 def _prompt_reader(service: QuoteService) -> Callable[[], str]:
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
-
     history = Path(service.settings.index_dir).parent / "repl-history"
     history.parent.mkdir(parents=True, exist_ok=True)
-    session: PromptSession[str] = PromptSession(history=FileHistory(str(history)))
+    session = prompt_session(history)
     return lambda: session.prompt("? ")
+
+
+def prompt_session(
+    history: Path | None, input: Input | None = None, output: Output | None = None
+) -> PromptSession[str]:
+    """The REPL's prompt: Ctrl-C clears a half-typed line and stays (as IPython does); on an
+    empty line it raises KeyboardInterrupt, which `_loop` answers with a hint."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+
+    bindings = KeyBindings()
+
+    @bindings.add("c-c")
+    def _interrupt(event: KeyPressEvent) -> None:
+        buffer = event.app.current_buffer
+        if buffer.text:
+            buffer.reset()
+        else:
+            event.app.exit(exception=KeyboardInterrupt(), style="class:aborting")
+
+    return PromptSession(
+        history=FileHistory(str(history)) if history else InMemoryHistory(),
+        key_bindings=bindings,
+        input=input,
+        output=output,
+    )
 
 
 def _plain_reader() -> Callable[[], str]:

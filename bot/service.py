@@ -164,9 +164,7 @@ class QuoteService:
         t1 = time.perf_counter()
         hits = self._rank(index, query, vector)
         t2 = time.perf_counter()
-        answer = self._compose(question, hits, index, limit=limit)
-        if note and not answer.declined:
-            answer = dataclasses.replace(answer, message=note)
+        answer = _noted(self._compose(query if note else question, hits, index, limit=limit), note)
         t3 = time.perf_counter()
         return answer, Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
@@ -176,6 +174,8 @@ class QuoteService:
         First turns and self-contained questions are answered exactly as `ask` answers them.
         """
         query, note = self._prepare(question)
+        if note:  # cut: what was searched is what is echoed and remembered
+            question = query
         index = self.index
         last = conversation.last
         if last is not None and last.quotes and is_more_request(question):
@@ -184,17 +184,18 @@ class QuoteService:
             )
             answer = dataclasses.replace(answer, generation=index.manifest.generation)
             turn = Turn(question, last.query, answer.quotes, answer.context)
-            return answer, conversation.add(turn)
+            return _noted(answer, note), conversation.add(turn)
         if last is None or not depends_on_context(question):
-            answer = self.ask(question)
+            answer = _noted(self.ask(question), note)
             return answer, conversation.add(Turn(question, query, answer.quotes))
         expanded, context = expanded_query(conversation, query)
         own = self._rank(index, query, self.embedder.encode([query])[0])
         wider = self._rank(index, expanded, self.embedder.encode([expanded])[0], intent=query)
         spans = {hit.chunk_id: _span(index.chunk(hit.chunk_id)) for hit in [*own, *wider]}
         hits = blend(own, wider, last.quotes, spans, FollowUpSettings())
-        answer = self._compose(question, hits, index)
-        answer = dataclasses.replace(answer, message=answer.message or note, context=context)
+        answer = _noted(
+            dataclasses.replace(self._compose(question, hits, index), context=context), note
+        )
         return answer, conversation.add(Turn(question, expanded, answer.quotes, context))
 
     def _widen(self, index: SearchIndex, question: str, conversation: Conversation) -> Answer:
@@ -301,6 +302,14 @@ class QuoteService:
         intent = intent or query
         hits = boost_document_facts(intent, hits, index.chunk)
         return boost_enumeration(intent, hits, index.chunk)
+
+
+def _noted(answer: Answer, note: str | None) -> Answer:
+    """An answer to a question that was cut says so (`question_truncated`, and the note as its
+    message unless it has one: a decline explains itself)."""
+    if note is None:
+        return answer
+    return dataclasses.replace(answer, message=answer.message or note, question_truncated=True)
 
 
 def _names_unknown_to(index: SearchIndex, question: str) -> bool:
