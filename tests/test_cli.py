@@ -229,3 +229,30 @@ def test_index_watch_is_a_writer_that_stops_cleanly(tmp_path: Path, knowledge: P
     finally:
         if child.poll() is None:
             child.kill()
+
+
+def test_ask_json_echoes_a_huge_question_only_as_searched(tmp_path: Path, knowledge: Path) -> None:
+    """A 3 MB line on `ask - --json` (fake model): the echo is the part searched (at most
+    max_question_chars) with `question_truncated`; an unsearchable one is cut the same way."""
+    from bot.text import normalize_for_matching
+
+    huge = "What about the collective economy? " * 90_000
+    invisible = "\u200b" * 3_000_000
+    command = ["-m", "tests.index_entry", "--knowledge", str(knowledge), "ask", "-", "--json"]
+    result = subprocess.run(
+        [sys.executable, *command],
+        cwd=tmp_path,
+        input=f"{huge}\n{invisible}\nWhat about the collective economy?\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
+    assert result.returncode == 1 and len(result.stdout) < 100_000, result.stderr
+    cut, unsearchable, short = (json.loads(line) for line in result.stdout.splitlines())
+    assert cut["question_truncated"] is True and 1000 < len(cut["question"]) <= 2000
+    assert normalize_for_matching(huge).startswith(cut["question"] + " ")
+    assert unsearchable["question"] == invisible[:2000] and unsearchable["question_truncated"]
+    assert "empty" in unsearchable["error"]
+    assert short["question"] == "What about the collective economy?"
+    assert "question_truncated" not in short

@@ -1,7 +1,8 @@
 from rich.console import Console
 
 from bot.answer import Answer, Quote
-from bot.render import answer_to_json, answer_to_terminal
+from bot.index import DocumentRecord
+from bot.render import _quote_text, answer_to_json, answer_to_terminal, sources_to_terminal
 
 QUOTE = Quote("a.txt", 10, 40, "First sentence. Second one here.", (26, 40), 0.71, 3)
 
@@ -38,3 +39,56 @@ def test_terminal_shows_source_position_and_bold_highlight() -> None:
     assert "a.txt ¶3" in text and "Second one here." in text
     styled = console.export_text(styles=True)
     assert "\x1b[1" in styled  # bold somewhere: the highlight
+
+
+HOSTILE = Quote(
+    "clip\x1b]0;title\x07.txt",
+    100,
+    156,
+    "Copy \x1b]52;c;eA==\x1b\\ this. The \x1b[1manswer\x1b[0m here.\u202e Done.",
+    (125, 150),
+    0.5,
+    2,
+    title=None,
+    section="Setup [/] \x1b[2J",
+)
+
+
+def test_terminal_output_of_hostile_text_is_inert_and_the_highlight_stays_put() -> None:
+    answer = Answer("q?", (HOSTILE,), False, context=("earlier \x1b[2J [bold]?",))
+    console = Console(record=True, width=200, color_system=None)
+    console.print(answer_to_terminal(answer))
+    out = console.export_text()
+    assert "\x1b" not in out and "\u202e" not in out
+    assert out.splitlines()[:2] == [
+        "↳ following up on: earlier \\x1b[2J [bold]?",
+        "1. clip\\x1b]0;title\\x07.txt, Setup [/] \\x1b[2J ¶2  score 0.50",
+    ]
+    assert "Copy \\x1b]52;c;eA==\\x1b\\ this. The \\x1b[1manswer\\x1b[0m here.\\u202e Done." in out
+    body = _quote_text(HOSTILE)
+    bold = [body.plain[s.start : s.end] for s in body.spans if s.style == "bold"]
+    assert bold == ["The \\x1b[1manswer\\x1b[0m here.\\u202e"]  # document offsets 125-150
+
+
+def test_declines_and_notes_are_inert() -> None:
+    console = Console(record=True, width=200, color_system=None)
+    console.print(answer_to_terminal(Answer("x", (), True, "They cover: a\x1b[2Jb [/].")))
+    assert console.export_text() == "They cover: a\\x1b[2Jb [/].\n"
+
+
+def test_sources_table_shows_markup_in_names_and_titles_as_text() -> None:
+    records = [
+        DocumentRecord(
+            source="[draft] report.txt", sha256="0", size=1, characters=10, chunks=1,
+            indexed_at="2026-12-01T00:00:00", format="txt",
+        ),
+        DocumentRecord(
+            source="notes\x1b[2J.md", sha256="1", size=1, characters=10, chunks=1,
+            indexed_at="2026-12-01T00:00:00", format="md", title="Budget [/] notes",
+        ),
+    ]  # fmt: skip
+    console = Console(record=True, width=200, color_system=None)
+    console.print(sources_to_terminal(records))
+    out = console.export_text()
+    assert "[draft] report.txt" in out and "Budget [/] notes" in out
+    assert "notes\\x1b[2J.md" in out and "\x1b" not in out

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
 from rich.console import Console
 
-from bot.repl import HELP, Repl
+from bot.config import Settings
+from bot.indexing import UpdateReport
+from bot.repl import CTRL_C_HINT, HELP, Repl, _loop, prompt_session
 from bot.service import QuoteService
+from tests.conftest import ROOT
+from tests.fakes import FakeEmbedder
 
 
 def _repl(service: QuoteService) -> tuple[Repl, Console]:
@@ -52,3 +62,77 @@ def test_follow_up_shows_what_it_follows_and_new_resets(fake_service: QuoteServi
     repl.handle("And the infrastructure?")
     out = console.export_text()
     assert out.startswith("new conversation") and "following up" not in out
+
+
+def test_markup_and_escapes_in_commands_and_names_are_shown_as_typed(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "[draft] report.txt").write_text("The quarterly budget rose by ten percent.\n")
+    (folder / "clear\x1b[2J.md").write_text("---\ntitle: Budget [/] notes\n---\nTight.\n")
+    service = QuoteService(make_settings(folder), embedder=FakeEmbedder(), on_notice=print)
+    repl, console = _repl(service)
+    assert repl.handle(":[/]")
+    assert repl.handle(":[bold]\x1b]52;c;eA==\x07")
+    assert repl.handle(":sources")
+    lines = console.export_text().splitlines()
+    assert lines[:2] == [
+        "unknown command ':[/]'; :help lists the commands",
+        "unknown command ':[bold]\\x1b]52;c;eA==\\x07'; :help lists the commands",
+    ]
+    table = "\n".join(lines[2:])
+    assert "[draft] report.txt" in table and "clear\\x1b[2J.md" in table
+
+
+def _prompted(repl: Repl, console: Console, keys: str) -> str:
+    """Run the REPL loop on the real prompt (prompt_toolkit) fed `keys`; the console's text."""
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    with create_pipe_input() as keyboard:
+        keyboard.send_text(keys)
+        session = prompt_session(None, keyboard, DummyOutput())
+        assert _loop(repl, lambda: session.prompt("? "), console) == 0
+    return console.export_text()
+
+
+def test_ctrl_c_clears_a_half_typed_line_and_only_ctrl_d_leaves(
+    fake_service: QuoteService,
+) -> None:
+    repl, console = _repl(fake_service)
+    out = _prompted(repl, console, "What about the collect\x03:new\r\x03\x03:frobnicate\r\x04")
+    assert out == (
+        "new conversation\n"
+        f"{CTRL_C_HINT}\n"
+        f"{CTRL_C_HINT}\n"
+        "unknown command ':frobnicate'; :help lists the commands\n"
+        "bye\n"
+    )
+    assert "(or Ctrl-D); Ctrl-C clears the line" in HELP
+
+
+def test_ctrl_c_while_answering_stops_that_answer_and_stays(fake_service: QuoteService) -> None:
+    def interrupted(service: QuoteService) -> UpdateReport:
+        raise KeyboardInterrupt
+
+    console = Console(record=True, width=120, color_system=None)
+    repl = Repl(fake_service, console, interrupted)
+    assert _prompted(repl, console, ":reindex\r:quit\r") == "interrupted\nbye\n"
+
+
+def test_repl_greets_with_a_singular_count_through_the_cli(tmp_path: Path, knowledge: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.index_entry", "--knowledge", str(knowledge), "repl"],
+        cwd=tmp_path,
+        input=":quit\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "COLUMNS": "400"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"quotebot: 1 document from {knowledge}. Ask a question, or :help.",
+        "bye",
+    ]

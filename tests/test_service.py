@@ -8,6 +8,7 @@ import pytest
 
 from bot.errors import QuestionError
 from bot.service import QuoteService
+from tests.fakes import FakeEmbedder
 
 pytestmark = pytest.mark.model
 
@@ -126,3 +127,32 @@ def test_a_new_topic_is_answered_as_asked_alone(seed_service: QuoteService) -> N
 def test_a_question_naming_only_unknown_things_is_declined(seed_service: QuoteService) -> None:
     assert seed_service.ask("What did Picasso paint in Barcelona?").declined
     assert not seed_service.ask("Is Li Keqiang among the leaders?").declined
+
+
+def test_a_cut_question_is_echoed_as_searched_and_remembered_so(
+    fake_service: QuoteService,
+) -> None:
+    """A 3 MB question: the answer (and a conversation's memory of it) holds exactly the part
+    that was embedded and searched, `max_question_chars` at most, and says it was cut."""
+    from bot.conversation import Conversation
+    from bot.render import answer_to_json
+
+    embedder = fake_service.embedder
+    assert isinstance(embedder, FakeEmbedder)
+    huge = "What about the  collective economy?\n" * 90_000
+    answer = fake_service.ask(huge)
+    assert answer.question_truncated and embedder.calls[-1] == [answer.question]
+    assert 1000 < len(answer.question) <= fake_service.settings.retrieval.max_question_chars
+    assert answer.question.startswith("What about the collective economy? What about")
+    assert answer_to_json(answer)["question_truncated"] is True
+    assert answer.message == (
+        f"Your question was long; I searched for its first {len(answer.question)} characters."
+    )
+
+    short = fake_service.ask("What about the collective economy?")
+    assert not short.question_truncated and "question_truncated" not in answer_to_json(short)
+
+    turn, conversation = fake_service.converse(Conversation(), huge)
+    assert turn.question_truncated and turn.question == answer.question
+    follow, _ = fake_service.converse(conversation, "And the infrastructure?")
+    assert follow.context == (answer.question,)
