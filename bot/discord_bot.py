@@ -53,6 +53,7 @@ from bot.index import DocumentRecord
 from bot.indexing import UpdateReport
 from bot.log_redaction import install_redaction
 from bot.sqlite_db import MEMORY, Database
+from bot.terminal_safety import log_to_stderr
 from bot.worker import WorkerExecutor
 
 log = logging.getLogger(__name__)
@@ -526,10 +527,8 @@ def run(
     """`quotebot discord`: run until stopped. Returns 0 on SIGINT/SIGTERM; raises
     DiscordSetupError (one line for the CLI) when Discord refuses us."""
     token = read_token(environ)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+    # user and channel names, questions and file names reach the log: made inert on stderr
+    log_to_stderr(logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("discord").setLevel(logging.DEBUG if debug else logging.INFO)
     install_redaction([token.get_secret_value()])
     executor = WorkerExecutor()

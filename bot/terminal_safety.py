@@ -8,6 +8,8 @@ that writes such text to a terminal passes it through `inert` (plain strings) or
 (`\\x1b`, `\\x9b`, `\\u202e`); a whole escape sequence (CSI, OSC, DCS, SOS, PM, APC, other ESC
 sequences, 7-bit or 8-bit) is one escaped piece, so `inert_text` can mark it as one.
 
+Log records (the watcher's warnings, the Discord bot's log) go through `InertFormatter`.
+
 Machine output keeps the exact text instead: JSON escapes controls itself, and `json_line`
 escapes the few characters that JSON may carry raw (DEL, C1, bidi controls, surrogates).
 """
@@ -15,6 +17,7 @@ escapes the few characters that JSON may carry raw (DEL, C1, bidi controls, surr
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -94,3 +97,31 @@ def json_line(data: Any) -> str:
     obey escaped as \\uXXXX: the decoded text is exactly `data`'s."""
     raw = json.dumps(data, ensure_ascii=False)
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", raw)
+
+
+class InertFormatter(logging.Formatter):
+    """Log lines made inert: a record's message is one line (file names, questions and user
+    names in it cannot break it or drive the terminal); a traceback keeps its line breaks."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        clean = logging.makeLogRecord(record.__dict__)
+        clean.msg, clean.args = inert(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            clean.exc_text = self.formatException(record.exc_info)
+        if clean.exc_text:
+            clean.exc_text = inert(clean.exc_text, LAYOUT)
+        if clean.stack_info:
+            clean.stack_info = inert(clean.stack_info, LAYOUT)
+        return super().format(clean)
+
+
+def log_to_stderr(level: int, fmt: str = "%(message)s") -> None:
+    """Send log records to stderr through InertFormatter (instead of logging's last-resort
+    handler, which prints them raw); left alone when the root logger already has handlers."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(InertFormatter(fmt))
+    root.addHandler(handler)
+    root.setLevel(level)

@@ -15,7 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from bot.terminal_safety import ESCAPE_STYLE, LAYOUT, inert, inert_text, json_line, segments
+from bot.terminal_safety import (
+    ESCAPE_STYLE,
+    LAYOUT,
+    InertFormatter,
+    inert,
+    inert_text,
+    json_line,
+    segments,
+)
 from tests.conftest import ROOT
 
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -132,6 +140,24 @@ def test_property_json_line_round_trips_exactly_and_carries_nothing_raw(text: st
     line = json_line({"text": text, "list": [text]})
     assert json.loads(line) == {"text": text, "list": [text]}
     assert obeyed(line) == [] and "\n" not in line
+
+
+def test_log_lines_are_inert_and_tracebacks_keep_their_lines() -> None:
+    import logging
+
+    try:
+        raise ValueError("bad \x1b]52;c;eA==\x07 name")
+    except ValueError:
+        record = logging.getLogger("t").makeRecord(
+            "t", logging.WARNING, "f.py", 1, "skipping %s\nforged line", ("x\x1b[2J.pdf",), None
+        )
+        record.exc_info = sys.exc_info()
+    line = InertFormatter("%(levelname)s %(message)s").format(record)
+    first, *trace = line.splitlines()
+    assert first == "WARNING skipping x\\x1b[2J.pdf\\nforged line"
+    assert trace[0] == "Traceback (most recent call last):" and obeyed(line, "\n") == []
+    assert trace[-1] == "ValueError: bad \\x1b]52;c;eA==\\x07 name"
+    assert record.getMessage() == "skipping x\x1b[2J.pdf\nforged line"  # the record is untouched
 
 
 # Through the command line ------------------------------------------------------------------------
@@ -263,3 +289,34 @@ def test_errors_warnings_and_eval_tables_are_inert(
     table = fake_quotebot(*hostile, "eval", str(questions), cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert obeyed(table.stdout, "\n") == [] and "q [bold] \\x1b[2J.jsonl" in table.stdout
+
+
+def test_watch_warnings_about_new_files_are_inert(tmp_path: Path) -> None:
+    """`index --watch`: the watcher's warning about a file added later (logged, not printed)."""
+    import signal
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("A lighthouse stands on the northern cape.\n")
+    command = ["-m", "tests.index_entry", "--knowledge", str(folder), "index", "--json", "--watch"]
+    child = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_environment(),
+    )
+    try:
+        assert child.stdout is not None and child.stderr is not None
+        assert json.loads(child.stdout.readline())["added"] == ["a.txt"]
+        (folder / BROKEN_NAME).write_bytes(b"not a pdf at all")
+        (folder / "b.txt").write_text("The harbour has two piers.\n")
+        assert json.loads(child.stdout.readline())["added"] == ["b.txt"]
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=15) == 0
+        errors = child.stderr.read()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert "skipping broken\\x1b[2J.pdf" in errors and obeyed(errors, "\n") == []
