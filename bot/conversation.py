@@ -111,8 +111,17 @@ MAX_TURNS = 8
 
 @dataclass(frozen=True, slots=True)
 class FollowUpSettings:
-    context_weight: float = 0.5  # share of the fused score taken from the expanded query
-    last_passage_bonus: float = 0.1  # added to the passage(s) shown in the last answer
+    """Shares of a follow-up's fused score taken from its three rankings (they sum to 1).
+
+    Chosen by leave-one-document-out cross-validation on the dev conversations
+    (bench/followup_cv.py, docs/conversations.md): the follow-up's own words carry most of the
+    weight, the last answer's passage says what "it" and "they" are about, and the earlier
+    questions add little once that passage is used.
+    """
+
+    own_weight: float = 0.6  # the follow-up as typed
+    context_weight: float = 0.1  # the earlier questions of the thread, then the follow-up
+    answer_weight: float = 0.3  # the last answer's best passage, then the follow-up
 
 
 def is_more_request(question: str) -> bool:
@@ -147,43 +156,53 @@ def expanded_query(conversation: Conversation, question: str) -> tuple[str, tupl
     return f"{last.query} {question}", context
 
 
-def blend(
-    own: Sequence[Hit],
-    expanded: Sequence[Hit],
-    last_shown: Sequence[Quote],
-    source_of: dict[int, tuple[str, int, int]],
-    settings: FollowUpSettings,
-) -> list[Hit]:
-    """Fuse the follow-up's own ranking with the context-expanded one, favouring the passage
-    the conversation is about. `source_of` maps chunk ids to (source, start, end)."""
-    own_scores = {hit.chunk_id: hit for hit in own}
-    expanded_scores = {hit.chunk_id: hit for hit in expanded}
-    own_floor = min((h.score for h in own), default=0.0)
-    expanded_floor = min((h.score for h in expanded), default=0.0)
-    weight = settings.context_weight
+def answer_query(conversation: Conversation, question: str) -> str | None:
+    """The follow-up searched together with the passage the last answer led with.
+
+    A pronoun's antecedent and a topic's words are usually in what the user just read, not in
+    the questions (the answer to "Who married Emma?" names the "he" of "Why did he flee?").
+    None when the last turn showed nothing.
+    """
+    last = conversation.last
+    if last is None or not last.quotes:
+        return None
+    return f"{last.quotes[0].text} {question}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """One search's hits and its share of the blended score. `meaning=False`: its cosines say
+    how close a passage is to the last answer, not to the question, so the decline check must
+    not read them."""
+
+    weight: float
+    hits: Sequence[Hit]
+    meaning: bool = True
+
+
+def blend(rankings: Sequence[Ranking]) -> list[Hit]:
+    """Weighted sum of several rankings' fused scores over the union of their candidates.
+
+    A candidate missing from a ranking gets that ranking's lowest score (a lower bound, as in
+    `fuse_weighted`). The blended hit keeps the closest meaning the question's rankings found
+    (what the decline check reads) and counts as a document fact if any ranking says so.
+    """
+    tables = [{hit.chunk_id: hit for hit in ranking.hits} for ranking in rankings]
+    floors = [min((h.score for h in ranking.hits), default=0.0) for ranking in rankings]
     blended = []
-    for chunk_id in dict.fromkeys([*own_scores, *expanded_scores]):
-        mine, theirs = own_scores.get(chunk_id), expanded_scores.get(chunk_id)
-        score = (1 - weight) * (mine.score if mine else own_floor) + weight * (
-            theirs.score if theirs else expanded_floor
-        )
-        if _overlaps_any(source_of.get(chunk_id), last_shown):
-            score += settings.last_passage_bonus
-        base = theirs or mine
-        assert base is not None
+    for chunk_id in dict.fromkeys(hit.chunk_id for r in rankings for hit in r.hits):
+        score = 0.0
+        dense = -1.0
+        found: list[Hit] = []
+        for ranking, table, floor in zip(rankings, tables, floors, strict=True):
+            hit = table.get(chunk_id)
+            score += ranking.weight * (hit.score if hit else floor)
+            if hit is not None:
+                found.append(hit)
+                if ranking.meaning:
+                    dense = max(dense, hit.dense)
         blended.append(
-            replace(
-                base,
-                score=score,
-                dense=max(mine.dense if mine else -1.0, theirs.dense if theirs else -1.0),
-            )
+            replace(found[0], score=score, dense=dense, fact=any(hit.fact for hit in found))
         )
     blended.sort(key=lambda hit: (-hit.score, hit.chunk_id))
     return blended
-
-
-def _overlaps_any(span: tuple[str, int, int] | None, quotes: Sequence[Quote]) -> bool:
-    if span is None:
-        return False
-    source, start, end = span
-    return any(q.source == source and q.start < end and start < q.end for q in quotes)

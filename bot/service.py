@@ -23,7 +23,9 @@ from bot.config import Settings
 from bot.conversation import (
     Conversation,
     FollowUpSettings,
+    Ranking,
     Turn,
+    answer_query,
     blend,
     depends_on_context,
     expanded_query,
@@ -76,6 +78,7 @@ class QuoteService:
         self._index: SearchIndex | None = None
         self._refresh_lock = threading.Lock()
         self._decline_by_generation: tuple[tuple[int, str], str] | None = None
+        self.follow_ups = FollowUpSettings()  # bench/followup_cv.py varies it
 
     @property
     def knowledge(self) -> Path:
@@ -189,14 +192,24 @@ class QuoteService:
             answer = _noted(self.ask(question), note)
             return answer, conversation.add(Turn(question, query, answer.quotes))
         expanded, context = expanded_query(conversation, query)
-        own = self._rank(index, query, self.embedder.encode([query])[0])
-        wider = self._rank(index, expanded, self.embedder.encode([expanded])[0], intent=query)
-        spans = {hit.chunk_id: _span(index.chunk(hit.chunk_id)) for hit in [*own, *wider]}
-        hits = blend(own, wider, last.quotes, spans, FollowUpSettings())
+        weights = self.follow_ups
+        answered = answer_query(conversation, query)
+        own_weight = weights.own_weight + (weights.answer_weight if answered is None else 0.0)
+        rankings = [
+            Ranking(own_weight, self._rank(index, query, self.embedder.encode([query])[0])),
+            Ranking(weights.context_weight, self._rank_for(index, expanded, query)),
+        ]
+        if answered is not None:
+            hits = self._rank_for(index, answered, query)
+            rankings.append(Ranking(weights.answer_weight, hits, meaning=False))
+        hits = blend(rankings)
         answer = _noted(
             dataclasses.replace(self._compose(question, hits, index), context=context), note
         )
         return answer, conversation.add(Turn(question, expanded, answer.quotes, context))
+
+    def _rank_for(self, index: SearchIndex, text: str, intent: str) -> list[Hit]:
+        return self._rank(index, text, self.embedder.encode([text])[0], intent=intent)
 
     def _widen(self, index: SearchIndex, question: str, conversation: Conversation) -> Answer:
         """The passages around the last answer's best quote, never one already shown."""
@@ -322,10 +335,6 @@ def _names_unknown_to(index: SearchIndex, question: str) -> bool:
     chunks = index.manifest.chunk_count
     never_seen = math.log(1 + (chunks + 0.5) / 0.5)  # the idf of a term no passage contains
     return all(weight >= never_seen - 1e-9 for weight in index.idf(names).values())
-
-
-def _span(chunk: Chunk) -> tuple[str, int, int]:
-    return chunk.source, chunk.start, chunk.end
 
 
 def _was_shown(chunk: Chunk, shown: list[Quote]) -> bool:

@@ -8,8 +8,9 @@ from bot.answer import Quote
 from bot.conversation import (
     MAX_TURNS,
     Conversation,
-    FollowUpSettings,
+    Ranking,
     Turn,
+    answer_query,
     blend,
     depends_on_context,
     expanded_query,
@@ -90,11 +91,22 @@ def test_conversation_keeps_only_recent_turns() -> None:
     )
 
 
-def test_blend_mixes_rankings_and_favours_the_last_shown_passage() -> None:
+def test_blend_weighs_rankings_and_reads_meaning_only_from_the_questions() -> None:
     own = [Hit(1, 0.55, 0.2, 1.0), Hit(2, 0.5, 0.4, 0.5)]
     expanded = [Hit(3, 0.7, 0.6, 1.0), Hit(2, 0.6, 0.5, 0.8)]
-    spans = {1: ("b.txt", 0, 50), 2: ("a.txt", 150, 250), 3: ("c.txt", 0, 10)}
-    ranked = blend(own, expanded, [QUOTE], spans, FollowUpSettings(0.5, 0.1))
-    assert [h.chunk_id for h in ranked] == [2, 3, 1]
-    assert ranked[0].score == pytest.approx(0.5 * 0.5 + 0.5 * 0.6 + 0.1)
-    assert ranked[0].dense == pytest.approx(0.5)  # the better of the two meanings
+    answered = [Hit(2, 0.9, 0.95, 1.0, fact=True), Hit(1, 0.2, 0.1, 0.1)]
+    ranked = blend([Ranking(0.6, own), Ranking(0.1, expanded), Ranking(0.3, answered, False)])
+    assert [h.chunk_id for h in ranked] == [2, 1, 3]
+    assert ranked[0].score == pytest.approx(0.6 * 0.5 + 0.1 * 0.6 + 0.3 * 0.9)
+    # chunk 3 is missing from two rankings: it gets their lowest scores
+    assert ranked[2].score == pytest.approx(0.6 * 0.5 + 0.1 * 0.7 + 0.3 * 0.2)
+    assert ranked[0].dense == pytest.approx(0.5)  # the answer's cosine is not the question's
+    assert ranked[0].fact  # a document fact found by any ranking stays one
+
+
+def test_answer_query_puts_the_last_answer_before_the_follow_up() -> None:
+    assert answer_query(Conversation(), "Why?") is None
+    conversation = Conversation().add(Turn("Who founded Rome?", "Who founded Rome?", (QUOTE,)))
+    assert answer_query(conversation, "When?") == f"{QUOTE.text} When?"
+    declined = conversation.add(Turn("And Carthage?", "q", ()))
+    assert answer_query(declined, "Why?") is None
