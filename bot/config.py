@@ -28,6 +28,9 @@ class KnowledgeSettings(_Section):
     path: Path = Path("knowledge")
     # Long-running surfaces (repl, discord) re-index in the background when files change.
     watch: bool = False
+    # Index files reached through a symbolic link that leads out of the folder (off: skipped with
+    # a warning, so a link to /etc/passwd or an env file is never quoted).
+    follow_external_links: bool = False
 
 
 class IndexSettings(_Section):

@@ -39,6 +39,9 @@ class DocumentRecord:
     extractor: str = ""  # EXTRACTOR_VERSION the text was made with; another value re-extracts
     pages: tuple[tuple[int, int, int], ...] = ()
     sections: tuple[tuple[int, int, str], ...] = ()
+    # What a .txt/.md was decoded with ("utf-8", "cp1252" …); `quotebot text` decodes with it
+    # again so offsets stay exact. None for HTML and PDF, and for records made before it existed.
+    encoding: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DocumentRecord:

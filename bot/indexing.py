@@ -6,7 +6,7 @@ readers never wait), and again under the lock, against whatever the previous wri
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +21,14 @@ from bot.documents import (
     DocumentSkipped,
     DocumentUnreadable,
     FolderScan,
+    Problem,
+    folder_warning,
     read_document,
     scan_folder,
 )
 from bot.embedding import Embedder
 from bot.errors import IndexCorruptError, KnowledgeError
-from bot.extraction import EXTRACTOR_VERSION
+from bot.extraction import EXTRACTOR_VERSION, READER_VERSION
 from bot.index import (
     DocumentRecord,
     IndexRecipe,
@@ -35,6 +37,7 @@ from bot.index import (
     SkippedRecord,
     embedding_input,
 )
+from bot.safe_read import identity
 from bot.store import Store
 from bot.wording import plural
 
@@ -53,6 +56,9 @@ class UpdateReport:
     warnings: list[str] = field(default_factory=list)
     rebuild_reason: str | None = None
     generation: int = 0  # the generation now served
+    # Every file not indexed now, with its identity; `warnings` are their messages (a surface
+    # may narrow them to those not said before, see bot.warned).
+    problems: tuple[Problem, ...] = ()
 
     @property
     def changed_anything(self) -> bool:
@@ -89,7 +95,7 @@ class _Plan:
     previous: dict[str, DocumentRecord]  # what the current generation holds (for the report)
     rebuild_reason: str | None
     forget: bool  # documents or skip records disappeared from the folder
-    warnings: list[str]  # unreadable files: kept at their previous version, or skipped
+    problems: list[Problem]  # unreadable files (kept at their previous version), links, pipes
 
     @property
     def nothing_to_do(self) -> bool:
@@ -104,42 +110,45 @@ def update_index(
     *,
     progress: ProgressCallback | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    follow_external_links: bool = False,
 ) -> tuple[SearchIndex, UpdateReport]:
     """Check the folder against the index; re-embed added and changed documents only.
 
     Costs only hashing when nothing changed: the model is touched only when chunks need vectors.
     A corrupt index, or one built with another recipe (model, chunker), is rebuilt from scratch
     and the reason is `rebuild_reason` (one line). A file that cannot be read keeps its previous
-    version in the index (with a warning), so a file caught mid-save never disappears.
+    version in the index (with a warning), so a file caught mid-save never disappears; a link out
+    of the folder is skipped unless `follow_external_links` (see bot.documents).
     """
-    scan = scan_folder(folder)
-    if not scan.files and not scan.unreadable:
+    scan = scan_folder(folder, follow_external_links=follow_external_links)
+    if not (scan.files or scan.unreadable or scan.unreadable_folders):
         raise KnowledgeError(
             f"no readable documents (.txt .md .html .pdf) in the knowledge folder {folder}"
+            + _listed(scan.problems)
         )
     current, corrupt = _open_current(store)
     plan = _plan(scan, current.manifest if current else None, recipe, corrupt)
     if plan.nothing_to_do and current is not None:
         store.tidy()  # a writer killed after its commit leaves the old generation behind
         _require_documents(folder, current.manifest)
-        skips = _skip_warnings(current.manifest)
-        return current, _report(plan, current.manifest, 0, plan.warnings + skips)
+        return current, _report(plan, current.manifest, 0, plan.problems)
     with store.writer_lock():
         # Another writer may have committed while we waited: look again at the folder and plan
         # against what is there now; if it already did our work, commit nothing.
-        scan = scan_folder(folder)
+        scan = scan_folder(folder, follow_external_links=follow_external_links)
         current, corrupt = _open_current(store)
         manifest = current.manifest if current else None
         plan = _plan(scan, manifest, recipe, corrupt)
         idle = plan.nothing_to_do and current is not None
+        notes: list[Problem] = []
         if idle and current is not None:
-            index, embedded, notes = current, 0, _skip_warnings(current.manifest)
+            index, embedded = current, 0
         else:
             index, embedded, notes = _apply(plan, manifest, store, recipe, embedder, progress, now)
     if idle:
         store.tidy()  # takes the lock itself, so only once ours is released
     _require_documents(folder, index.manifest)
-    return index, _report(plan, index.manifest, embedded, plan.warnings + notes)
+    return index, _report(plan, index.manifest, embedded, plan.problems + notes)
 
 
 def _open_current(store: Store) -> tuple[SearchIndex | None, str | None]:
@@ -168,26 +177,36 @@ def _plan(
     to_read: list[DocumentFile] = []
     keep: dict[str, DocumentRecord] = {}
     keep_skipped: dict[str, SkippedRecord] = {}
-    warnings: list[str] = []
+    problems: list[Problem] = []
+    for prefix, folder in sorted(scan.unreadable_folders.items()):
+        kept = [source for source in old_docs if source.startswith(prefix)]
+        keep.update((source, old_docs[source]) for source in kept)
+        message = folder_warning(prefix, folder.reason, len(kept))
+        problems.append(Problem(prefix, message, folder.identity))
     for source, why in sorted(scan.unreadable.items()):
         if source in old_docs:
             keep[source] = old_docs[source]
-            warnings.append(f"cannot read {source} ({why}); still serving its previous version")
+            message = f"cannot read {source} ({why.reason}); still serving its previous version"
         else:
-            warnings.append(f"skipping {source}: cannot read it ({why})")
+            message = f"skipping {source}: cannot read it ({why.reason})"
+        problems.append(Problem(source, message, why.identity))
+    problems.extend(scan.problems)
     for file in scan.files:
         record = old_docs.get(file.source)
         skipped = old_skipped.get(file.source)
         # Same bytes and same extractor: the text (and so the chunks and vectors) are the same.
         if record is not None and (record.sha256, record.extractor) == current(file):
             keep[file.source] = record
-        elif skipped is not None and (skipped.sha256, skipped.extractor) == current(file):
+        elif skipped is not None and (skipped.sha256, skipped.extractor) == (
+            file.sha256,
+            READER_VERSION,
+        ):
             keep_skipped[file.source] = skipped
         else:
             to_read.append(file)
-    present = {file.source for file in scan.files} | set(scan.unreadable)
+    present = {file.source for file in scan.files} | set(scan.unreadable) | set(keep)
     forget = bool((set(old_docs) | set(old_skipped)) - present)
-    return _Plan(to_read, keep, keep_skipped, previous, reason, forget, warnings)
+    return _Plan(to_read, keep, keep_skipped, previous, reason, forget, problems)
 
 
 def _apply(
@@ -198,14 +217,14 @@ def _apply(
     embedder: Embedder,
     progress: ProgressCallback | None,
     now: Callable[[], datetime],
-) -> tuple[SearchIndex, int, list[str]]:
+) -> tuple[SearchIndex, int, list[Problem]]:
     """Embed what the plan says and commit a new generation; returns it, the number of chunks
-    embedded and one warning per document skipped by this run."""
+    embedded and the documents this run could not read."""
     timestamp = now().isoformat(timespec="seconds")
     new_chunks: list[Chunk] = []
     records = dict(plan.keep)
     skipped = dict(plan.keep_skipped)
-    notes: list[str] = []
+    notes: list[Problem] = []
     fresh: set[str] = set()
     reusable = {} if plan.rebuild_reason else plan.previous
     for file in plan.to_read:
@@ -214,27 +233,22 @@ def _apply(
         except DocumentUnreadable as exc:  # vanished or locked since it was hashed
             if file.source in reusable:
                 records[file.source] = reusable[file.source]
-                notes.append(
-                    f"cannot read {file.source} ({exc}); still serving its previous version"
-                )
+                message = f"cannot read {file.source} ({exc}); still serving its previous version"
             else:
-                notes.append(f"skipping {file.source}: cannot read it ({exc})")
+                message = f"skipping {file.source}: cannot read it ({exc})"
+            notes.append(Problem(file.source, message, identity(file.path)))
             continue
         except DocumentSkipped as exc:
-            skipped[file.source] = SkippedRecord(
-                file.source, file.sha256, str(exc), EXTRACTOR_VERSION
-            )
-            notes.append(f"skipping {file.source}: {exc}")
+            skipped[file.source] = SkippedRecord(file.source, file.sha256, str(exc), READER_VERSION)
             continue
         chunks = chunk_text(document.source, document.text, recipe.chunker)
         new_chunks.extend(chunks)
         fresh.add(document.source)
         records[document.source] = _record(document, len(chunks), timestamp)
     if not records:
-        reasons = "; ".join(f"{r.source}: {r.reason}" for r in skipped.values())
         raise KnowledgeError(
             "no readable documents (.txt .md .html .pdf) in the knowledge folder"
-            + (f" ({reasons})" if reasons else "")
+            + _listed(plan.problems + notes + _skip_problems(skipped.values()))
         )
     vectors = _embed(new_chunks, embedder, progress)
     dimension = (
@@ -274,6 +288,7 @@ def _record(document: Document, chunks: int, timestamp: str) -> DocumentRecord:
         extractor=EXTRACTOR_VERSION,
         pages=extracted.pages if extracted else (),
         sections=extracted.sections if extracted else (),
+        encoding=extracted.encoding if extracted else None,
     )
 
 
@@ -328,8 +343,21 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def _skip_warnings(manifest: Manifest) -> list[str]:
-    return [f"skipping {r.source}: {r.reason}" for r in manifest.skipped.values()]
+def _skip_problems(records: Iterable[SkippedRecord]) -> list[Problem]:
+    """Documents refused for their content; the same bytes give the same reason."""
+    return [
+        Problem(r.source, f"skipping {r.source}: {r.reason}", f"{r.sha256}|{r.extractor}")
+        for r in records
+    ]
+
+
+def _listed(problems: list[Problem], shown: int = 3) -> str:
+    """' (skipped: a.txt: why; …)' for an error that says no document could be read."""
+    if not problems:
+        return ""
+    reasons = [p.message.removeprefix("skipping ") for p in problems[:shown]]
+    more = f"; {len(problems) - shown} more" if len(problems) > shown else ""
+    return f" ({'; '.join(reasons)}{more})"
 
 
 def _require_documents(folder: Path, manifest: Manifest) -> None:
@@ -339,8 +367,12 @@ def _require_documents(folder: Path, manifest: Manifest) -> None:
         )
 
 
-def _report(plan: _Plan, manifest: Manifest, embedded: int, warnings: list[str]) -> UpdateReport:
-    """Counts from the difference between the previous and the new generation."""
+def _report(
+    plan: _Plan, manifest: Manifest, embedded: int, problems: list[Problem]
+) -> UpdateReport:
+    """Counts from the difference between the previous and the new generation; the problems are
+    the plan's and the run's plus every document the new generation holds as skipped."""
+    problems = problems + _skip_problems(manifest.skipped.values())
     new, old = dict(manifest.documents.items()), plan.previous
     rebuilt = plan.rebuild_reason is not None
     return UpdateReport(
@@ -352,7 +384,8 @@ def _report(plan: _Plan, manifest: Manifest, embedded: int, warnings: list[str])
         ),
         chunks_embedded=embedded,
         chunks_total=manifest.chunk_count,
-        warnings=warnings,
+        warnings=[problem.message for problem in problems],
         rebuild_reason=plan.rebuild_reason,
         generation=manifest.generation,
+        problems=tuple(problems),
     )

@@ -114,6 +114,7 @@ def sources_to_json(records: list[DocumentRecord]) -> list[dict[str, Any]]:
             "chunks": r.chunks,
             "pages": len(r.pages) or None,
             "indexed_at": r.indexed_at,
+            "encoding": r.encoding,
         }
         for r in sorted(records, key=lambda r: r.source)
     ]

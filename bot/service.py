@@ -40,8 +40,17 @@ from bot.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_wei
 from bot.store import SharedStore, Store
 from bot.stores import open_store
 from bot.text import keyword_tokens, normalize_for_matching
+from bot.warned import FILE_NAME as WARNED_FILE
+from bot.warned import WarnedFiles
 
 log = logging.getLogger(__name__)
+
+
+def _warned_file(store: Store) -> Path | None:
+    """Beside the files store's index; a database store remembers warnings per process."""
+    from bot.file_store import FileStore
+
+    return store.directory / WARNED_FILE if isinstance(store, FileStore) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,7 @@ class QuoteService:
         )
         self._index: SearchIndex | None = None
         self._refresh_lock = threading.Lock()
+        self._warned = WarnedFiles(_warned_file(self.store))
         self._decline_by_generation: tuple[tuple[int, str], str] | None = None
         self.follow_ups = FollowUpSettings()  # bench/followup_cv.py varies it
 
@@ -106,9 +116,16 @@ class QuoteService:
             return self._serve_current()
         with self._refresh_lock:
             index, report = update_index(
-                self.knowledge, self.store, self.recipe(), self.embedder, progress=progress
+                self.knowledge,
+                self.store,
+                self.recipe(),
+                self.embedder,
+                progress=progress,
+                follow_external_links=self.settings.knowledge.follow_external_links,
             )
             self._index = index  # the swap: one reference assignment
+            # Each skipped file is said once per change of the file, not before every question.
+            report = dataclasses.replace(report, warnings=self._warned.fresh(report.problems))
         return report
 
     def _serve_current(self) -> UpdateReport:
@@ -137,13 +154,15 @@ class QuoteService:
         Extraction is a deterministic function of the bytes and EXTRACTOR_VERSION, both recorded
         in the manifest, so the text need not be stored; a file changed since indexing is refused.
         """
-        from bot.documents import DocumentFile, DocumentSkipped, read_document
+        from bot.documents import DocumentSkipped, locate, read_document
 
         record = self.index.manifest.documents.get(source)
         if record is None:
             raise KnowledgeError(f"no indexed document {source!r} (see: quotebot sources)")
+        follow = self.settings.knowledge.follow_external_links
         try:
-            document = read_document(DocumentFile(source, self.knowledge / source, "", 0))
+            file = locate(self.knowledge, source, follow_external_links=follow)
+            document = read_document(file, encoding=record.encoding)
         except DocumentSkipped as exc:
             raise KnowledgeError(f"cannot read {source}: {exc}") from None
         if document.sha256 != record.sha256:

@@ -399,6 +399,7 @@ def test_text_with_sidecar_metadata(tmp_path: Path) -> None:
         date="2024-02-06",
         url="https://example.org/m",
         author="The clerk",
+        encoding="utf-8",
     )
 
 
@@ -446,7 +447,7 @@ def test_pdf_with_html_extension_is_read_as_pdf(report_pdf: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("data", "reason"),
-    [(b"\xff\xfe bad", "UTF-8"), (b"  \n", "empty"), (b"a\x00b", "NUL")],
+    [(bytes(range(128, 256)) * 8 + b"\x7f", "UTF-8"), (b"  \n", "empty"), (b"a\x00b", "NUL")],
 )
 def test_unreadable_text(data: bytes, reason: str) -> None:
     with pytest.raises(ExtractionFailed, match=reason):

@@ -87,7 +87,7 @@ def test_a_different_model_or_chunker_rebuilds_everything(
 
 def test_broken_files_are_skipped_and_remembered(tmp_path: Path) -> None:
     folder = _folder(tmp_path, 2)
-    (folder / "broken.txt").write_bytes(b"\xff\xfe\xfa")
+    (folder / "broken.txt").write_bytes(bytes(range(128, 256)) * 8)
     (folder / "empty.md").write_text("")
     store = FileStore(tmp_path / "idx")
     index, report = update_index(folder, store, RECIPE, FakeEmbedder())

@@ -20,6 +20,7 @@ from bot.indexing import UpdateReport
 from bot.service import QuoteService
 from bot.watcher import Watcher, is_relevant
 from tests.fakes import FakeEmbedder, ManualSource
+from tests.privileges import permission_bits_apply
 
 WAIT = 15.0  # generous: two shared cores
 
@@ -168,24 +169,24 @@ def test_edits_adds_renames_and_deletes_change_answers_without_a_restart(
 
 
 def test_a_document_that_becomes_unreadable_keeps_its_previous_version(
-    animals: Path, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+    animals: Path, make_settings: Callable[..., Settings]
 ) -> None:
     service = QuoteService(make_settings(animals), embedder=FakeEmbedder(), on_notice=print)
     service.refresh()
     locked = animals / "a.txt"
-    real_read_bytes = Path.read_bytes
-
-    def read_bytes(path: Path) -> bytes:  # what a permission change or an editor's lock does
-        if path == locked:
-            raise PermissionError(errno.EACCES, "Permission denied")
-        return real_read_bytes(path)
-
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    locked.chmod(0)  # what a permission change does (as root too: see permission_bits_apply)
     reports: queue.Queue[UpdateReport] = queue.Queue()
     errors: list[str] = []
-    with Watcher(service, on_update=reports.put, on_error=errors.append, quiet_seconds=0.2):
-        (animals / "c.txt").write_text(OCTOPUS)
-        report = reports.get(timeout=WAIT)
+    try:
+        # The watcher's thread is started inside the block, so it is refused what the bits say.
+        with (
+            permission_bits_apply(),
+            Watcher(service, on_update=reports.put, on_error=errors.append, quiet_seconds=0.2),
+        ):
+            (animals / "c.txt").write_text(OCTOPUS)
+            report = reports.get(timeout=WAIT)
+    finally:
+        locked.chmod(0o644)
     assert report.added == ["c.txt"] and not errors
     assert report.warnings == [
         "cannot read a.txt (Permission denied); still serving its previous version"

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.extraction.base import EXTRACTOR_VERSION, Extracted, ExtractionFailed
+from bot.extraction.base import EXTRACTOR_VERSION, READER_VERSION, Extracted, ExtractionFailed
 from bot.extraction.plaintext import read_sidecar, sidecar_paths, with_sidecar
 
 __all__ = [
     "EXTRACTOR_VERSION",
+    "READER_VERSION",
     "SUFFIX_FORMATS",
     "Extracted",
     "ExtractionFailed",
@@ -74,11 +75,13 @@ def extract(
     *,
     time_limit_s: float = 30,
     memory_limit_mb: int = DEFAULT_MEMORY_MB,
+    encoding: str | None = None,
 ) -> Extracted:
     """Extract one file; ExtractionFailed carries a one-line reason to show beside the file name.
 
     `path` is used for the suffix and for a `NAME.meta.toml` sidecar beside it; `data` are the
-    file's bytes (the caller has already read and hashed them).
+    file's bytes (the caller has already read and hashed them). `encoding` is the one recorded
+    for a text file when it was indexed: given, it is used instead of detecting again.
     """
     fmt = detect_format(path, data)
     if fmt in ("html", "pdf"):
@@ -86,11 +89,11 @@ def extract(
 
         extracted = run_isolated(fmt, data, time_limit_s=time_limit_s, memory_mb=memory_limit_mb)
     else:
-        extracted = extract_in_process(fmt, data)
+        extracted = extract_in_process(fmt, data, encoding)
     return with_sidecar(extracted, read_sidecar(path))
 
 
-def extract_in_process(fmt: str, data: bytes) -> Extracted:
+def extract_in_process(fmt: str, data: bytes, encoding: str | None = None) -> Extracted:
     """Run one extractor here, without isolation: for trusted input, tests and the sandbox child."""
     if fmt == "html":
         from bot.extraction.html import extract_html
@@ -102,11 +105,13 @@ def extract_in_process(fmt: str, data: bytes) -> Extracted:
         return extract_pdf(data)
     from bot.extraction.plaintext import decode_text, extract_plaintext
 
-    text = decode_text(data)
+    text, used = decode_text(data, encoding)
     if fmt == "markdown":
+        from dataclasses import replace
+
         from bot.extraction.markdown import extract_markdown
 
-        return extract_markdown(text)
+        return replace(extract_markdown(text), encoding=used)
     if fmt == "text":
-        return extract_plaintext(text)
+        return extract_plaintext(text, used)
     raise ExtractionFailed(f"unknown format {fmt!r}")

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 # Bump whenever any extractor's output for the same bytes may change: the index manifest records
 # it, and a different value makes every extracted document be extracted again.
 EXTRACTOR_VERSION = "formats-1"
+# Bump when a file that was refused may now be read while every readable file's text stays the
+# same (text-2: non-UTF-8 text decoded by charset detection): skip records carry it, so refused
+# files are examined again and nothing already indexed is re-extracted or re-embedded.
+READER_VERSION = f"{EXTRACTOR_VERSION}/text-2"
 
 SECTION_SEPARATOR = " › "
 
@@ -34,6 +38,7 @@ class Extracted:
     author: str | None = None
     pages: tuple[tuple[int, int, int], ...] = ()
     sections: tuple[tuple[int, int, str], ...] = ()
+    encoding: str | None = None  # what a .txt/.md was decoded with ("utf-8", "cp1252" …)
 
     def page_at(self, offset: int) -> int | None:
         """The page number holding `offset`, or None for unpaged text."""

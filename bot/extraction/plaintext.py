@@ -6,31 +6,37 @@ A `.txt` file has nowhere to keep a title, a date or a link, so a user may put t
 
 from __future__ import annotations
 
+import codecs
+import errno
+import os
 import tomllib
 from dataclasses import replace
 from pathlib import Path
 
 from bot.extraction.base import Extracted, ExtractionFailed, iso_date
+from bot.extraction.charset import decode
+from bot.safe_read import read_regular
 
 SIDECAR_SUFFIX = ".meta.toml"
 _SIDECAR_MAX_BYTES = 64_000
+# UTF-16 and UTF-32 text is full of NUL bytes; with a byte-order mark it is text, not binary.
+_UNICODE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
 
-def decode_text(data: bytes) -> str:
-    """UTF-8 text that can be quoted; the same checks the indexer always made on .txt/.md."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ExtractionFailed(f"not valid UTF-8 (byte {exc.start})") from None
+def decode_text(data: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """(text that can be quoted, its encoding): UTF-8, else the detected (or recorded) one."""
+    if b"\x00" in data and not data.startswith(_UNICODE_BOMS):
+        raise ExtractionFailed("it contains NUL bytes (a binary file?)")
+    text, used = decode(data, encoding)
     if not text.strip():
         raise ExtractionFailed("it is empty")
     if "\x00" in text:
         raise ExtractionFailed("it contains NUL bytes (a binary file?)")
-    return text
+    return text, used
 
 
-def extract_plaintext(text: str) -> Extracted:
-    return Extracted(text=text, format="text")
+def extract_plaintext(text: str, encoding: str | None = None) -> Extracted:
+    return Extracted(text=text, format="text", encoding=encoding)
 
 
 def sidecar_paths(path: Path) -> tuple[Path, Path]:
@@ -42,11 +48,18 @@ def sidecar_paths(path: Path) -> tuple[Path, Path]:
 
 
 def read_sidecar(path: Path) -> dict[str, str]:
-    """The sidecar's fields, or {} when there is none; a broken sidecar is an ExtractionFailed."""
+    """The sidecar's fields, or {} when there is none; a broken sidecar is an ExtractionFailed.
+
+    A sidecar must be a regular file: a link is not followed and a pipe is never opened.
+    """
     for candidate in sidecar_paths(path):
         try:
-            raw = candidate.read_bytes()[:_SIDECAR_MAX_BYTES]
-        except OSError:
+            raw = read_sidecar_bytes(candidate)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise ExtractionFailed(f"cannot read {candidate.name}: {_why(exc)}") from None
+        if raw is None:
             continue
         try:
             data = tomllib.loads(raw.decode("utf-8"))
@@ -59,6 +72,19 @@ def read_sidecar(path: Path) -> dict[str, str]:
                 fields[key] = value.isoformat() if hasattr(value, "isoformat") else str(value)
         return fields
     return {}
+
+
+def read_sidecar_bytes(candidate: Path) -> bytes | None:
+    """The first bytes of a sidecar, None when there is none; OSError when one cannot be read."""
+    if not os.path.lexists(candidate):
+        return None
+    return read_regular(candidate, limit=_SIDECAR_MAX_BYTES)
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "it is a symbolic link (not followed)"
+    return str(exc.strerror or exc)
 
 
 def with_sidecar(extracted: Extracted, fields: dict[str, str]) -> Extracted:
