@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from bot.chunking import ChunkerSettings
+from bot.documents import content_hash
 from bot.errors import KnowledgeError
+from bot.extraction import EXTRACTOR_VERSION
 from bot.file_store import FileStore
 from bot.index import IndexRecipe
 from bot.indexing import update_index
@@ -95,6 +98,36 @@ def test_broken_files_are_skipped_and_remembered(tmp_path: Path) -> None:
     assert len(report.warnings) == 2 and "broken.txt" in report.warnings[0]
     _, again = update_index(folder, store, RECIPE, FakeEmbedder())
     assert len(again.warnings) == 2 and not again.changed_anything
+
+
+def test_files_refused_by_an_older_reader_are_read_again_without_re_embedding(
+    tmp_path: Path,
+) -> None:
+    """An index made before charset detection holds "not valid UTF-8" skip records for Latin-1
+    files: they are examined again (once), while indexed documents stay as they are."""
+    folder = _folder(tmp_path, 2)
+    store = FileStore(tmp_path / "idx")
+    update_index(folder, store, RECIPE, FakeEmbedder())
+    latin = folder / "latin.txt"
+    latin.write_bytes("Le café est fermé à cause de la grève.".encode("latin-1"))
+    manifest_path = store.directory / (store.directory / "CURRENT").read_text() / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    sha = content_hash(latin, latin.read_bytes())
+    manifest["skipped"] = {
+        "latin.txt": {
+            "source": "latin.txt",
+            "sha256": sha,
+            "reason": "not valid UTF-8 (byte 6)",
+            "extractor": EXTRACTOR_VERSION,  # what the older reader wrote
+        }
+    }
+    manifest_path.write_text(json.dumps(manifest))
+    embedder = FakeEmbedder()
+    index, report = update_index(folder, FileStore(store.directory), RECIPE, embedder)
+    assert report.added == ["latin.txt"] and len(report.unchanged) == 2
+    assert report.chunks_embedded == 1 and report.warnings == []
+    assert index.manifest.documents["latin.txt"].encoding == "cp1252"
+    assert index.manifest.skipped == {}
 
 
 def test_corrupt_index_is_reported_and_rebuilt(tmp_path: Path) -> None:
