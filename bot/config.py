@@ -45,6 +45,10 @@ class IndexSettings(_Section):
     # (the files on disk stay float32) with the same answers on our evaluation sets: candidates
     # are ranked in float16 and the best re-scored in float32 (numbers in docs/bench.md).
     memory_dtype: Literal["float16", "float32"] = "float16"
+    # The changelog (`quotebot changes`) keeps entries this many days back from the newest one,
+    # and at most this many entries; it keeps the old text of every changed passage.
+    changelog_days: float = Field(default=90.0, gt=0)
+    changelog_max_entries: int = Field(default=1000, ge=1)
 
 
 class PostgresSettings(_Section):

@@ -35,3 +35,7 @@ class StoreUnavailableError(QuotebotError):
 
 class StoreSchemaError(QuotebotError):
     """The index database holds a schema this version does not know; nothing was changed."""
+
+
+class ChangesSinceError(QuotebotError):
+    """`changes --since` (or `/changes since`) is neither a generation, a date nor a duration."""

@@ -2,7 +2,8 @@
 
 Layout of the index folder:
     CURRENT             name of the current generation folder ("gen-00000007")
-    gen-00000007/       manifest.json, chunks.json, vectors.npy (checksums in the manifest)
+    gen-00000007/       manifest.json, chunks.json, vectors.npy, changes.json (the changelog as
+                        of this generation; checksums of all in the manifest)
     write.lock          held by the one process that is writing
 A commit writes a whole new generation into a temporary folder, fsyncs it, renames it into place
 and then replaces CURRENT; a crash at any moment leaves the old or the new generation, never a mix.
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bot.changelog import ChangeEntry, Retention
 from bot.chunking import Chunk
 from bot.errors import IndexCorruptError, IndexLockedError
 from bot.index import (
@@ -42,6 +44,7 @@ POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.json"
 VECTORS = "vectors.npy"
+CHANGES = "changes.json"
 LOCK = "write.lock"
 TMP_PREFIX = ".tmp-"
 RETRIES = 3  # reads racing a writer's cleanup
@@ -55,12 +58,14 @@ class FileStore:
         on_wait: Callable[[str], None] | None = None,
         *,
         memory_dtype: Literal["float16", "float32"] = "float32",
+        retention: Retention | None = None,
     ) -> None:
         self.directory = directory
         self._lock_timeout = lock_timeout
         self._on_wait = on_wait
         self._memory_dtype = np.dtype(memory_dtype)
         self._cached: MemoryIndex | None = None
+        self._retention = retention or Retention()
 
     def describe(self) -> str:
         return str(self.directory)
@@ -83,6 +88,19 @@ class FileStore:
                 return None
             try:
                 return self._open_folder(folder)
+            except IndexCorruptError:
+                if attempt == RETRIES or self._current_folder() == folder:
+                    raise
+        raise AssertionError("unreachable")
+
+    def read_changes(self) -> list[ChangeEntry]:
+        """The changelog as of the current generation, oldest first (retried like `open`)."""
+        for attempt in range(1, RETRIES + 1):
+            folder = self._current_folder()
+            if folder is None:
+                return []
+            try:
+                return _read_changes(folder)
             except IndexCorruptError:
                 if attempt == RETRIES or self._current_folder() == folder:
                     raise
@@ -187,6 +205,8 @@ class FileStore:
         keep_sources: set[str],
         new_chunks: list[Chunk],
         new_vectors: np.ndarray,
+        *,
+        change: ChangeEntry | None = None,
     ) -> MemoryIndex:
         base = self._open_or_none() if keep_sources else None
         kept_chunks: list[Chunk] = []
@@ -210,7 +230,7 @@ class FileStore:
         )
         index = MemoryIndex(manifest, chunks, np.ascontiguousarray(vectors))
         _check_consistency(manifest, chunks, index.vectors, self.directory)
-        self._write_generation(index)
+        self._write_generation(index, self._changelog_with(change, manifest.generation))
         if index.vectors.dtype != self._memory_dtype:
             index = MemoryIndex(manifest, chunks, self._held(vectors))
         self._cached = index
@@ -233,13 +253,28 @@ class FileStore:
         except IndexCorruptError:
             return None
 
-    def _write_generation(self, index: MemoryIndex) -> None:
+    def _changelog_with(self, change: ChangeEntry | None, generation: int) -> list[ChangeEntry]:
+        """The current generation's changelog plus `change`, pruned; a changelog that cannot be
+        read (a corrupt index being rebuilt) starts again rather than block the update."""
+        try:
+            folder = self._current_folder()
+            entries = _read_changes(folder) if folder is not None else []
+        except IndexCorruptError:
+            entries = []
+        entries = [e for e in entries if e.generation < generation]
+        return self._retention.prune(entries + ([change] if change else []))
+
+    def _write_generation(self, index: MemoryIndex, changes: list[ChangeEntry]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"gen-{index.manifest.generation:08d}"
         tmp = self.directory / f"{TMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
         try:
             tmp.mkdir()
-            payloads = {CHUNKS: _chunks_json(index.chunks), VECTORS: _npy_bytes(index.vectors)}
+            payloads = {
+                CHUNKS: _chunks_json(index.chunks),
+                VECTORS: _npy_bytes(index.vectors),
+                CHANGES: _changes_json(changes),
+            }
             for file_name, data in payloads.items():
                 _write_synced(tmp / file_name, data)
             checksums = {n: hashlib.sha256(d).hexdigest() for n, d in payloads.items()}
@@ -295,6 +330,23 @@ def _npy_bytes(vectors: np.ndarray) -> bytes:
 def _chunks_json(chunks: list[Chunk]) -> bytes:
     rows = [[c.source, c.start, c.end, c.paragraph, c.text] for c in chunks]
     return json.dumps({"format": FORMAT, "chunks": rows}, ensure_ascii=False).encode("utf-8")
+
+
+def _changes_json(entries: list[ChangeEntry]) -> bytes:
+    data = {"format": FORMAT, "entries": [e.to_json() for e in entries]}
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+
+def _read_changes(folder: Path) -> list[ChangeEntry]:
+    """A generation's changelog; one written before changelogs existed has none."""
+    _, checksums = _read_manifest(folder)
+    if CHANGES not in checksums:
+        return []
+    try:
+        data = json.loads(_read_checked(folder, CHANGES, checksums))
+        return [ChangeEntry.from_json(row) for row in data["entries"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"changelog in {folder} is broken: {exc}") from None
 
 
 def _manifest_json(manifest: Manifest, checksums: dict[str, str]) -> bytes:

@@ -146,6 +146,10 @@ class SearchIndex(Protocol):
         """The passages of `source` just before `start` and just after `end` (for "more")."""
         ...
 
+    def passages(self, source: str) -> list[Chunk]:
+        """Every passage of `source`, in text order (the changelog diffs them)."""
+        ...
+
 
 class MemoryIndex:
     """Chunks, their vectors and a BM25 index, all in memory: the default for one machine.
@@ -212,13 +216,16 @@ class MemoryIndex:
             )
         return result
 
-    def adjacent(self, source: str, start: int, end: int) -> tuple[Chunk | None, Chunk | None]:
+    def passages(self, source: str) -> list[Chunk]:
         if self._by_source is None:
             grouped: dict[str, list[Chunk]] = {}
             for chunk in self._chunks:
                 grouped.setdefault(chunk.source, []).append(chunk)
             self._by_source = {k: sorted(v, key=lambda c: c.start) for k, v in grouped.items()}
-        passages = self._by_source.get(source, [])
+        return list(self._by_source.get(source, []))
+
+    def adjacent(self, source: str, start: int, end: int) -> tuple[Chunk | None, Chunk | None]:
+        passages = self.passages(source)
         before = [c for c in passages if c.end <= start]
         after = [c for c in passages if c.start >= end]
         return (before[-1] if before else None), (after[0] if after else None)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.changes_diff import Reread, change_entry, document_changes
 from bot.chunking import Chunk, chunk_text
 from bot.documents import (
     Document,
@@ -144,7 +145,9 @@ def update_index(
         if idle and current is not None:
             index, embedded = current, 0
         else:
-            index, embedded, notes = _apply(plan, manifest, store, recipe, embedder, progress, now)
+            index, embedded, notes = _apply(
+                plan, manifest, store, recipe, embedder, progress, now, previous=current
+            )
     if idle:
         store.tidy()  # takes the lock itself, so only once ours is released
     _require_documents(folder, index.manifest)
@@ -217,15 +220,19 @@ def _apply(
     embedder: Embedder,
     progress: ProgressCallback | None,
     now: Callable[[], datetime],
+    *,
+    previous: SearchIndex | None = None,
 ) -> tuple[SearchIndex, int, list[Problem]]:
-    """Embed what the plan says and commit a new generation; returns it, the number of chunks
-    embedded and the documents this run could not read."""
+    """Embed what the plan says and commit a new generation (with its changelog entry, against
+    the `previous` generation); returns it, the number of chunks embedded and the documents
+    this run could not read."""
     timestamp = now().isoformat(timespec="seconds")
     new_chunks: list[Chunk] = []
     records = dict(plan.keep)
     skipped = dict(plan.keep_skipped)
     notes: list[Problem] = []
     fresh: set[str] = set()
+    reread: dict[str, Reread] = {}
     reusable = {} if plan.rebuild_reason else plan.previous
     for file in plan.to_read:
         try:
@@ -244,6 +251,7 @@ def _apply(
         chunks = chunk_text(document.source, document.text, recipe.chunker)
         new_chunks.extend(chunks)
         fresh.add(document.source)
+        reread[document.source] = Reread(document.text, chunks)
         records[document.source] = _record(document, len(chunks), timestamp)
     if not records:
         raise KnowledgeError(
@@ -267,7 +275,18 @@ def _apply(
         created_at=timestamp,
         model_info=_model_info(embedder, manifest, bool(new_chunks)),
     )
-    index = store.commit(new_manifest, set(records) - fresh, new_chunks, vectors)
+    change = change_entry(
+        new_manifest.generation,
+        timestamp,
+        document_changes(
+            plan.previous if previous is not None else {},
+            new_manifest.documents,
+            reread,
+            previous.passages if previous is not None else lambda source: [],
+        ),
+        plan.rebuild_reason,
+    )
+    index = store.commit(new_manifest, set(records) - fresh, new_chunks, vectors, change=change)
     return index, len(new_chunks), notes
 
 

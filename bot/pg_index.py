@@ -210,6 +210,19 @@ class PgIndex:
             ).fetchone()
         return _as_chunk(before), _as_chunk(after)
 
+    def passages(self, source: str) -> list[Chunk]:
+        """Every passage of `source` in this generation, in text order."""
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                # Through the document's row (indexed by source); chunks are indexed by doc_id.
+                "SELECT chunk_id, source, start_offset, end_offset, text, paragraph "
+                "FROM quotebot_chunks WHERE doc_id IN (SELECT doc_id FROM quotebot_documents "
+                f'WHERE source COLLATE "C" = %(s)s AND {VISIBLE}) AND {VISIBLE} '
+                "ORDER BY start_offset",
+                {"s": source, "g": self.generation},
+            ).fetchall()
+        return [chunk for chunk in map(_as_chunk, rows) if chunk is not None]
+
     def _remember(self, rows: list[tuple[int, float]]) -> None:
         self._recent = [cid for cid, _ in rows] + self._recent[:64]
 

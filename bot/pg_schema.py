@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.errors import ConfigError, StoreSchemaError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # DDL of each version, applied in order from the version the database is at.
 _MIGRATIONS: dict[int, list[str]] = {
@@ -154,6 +154,15 @@ _MIGRATIONS: dict[int, list[str]] = {
             SELECT generation + 1, manifest, chunk_count, token_total
             FROM quotebot_generations JOIN quotebot_current USING (generation)""",
         "UPDATE quotebot_current SET generation = generation + 1",
+    ],
+    # The changelog (changelog.py): one row per generation that changed documents, written in
+    # the transaction that publishes it; pruned there too. Not tied to quotebot_generations,
+    # whose rows are collected long before the changelog's.
+    5: [
+        """CREATE TABLE quotebot_changes (
+            generation bigint PRIMARY KEY,
+            recorded_at timestamptz NOT NULL,
+            entry jsonb NOT NULL)""",
     ],
 }
 

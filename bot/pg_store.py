@@ -20,6 +20,7 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
+from bot.changelog import ChangeEntry, Retention
 from bot.chunking import Chunk
 from bot.errors import (
     IndexCorruptError,
@@ -49,12 +50,14 @@ class PgStore:
         *,
         on_stage: Stage | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        retention: Retention | None = None,
     ) -> None:
         self._db = db
         self._lock_timeout = lock_timeout
         self._on_wait = on_wait
         self._on_stage = on_stage or (lambda stage: None)
         self._sleep = sleep
+        self._retention = retention or Retention()
         # Chunk rows never change once written, so one cache serves every generation.
         self._cache: LruCache[int, Chunk] = LruCache(4096)
         self._open: PgIndex | None = None
@@ -90,6 +93,19 @@ class PgStore:
                 return self._open
             self._open = self._load(conn, generation)
             return self._open
+
+    def read_changes(self) -> list[ChangeEntry]:
+        """The changelog rows (no lock: they change only in the writer's publishing transaction)."""
+        with self._db.connection() as conn:
+            version = read_version(conn)
+            check_version(version)
+            if version is None or version < 5:
+                return []
+            rows = conn.execute("SELECT entry FROM quotebot_changes ORDER BY generation").fetchall()
+        try:
+            return [ChangeEntry.from_json(row[0]) for row in rows]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexCorruptError(f"the changelog in the database is broken: {exc}") from None
 
     def latest(self, serving: SearchIndex) -> SearchIndex:
         """What a reader should answer from now: a newer generation if a writer committed one."""
@@ -178,6 +194,8 @@ class PgStore:
         keep_sources: set[str],
         new_chunks: list[Chunk],
         new_vectors: np.ndarray,
+        *,
+        change: ChangeEntry | None = None,
     ) -> PgIndex:
         """One transaction; on a lost connection, retried with backoff for writer_retry_seconds."""
         vectors = new_vectors.reshape(len(new_chunks), -1) if new_chunks else new_vectors
@@ -190,7 +208,7 @@ class PgStore:
             try:
                 if lost:
                     self._relock()
-                self._commit_once(manifest, keep_sources, new_chunks, vectors)
+                self._commit_once(manifest, keep_sources, new_chunks, vectors, change)
                 break
             except (StoreUnavailableError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 if time.monotonic() + delay > deadline:
@@ -241,6 +259,7 @@ class PgStore:
         keep_sources: set[str],
         chunks: list[Chunk],
         vectors: np.ndarray,
+        change: ChangeEntry | None = None,
     ) -> None:
         if self._locked and (self._lock_conn is None or self._lock_conn.closed):
             raise StoreUnavailableError("lost the connection holding the writer lock")
@@ -265,6 +284,8 @@ class PgStore:
                     self._on_stage,
                     self._db.options,
                 )
+                _write_changes(conn, change, self._retention)
+                self._on_stage("changelog written")
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
         except psycopg.Error as exc:
@@ -413,6 +434,24 @@ def _write_generation(
         (new,),
     )
     on_stage("switching")
+
+
+def _write_changes(conn: Connection, change: ChangeEntry | None, retention: Retention) -> None:
+    """The generation's changelog row, and the retention applied, in its publishing transaction."""
+    if change is None:
+        return
+    conn.execute(
+        "INSERT INTO quotebot_changes (generation, recorded_at, entry) VALUES (%s, %s, %s) "
+        "ON CONFLICT (generation) DO UPDATE SET recorded_at = excluded.recorded_at, "
+        "entry = excluded.entry",
+        (change.generation, change.moment, Jsonb(change.to_json())),
+    )
+    conn.execute(
+        "DELETE FROM quotebot_changes WHERE recorded_at < %s - make_interval(secs => %s) "
+        "OR generation NOT IN (SELECT generation FROM quotebot_changes "
+        "ORDER BY generation DESC LIMIT %s)",
+        (change.moment, retention.days * 86400.0, retention.max_entries),
+    )
 
 
 def _insert_documents(

@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from bot.changelog import ChangeEntry
 from bot.chunking import Chunk
 from bot.index import Manifest, SearchIndex
 
@@ -33,9 +34,17 @@ class Store(Protocol):
         keep_sources: set[str],
         new_chunks: list[Chunk],
         new_vectors: np.ndarray,
+        *,
+        change: ChangeEntry | None = None,
     ) -> SearchIndex:
         """Make a new generation current, atomically: the chunks of `keep_sources` from the
-        current generation (vectors reused as they are) plus the new chunks and vectors."""
+        current generation (vectors reused as they are) plus the new chunks and vectors.
+        `change` joins the changelog in the same step (and older entries are pruned to the
+        store's retention): a generation that does not land leaves no entry."""
+        ...
+
+    def read_changes(self) -> list[ChangeEntry]:
+        """The changelog as of the current generation, oldest first ([] if none kept)."""
         ...
 
     def writer_lock(self) -> AbstractContextManager[None]:

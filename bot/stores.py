@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.changelog import Retention
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.store import Store
@@ -21,6 +22,7 @@ def open_store(settings: Settings, on_notice: Callable[[str], None] | None = Non
         settings.index.lock_timeout_seconds,
         on_notice,
         memory_dtype=settings.index.memory_dtype,
+        retention=retention(settings),
     )
 
 
@@ -45,4 +47,10 @@ def open_postgres(settings: Settings, on_notice: Callable[[str], None] | None = 
         hnsw_ef_construction=pg.hnsw_ef_construction,
     )
     database = Database(settings.database_url.get_secret_value().strip(), options)
-    return PgStore(database, settings.index.lock_timeout_seconds, on_notice)
+    return PgStore(
+        database, settings.index.lock_timeout_seconds, on_notice, retention=retention(settings)
+    )
+
+
+def retention(settings: Settings) -> Retention:
+    return Retention(settings.index.changelog_days, settings.index.changelog_max_entries)

@@ -260,6 +260,7 @@ def run_kill_lane(tmp_path: Path, kills: int, seed: int, subprocess_every: int =
     whole, commit = _calibrate(knowledge, index_dir)
     expected = ExpectedVectors()
     before = _committed(index_dir)
+    changelog = FileStore(index_dir).read_changes()
     stats = KillStats()
     started = time.monotonic()
     attempt = 0
@@ -300,6 +301,7 @@ def run_kill_lane(tmp_path: Path, kills: int, seed: int, subprocess_every: int =
             assert after is not None and before is not None
             if after.generation == before.generation:
                 assert after == before, "same generation number, different content"
+                assert FileStore(index_dir).read_changes() == changelog, "an entry without a commit"
                 stats.old += 1
             else:
                 assert after.generation == before.generation + 1
@@ -307,6 +309,8 @@ def run_kill_lane(tmp_path: Path, kills: int, seed: int, subprocess_every: int =
                 index = FileStore(index_dir).open()
                 assert isinstance(index, MemoryIndex)
                 expected.check(index)
+                *kept, entry = FileStore(index_dir).read_changes()
+                assert kept == changelog and entry.generation == after.generation
                 stats.new += 1
 
         # The next run completes the update (every n-th time as a real subprocess).
@@ -321,6 +325,9 @@ def run_kill_lane(tmp_path: Path, kills: int, seed: int, subprocess_every: int =
         before = _committed(index_dir)
         assert before is not None and before.documents == state
         assert _settled(index_dir), sorted(p.name for p in index_dir.iterdir())
+        changelog = FileStore(index_dir).read_changes()
+        generations = [entry.generation for entry in changelog]
+        assert generations == list(range(1, before.generation + 1)), "one entry per update"
         index = FileStore(index_dir).open()
         assert isinstance(index, MemoryIndex)
         expected.check(index)

@@ -253,7 +253,7 @@ def test_manifest_records_what_the_vectors_depend_on(tmp_path: Path) -> None:
     info = manifest["model_info"]
     assert info["normalized"] is True and info["max_seq_length"] == 256 and "revision" in info
     assert {"numpy", "quotebot"} <= set(info["libraries"])
-    assert set(manifest["files"]) == {"chunks.json", "vectors.npy"}
+    assert set(manifest["files"]) == {"chunks.json", "vectors.npy", "changes.json"}
     assert manifest["documents"]["a.txt"]["sha256"] == hashlib.sha256(b"Hello there.").hexdigest()
 
 

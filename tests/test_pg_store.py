@@ -32,6 +32,7 @@ from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex
 from bot.indexing import update_index
 from bot.pg_db import Database, PgOptions, redact, scrub
 from bot.pg_documents import PgDocuments
+from bot.pg_schema import SCHEMA_VERSION
 from bot.pg_store import PgStore
 from bot.service import QuoteService
 from bot.text import keyword_tokens
@@ -383,11 +384,19 @@ def test_term_counts_follow_every_update(knowledge: Path, pg_url: str) -> None:
             )
 
 
+def _downgrade_to_schema_4(pg_url: str) -> None:
+    """Put the database back in the shape version 4 of the schema left it: no changelog."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE quotebot_changes")
+        conn.execute("UPDATE quotebot_schema SET version = 4")
+
+
 def _downgrade_to_schema_3(pg_url: str) -> None:
     """Put the database back in the shape version 3 of the schema left it: a row per posting
     (with its impact) instead of blocks, and no terms kept with the chunks."""
     from collections import Counter
 
+    _downgrade_to_schema_4(pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(
             """CREATE TABLE quotebot_postings (term text NOT NULL, chunk_id bigint NOT NULL,
@@ -460,25 +469,30 @@ def _read_only_url(pg_url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
 
 
-@pytest.mark.parametrize("old_version", [1, 2, 3])
+@pytest.mark.parametrize("old_version", [1, 2, 3, 4])
 def test_an_older_schema_is_migrated_in_place_by_the_first_process(
     old_version: int, knowledge: Path, pg_url: str
 ) -> None:
     _, before = _indexes(knowledge, _pg(pg_url))
     tokens = keyword_tokens("collective economy service party")
     expected = before.keyword(tokens, 10)
-    downgrade = {1: _downgrade_to_schema_1, 2: _downgrade_to_schema_2, 3: _downgrade_to_schema_3}
+    downgrade = {
+        1: _downgrade_to_schema_1,
+        2: _downgrade_to_schema_2,
+        3: _downgrade_to_schema_3,
+        4: _downgrade_to_schema_4,
+    }
     downgrade[old_version](pg_url)
     read_only = _read_only_url(pg_url)
     with pytest.raises(StoreSchemaError, match="may not migrate"):
         _pg(read_only).open()
     reader = _pg(pg_url).open()  # a reader of the new version migrates
     assert reader is not None
-    # ... and publishes the generation again, so readers of the old version reopen and are told
-    assert reader.generation == before.generation + 1
+    # ... and (from before 4) publishes the generation again, so old readers reopen and are told
+    assert reader.generation == before.generation + (old_version < 4)
     assert reader.keyword(tokens, 10) == [(c, pytest.approx(s, rel=1e-5)) for c, s in expected]
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        assert conn.execute("SELECT version FROM quotebot_schema").fetchone() == (4,)
+        assert conn.execute("SELECT version FROM quotebot_schema").fetchone() == (SCHEMA_VERSION,)
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables").fetchall()}
     assert "quotebot_postings" not in tables
     _blocks_hold_the_served_chunks(pg_url)

@@ -1,0 +1,189 @@
+"""The changelog kept by the writer, the same on both stores: what each landed update records,
+retention, readers during updates, and a writer killed before its transaction commits."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.changelog import ChangeEntry, Retention
+from bot.chunking import ChunkerSettings
+from bot.file_store import FileStore
+from bot.index import IndexRecipe
+from bot.indexing import update_index
+from bot.pg_db import Database, PgOptions
+from bot.pg_store import PgStore
+from bot.store import Store
+from tests.fakes import FakeEmbedder
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = IndexRecipe("fake-model", ChunkerSettings())
+
+
+def _paragraph(topic: str, n: int) -> str:
+    return (
+        f"The {topic} report, section {n}, describes how the committee examined the accounts of "
+        f"the year and found that the {topic} budget had been spent on repairs, salaries and "
+        f"training, with a small surplus carried over to the next year for section {n}."
+    )
+
+
+def _write(path: Path, paragraphs: list[str]) -> str:
+    text = "\n\n".join(paragraphs) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+StoreFactory = Callable[..., Store]
+
+
+@pytest.fixture(params=["files", "postgres"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """Builds the store under test (each call: the same index, a new store object)."""
+    if request.param == "files":
+        return lambda retention=None: FileStore(tmp_path / "idx", retention=retention)
+    url = request.getfixturevalue("pg_url")
+    return lambda retention=None: PgStore(
+        Database(url, PgOptions()), lock_timeout=5, retention=retention
+    )
+
+
+def _update(folder: Path, store: Store) -> int:
+    index, _ = update_index(folder, store, RECIPE, FakeEmbedder())
+    return index.manifest.generation
+
+
+def test_each_update_records_documents_and_passages(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    paragraphs = [_paragraph("harbour", n) for n in range(4)]
+    old_a = _write(folder / "a.txt", paragraphs)
+    _write(folder / "b.txt", [_paragraph("school", 1)])
+    _write(folder / "c.txt", [_paragraph("hospital", 1)])
+    store = make_store()
+    assert store.read_changes() == []
+    assert _update(folder, store) == 1
+    (first,) = store.read_changes()
+    assert first.generation == 1 and first.note is None
+    assert [(d.source, d.kind) for d in first.documents] == [
+        ("a.txt", "added"),
+        ("b.txt", "added"),
+        ("c.txt", "added"),
+    ]
+
+    edited = [*paragraphs]
+    edited[2] = edited[2].replace("repairs, salaries", "new boats, salaries")
+    new_a = _write(folder / "a.txt", [edited[3], edited[0], edited[1], edited[2]])  # and moved
+    (folder / "b.txt").rename(folder / "b2.txt")
+    (folder / "c.txt").unlink()
+    _write(folder / "d.txt", [_paragraph("library", 1)])
+    assert _update(folder, store) == 2
+    assert _update(folder, store) == 2  # nothing changed: no generation, no entry
+    entries = store.read_changes()
+    assert [e.generation for e in entries] == [1, 2]
+    second = entries[1]
+    assert [(d.source, d.kind, d.renamed_from) for d in second.documents] == [
+        ("a.txt", "edited", None),
+        ("b2.txt", "renamed", "b.txt"),
+        ("c.txt", "removed", None),
+        ("d.txt", "added", None),
+    ]
+    (change,) = second.documents[0].passages
+    assert change.kind == "changed" and change.old is not None and change.new is not None
+    assert old_a[change.old.start : change.old.end] == change.old.text == paragraphs[2]
+    assert new_a[change.new.start : change.new.end] == change.new.text == edited[2]
+    assert second.documents[2].passages_before == 1
+
+
+def test_retention_bounds_the_changelog(make_store: StoreFactory, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    store = make_store(Retention(days=90, max_entries=2))
+    for version in range(4):
+        _write(folder / "a.txt", [_paragraph(f"version{version}", 1)])
+        _update(folder, store)
+    assert [e.generation for e in store.read_changes()] == [3, 4]
+
+
+def test_readers_see_whole_changelogs_while_the_writer_updates(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    _write(folder / "a.txt", [_paragraph("start", 1)])
+    writer = make_store()
+    _update(folder, writer)
+    reader = make_store()  # another store object on the same index
+    seen: list[list[ChangeEntry]] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(reader.read_changes())
+            except BaseException as exc:  # reported by the test
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        for version in range(1, 9):
+            _write(folder / "a.txt", [_paragraph(f"topic{version}", 1)])
+            _update(folder, writer)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert errors == []
+    assert len(seen) > 1
+    final = [e.generation for e in writer.read_changes()]
+    assert final == list(range(1, 10))
+    for log in seen:  # each read is the whole changelog of some generation: a prefix, in order
+        assert [e.generation for e in log] == final[: len(log)]
+        assert all(d.kind in ("added", "edited") for e in log for d in e.documents)
+
+
+def test_a_writer_killed_before_its_transaction_commits_records_nothing(
+    pg_url: str, tmp_path: Path
+) -> None:
+    url = pg_url
+    folder = tmp_path / "kb"
+    env = {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+
+    def writer(version: str, *pause: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.pg_workers", "writer", url, str(folder), version, *pause],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+
+    first = writer("1")
+    assert first.wait(60) == 0
+    store = PgStore(Database(url, PgOptions()), lock_timeout=5)
+    before = store.read_changes()
+    assert [e.generation for e in before] == [1]
+    victim = writer("2", "--pause-at", "changelog written")
+    assert victim.stdout is not None
+    while (line := victim.stdout.readline()) and line.strip() != "stage changelog written":
+        pass
+    assert line.strip() == "stage changelog written"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    assert store.read_changes() == before
+    rerun = writer("2")
+    assert rerun.wait(60) == 0
+    entries = store.read_changes()
+    assert [e.generation for e in entries] == [1, 2]
+    assert {d.kind for d in entries[1].documents} == {"edited"}
