@@ -67,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true", help="print them as a JSON list")
     sources.set_defaults(run=cmd_sources)
 
+    changes = commands.add_parser(
+        "changes", help="what changed in the documents, passage by passage"
+    )
+    changes.add_argument(
+        "--since",
+        metavar="DATE|GENERATION",
+        help="after this generation (7), since this date (2026-12-01) or for this long (3d, 12h)",
+    )
+    changes.add_argument("--json", action="store_true", help="print them as one JSON object")
+    changes.set_defaults(run=cmd_changes)
+
     text = commands.add_parser("text", help="print the exact text that quote offsets refer to")
     text.add_argument("source", help="a source as shown by `quotebot sources`")
     text.set_defaults(run=cmd_text)
@@ -453,12 +464,35 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     service = args.service_factory(settings)
     refresh(service)
     records = service.sources()
+    from bot.changelog import last_changed
+
+    changed = last_changed(service.changes())
     if args.json:
-        print(json_line(sources_to_json(records)))
+        print(json_line(sources_to_json(records, changed)))
         return 0
     from rich.console import Console
 
-    Console().print(sources_to_terminal(records))
+    Console().print(sources_to_terminal(records, changed))
+    return 0
+
+
+def cmd_changes(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from bot.changelog import parse_since, select
+    from bot.changes_render import changes_to_json, changes_to_terminal
+
+    since = parse_since(args.since, datetime.now(UTC))  # a bad value fails before any work
+    service = args.service_factory(settings)
+    refresh(service)
+    entries = select(service.changes(), since)
+    if args.json:
+        generation = service.index.manifest.generation
+        print(json_line(changes_to_json(entries, since, generation)))
+        return 0
+    from rich.console import Console
+
+    Console().print(changes_to_terminal(entries, since))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -101,7 +102,12 @@ def _bar(body: Padding) -> RenderableType:
     return table
 
 
-def sources_to_json(records: list[DocumentRecord]) -> list[dict[str, Any]]:
+def sources_to_json(
+    records: list[DocumentRecord], changed: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """`changed` (source -> ISO time) is when the changelog last saw each document change;
+    beyond its retention, when the document was last indexed."""
+    changed = changed or {}
     return [
         {
             "source": r.source,
@@ -115,12 +121,15 @@ def sources_to_json(records: list[DocumentRecord]) -> list[dict[str, Any]]:
             "pages": len(r.pages) or None,
             "indexed_at": r.indexed_at,
             "encoding": r.encoding,
+            "changed_at": changed.get(r.source, r.indexed_at),
         }
         for r in sorted(records, key=lambda r: r.source)
     ]
 
 
-def sources_to_terminal(records: list[DocumentRecord]) -> RenderableType:
+def sources_to_terminal(
+    records: list[DocumentRecord], changed: Mapping[str, str] | None = None
+) -> RenderableType:
     from rich.table import Table
 
     from bot.citation import shorten
@@ -132,7 +141,7 @@ def sources_to_terminal(records: list[DocumentRecord]) -> RenderableType:
     table.add_column("date", no_wrap=True)
     table.add_column("chars", justify="right", no_wrap=True)
     table.add_column("chunks", justify="right", no_wrap=True)
-    table.add_column("indexed", no_wrap=True)
+    table.add_column("changed", no_wrap=True)
     for r in sorted(records, key=lambda r: r.source):
         table.add_row(  # Text cells: a name like `[draft] notes.txt` is not markup
             inert_text(r.source),
@@ -141,6 +150,6 @@ def sources_to_terminal(records: list[DocumentRecord]) -> RenderableType:
             inert_text(r.date or ""),
             str(r.characters),
             str(r.chunks),
-            inert_text(r.indexed_at[:10]),
+            inert_text((changed or {}).get(r.source, r.indexed_at)[:10]),
         )
     return table

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.answer import Answer, ComposeSettings, Quote, compose
+from bot.changelog import ChangeEntry
 from bot.chunking import Chunk
 from bot.citation import with_citations
 from bot.config import Settings
@@ -143,6 +144,10 @@ class QuoteService:
 
     def sources(self) -> list[DocumentRecord]:
         return list(self.index.manifest.documents.values())
+
+    def changes(self) -> list[ChangeEntry]:
+        """The changelog the writer kept, oldest first (bounded by its retention)."""
+        return self.store.read_changes()
 
     def document_count(self) -> int:
         """How many documents are served (without reading their records)."""

@@ -256,3 +256,75 @@ def test_ask_json_echoes_a_huge_question_only_as_searched(tmp_path: Path, knowle
     assert "empty" in unsearchable["error"]
     assert short["question"] == "What about the collective economy?"
     assert "question_truncated" not in short
+
+
+def test_changes_command_lists_what_changed_passage_by_passage(tmp_path: Path) -> None:
+    """`quotebot changes` through a subprocess with the fake embedder (tests/index_entry.py)."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    paragraphs = [
+        f"The [bold]harbour[/bold] report, section {n}, says the committee examined the accounts "
+        f"of the year and found that the budget had been spent on repairs, salaries and training, "
+        f"with a small surplus carried over to the next year for section {n} of the port."
+        for n in range(3)
+    ]
+    (folder / "a.txt").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    (folder / "[red]b.txt").write_text(paragraphs[0] + "\n", encoding="utf-8")
+    env = {"COLUMNS": "400"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = ("--knowledge", str(folder), "--index-dir", str(tmp_path / "idx"), *args)
+        return subprocess.run(
+            [sys.executable, "-m", "tests.index_entry", *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            timeout=120,
+        )
+
+    assert run("index").returncode == 0
+    edited = paragraphs[1].replace("repairs, salaries", "two new boats, salaries")
+    (folder / "a.txt").write_text("\n\n".join([paragraphs[0], edited]) + "\n", encoding="utf-8")
+    (folder / "[red]b.txt").unlink()
+
+    listed = run("changes", "--json")
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    assert data["since"] is None and data["generation"] == 2
+    assert [entry["generation"] for entry in data["changes"]] == [1, 2]
+    latest = data["changes"][1]
+    assert set(latest) == {"generation", "time", "note", "documents"}
+    documents = {d["source"]: d for d in latest["documents"]}
+    assert documents["[red]b.txt"]["change"] == "removed"
+    a = documents["a.txt"]
+    assert a["change"] == "edited" and a["renamed_from"] is None
+    assert [(p["change"], bool(p["old"]), bool(p["new"])) for p in a["passages"]] == [
+        ("changed", True, True),
+        ("removed", True, False),
+    ]
+    changed = a["passages"][0]
+    assert changed["old"]["text"] == paragraphs[1] and changed["new"]["text"] == edited
+    assert set(changed["new"]) == {"start", "end", "text"}
+
+    after_first = run("changes", "--since", "1", "--json")
+    assert [e["generation"] for e in json.loads(after_first.stdout)["changes"]] == [2]
+    assert json.loads(after_first.stdout)["since"] == {"generation": 1}
+
+    shown = run("changes", "--since", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert "generation 2" in shown.stdout and "generation 1 " not in shown.stdout
+    assert "[red]b.txt  removed (1 passage)" in shown.stdout  # names are not markup
+    assert "a.txt  edited: 1 changed, 1 removed" in shown.stdout
+    assert f"- {paragraphs[1]}" in shown.stdout and f"+ {edited}" in shown.stdout
+
+    nothing = run("changes", "--since", "2")
+    assert "No changes to the documents after generation 2." in nothing.stdout
+
+    bad = run("changes", "--since", "last tuesday")
+    error = bad.stderr.removeprefix("ready\n")  # index_entry's start-up line
+    assert bad.returncode == 2 and error.count("\n") == 1
+    assert error.startswith("quotebot: error: cannot read 'last tuesday'")
+
+    sources = {r["source"]: r for r in json.loads(run("sources", "--json").stdout)}
+    assert sources["a.txt"]["changed_at"] == latest["time"]
