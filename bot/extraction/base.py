@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 # Bump whenever any extractor's output for the same bytes may change: the index manifest records
 # it, and a different value makes every extracted document be extracted again.
-EXTRACTOR_VERSION = "formats-1"
+EXTRACTOR_VERSION = "formats-2"  # 2: web pages lose their own interface by structure
 # Bump when a file that was refused may now be read while every readable file's text stays the
 # same (text-2: non-UTF-8 text decoded by charset detection): skip records carry it, so refused
 # files are examined again and nothing already indexed is re-extracted or re-embedded.

@@ -25,6 +25,7 @@ from bot.extraction.base import (
     iso_date,
     section_spans,
 )
+from bot.extraction.interface import strip_interface
 
 # After inline images and scripts are dropped, a page larger than this is not an article.
 MAX_HTML_CHARS = 15_000_000
@@ -72,6 +73,7 @@ def extract_html(data: bytes) -> Extracted:
             f"web page too large ({len(html) // 1_000_000} MB of HTML after dropping scripts "
             f"and inline images; the limit is {MAX_HTML_CHARS // 1_000_000} MB)"
         )
+    html = _without_interface(html)
     xml = trafilatura.extract(
         html,
         output_format="xml",
@@ -113,6 +115,20 @@ def _strip_heavy(data: bytes) -> bytes:
     """Drop scripts, styles, inline SVG and base64 images: saved pages are mostly these."""
     data = _SCRIPT_STYLE.sub(b"", data)
     return _INLINE_DATA.sub(b"data:,", data)
+
+
+def _without_interface(html: str) -> str:
+    """The page with its menus, settings, banners and controls removed (extraction.interface)."""
+    import lxml.html
+
+    try:
+        tree = lxml.html.document_fromstring(
+            html.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8")
+        )
+    except (ValueError, lxml.etree.ParserError):
+        return html
+    strip_interface(tree)
+    return str(lxml.html.tostring(tree, encoding="unicode"))
 
 
 def _decode(data: bytes) -> str:
@@ -196,7 +212,7 @@ def _citation_lines(html: str, meta: dict[str, str]) -> list[str]:
     if dateline[0] is None and byline[0] is None:
         return []  # a headline alone repeats the article's first heading
     order = {element: i for i, element in enumerate(tree.iter())}
-    found = [(order[e], text) for e, text in (dateline, byline) if e is not None]
+    found = [(order[e], text) for e, text in dict([dateline, byline]).items() if e is not None]
     h1 = tree.find(".//h1")
     if h1 is not None:
         headline = collapse_spaces(h1.text_content()).strip()
