@@ -260,6 +260,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     service = args.service_factory(settings)
     service.writes_index = True  # the writer, on a shared store too
     report = refresh(service, quiet=True)
+    service.prepare_questions()  # makes the ONNX question encoder if missing or damaged
     if args.json:
         print(json.dumps(report.to_json()))
     else:

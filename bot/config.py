@@ -129,6 +129,11 @@ class EmbeddingSettings(_Section):
     # a tiny batch: on 2 cores one thread answered in 10.5 ms p50 at 10,000 chunks where the
     # library default took 23 ms even at its best (bench/, 2026-11-25), and indexing was no slower.
     threads: int = Field(default=1, ge=0, le=256)
+    # How questions are embedded. "onnx": by onnxruntime from an ONNX export of the model, made
+    # and verified once by the index writer and kept beside the index, so answering never loads
+    # torch (falls back to "torch" with a notice when the model cannot be exported). "torch":
+    # by sentence-transformers, like passages always are.
+    runtime: Literal["onnx", "torch"] = "onnx"
 
 
 class RetrievalSettings(_Section):

@@ -46,7 +46,6 @@ from bot.cooldown import Cooldown
 from bot.discord_chat import CUSTOM_ID, EXPIRED, AnswerButton, ChatDesk, polite_failure, view_kwargs
 from bot.discord_commands import COMMANDS
 from bot.discord_render import HINT, NOT_HERE, cooldown_notice, render_answer
-from bot.embedding import Embedder
 from bot.errors import QuotebotError
 from bot.feedback import FeedbackStore
 from bot.index import DocumentRecord
@@ -77,8 +76,7 @@ class DiscordSetupError(QuotebotError):
 class Service(Protocol):
     """What the Discord surface needs from `bot.service.QuoteService`."""
 
-    @property
-    def embedder(self) -> Embedder: ...
+    def question_vector(self, text: str) -> Any: ...
 
     def refresh(self, progress: Callable[[int, int], None] | None = None) -> UpdateReport: ...
 
@@ -167,8 +165,8 @@ class QuoteBot(discord.Client):
         """Runs once, after login and before the gateway connects: index, model, commands."""
         report = await self.run_blocking(self.service.refresh)
         log.info("index ready: %s", report.summary())
-        await self.run_blocking(self.service.embedder.encode, ["warm-up"])
-        log.info("embedding model loaded")
+        await self.run_blocking(self.service.question_vector, "warm-up")
+        log.info("question encoder loaded")
         # Buttons under answers sent before a restart keep working: any component whose
         # custom_id matches the template is routed to AnswerButton, whatever message it is on.
         self.add_dynamic_items(AnswerButton)

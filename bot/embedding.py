@@ -110,6 +110,10 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(self._load().tokenizer.tokenize(text))
 
+    def load(self) -> Any:
+        """The loaded SentenceTransformer (imports torch on first use)."""
+        return self._load()
+
     def _load(self) -> Any:
         if self._model is None:
             if self._on_load:

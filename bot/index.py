@@ -187,11 +187,12 @@ class MemoryIndex:
         query = np.asarray(query_vector, dtype=np.float32).ravel()
         if self._vectors.dtype == np.float32:
             return _top_k(self._vectors @ query, k, positive_only=False)
-        # Half-precision vectors: rank every row with torch's float16 product (numpy has no fast
+        # Half-precision vectors: rank every row with simsimd's float16 product (numpy has no fast
         # one: ~20x slower), then re-score a generous shortlist in float32 so that the order and
-        # the scores the answer composer sees are not rounded to float16's 3 digits.
+        # the scores the answer composer sees are not rounded to float16's 3 digits. The
+        # shortlist is taken in row order, so equal scores rank the same whatever the rough order.
         rough = _half_precision_scores(self._vectors, query)
-        shortlist = [row for row, _ in _top_k(rough, max(4 * k, k + 32), positive_only=False)]
+        shortlist = sorted(row for row, _ in _top_k(rough, max(4 * k, k + 32), positive_only=False))
         exact = self._vectors[shortlist].astype(np.float32) @ query
         ranked = _top_k(exact, k, positive_only=False)
         return [(shortlist[position], score) for position, score in ranked]
@@ -258,13 +259,13 @@ def return_freed_memory() -> None:
 
 
 def _half_precision_scores(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """`vectors @ query` for float16 rows, as float32 (torch is loaded anyway with the model)."""
-    import torch
+    """`vectors @ query` for float16 rows, as float32, on one thread: simsimd's SIMD kernels
+    (F16C / AVX-512 FP16 / NEON), 3x faster than torch's float16 product and without torch,
+    which answering a question must not import (the question encoder is onnxruntime)."""
+    import simsimd
 
-    with torch.inference_mode():
-        rows = torch.from_numpy(vectors)  # shares the memory: no copy
-        product = torch.mv(rows, torch.from_numpy(query.astype(vectors.dtype)))
-        return product.float().numpy()
+    scores = simsimd.cdist(query.astype(vectors.dtype)[None, :], vectors, metric="dot", threads=1)
+    return np.asarray(scores, dtype=np.float32).reshape(-1)
 
 
 def _top_k(scores: np.ndarray, k: int, *, positive_only: bool) -> list[tuple[int, float]]:

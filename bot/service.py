@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.answer import Answer, ComposeSettings, Quote, compose
 from bot.changelog import ChangeEntry
@@ -32,17 +33,21 @@ from bot.conversation import (
     expanded_query,
     is_more_request,
 )
-from bot.embedding import Embedder, SentenceTransformerEmbedder, resolve_model
+from bot.embedding import Embedder
 from bot.errors import KnowledgeError, QuestionError
 from bot.index import DocumentRecord, IndexRecipe, SearchIndex
 from bot.indexing import ProgressCallback, UpdateReport, update_index
 from bot.intents import proper_names
+from bot.question_encoder import QuestionEmbedder, make_embedder
 from bot.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_weighted
 from bot.store import SharedStore, Store
 from bot.stores import open_store
 from bot.text import keyword_tokens, normalize_for_matching
 from bot.warned import FILE_NAME as WARNED_FILE
 from bot.warned import WarnedFiles
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +76,7 @@ class QuoteService:
     ) -> None:
         self.settings = settings
         self._notice = on_notice or (lambda message: log.info("%s", message))
-        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
-            resolve_model(settings.embedding.model, settings.embedding.revision),
-            device=settings.embedding.device,
-            batch_size=settings.embedding.batch_size,
-            threads=settings.embedding.threads,
-            on_load=lambda name: self._notice(f"loading embedding model {name} ..."),
-        )
+        self.embedder: Embedder = embedder or make_embedder(settings, self._notice)
         self.store: Store = store or open_store(settings, self._notice)
         # A shared store (PostgreSQL) has one writer and any number of readers: only `quotebot
         # index` and processes started with --watch update it; the others serve what the writer
@@ -142,6 +141,19 @@ class QuoteService:
             chunks_total=index.manifest.chunk_count, generation=index.manifest.generation
         )
 
+    def prepare_questions(self) -> None:
+        """Settle how questions are embedded before the first one; a writer (this process
+        updates the index) makes the ONNX export if it is missing or damaged."""
+        if isinstance(self.embedder, QuestionEmbedder):
+            self.embedder.prepare_questions(writer=self.writes_index)
+
+    def question_vector(self, text: str) -> np.ndarray:
+        """The question's vector: by the ONNX runtime when the embedder has one."""
+        if isinstance(self.embedder, QuestionEmbedder):
+            self.prepare_questions()
+            return self.embedder.encode_question(text)
+        return self.embedder.encode([text]).reshape(-1)
+
     def sources(self) -> list[DocumentRecord]:
         return list(self.index.manifest.documents.values())
 
@@ -187,7 +199,7 @@ class QuoteService:
         query, note = self._prepare(question)
         index = self.index  # one generation for the whole question: never read self.index again
         t0 = time.perf_counter()
-        vector = self.embedder.encode([query])[0]
+        vector = self.question_vector(query)
         t1 = time.perf_counter()
         hits = self._rank(index, query, vector)
         t2 = time.perf_counter()
@@ -220,7 +232,7 @@ class QuoteService:
         answered = answer_query(conversation, query)
         own_weight = weights.own_weight + (weights.answer_weight if answered is None else 0.0)
         rankings = [
-            Ranking(own_weight, self._rank(index, query, self.embedder.encode([query])[0])),
+            Ranking(own_weight, self._rank(index, query, self.question_vector(query))),
             Ranking(weights.context_weight, self._rank_for(index, expanded, query)),
         ]
         if answered is not None:
@@ -233,7 +245,7 @@ class QuoteService:
         return answer, conversation.add(Turn(question, expanded, answer.quotes, context))
 
     def _rank_for(self, index: SearchIndex, text: str, intent: str) -> list[Hit]:
-        return self._rank(index, text, self.embedder.encode([text])[0], intent=intent)
+        return self._rank(index, text, self.question_vector(text), intent=intent)
 
     def _widen(self, index: SearchIndex, question: str, conversation: Conversation) -> Answer:
         """The passages around the last answer's best quote, never one already shown."""
@@ -289,7 +301,7 @@ class QuoteService:
         `index` when the caller already holds a generation."""
         query, _ = self._prepare(question)
         index = index or self.index
-        hits = self._rank(index, query, self.embedder.encode([query])[0])
+        hits = self._rank(index, query, self.question_vector(query))
         settings = ComposeSettings(k, -1.0, 0.0, 0.0)
         answer = compose(
             question, hits, index.chunk, index.idf, settings, decline_message="", limit=k

@@ -58,6 +58,17 @@ def real_embedder() -> Any:
     return embedder
 
 
+@pytest.fixture(scope="session")
+def onnx_export(real_embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled model's ONNX export, made and verified once per session: the folder under
+    which it lives (copy it to <index dir>/onnx to give a service an export)."""
+    from bot.onnx_export import make_export
+
+    root = tmp_path_factory.mktemp("onnx-export")
+    make_export(real_embedder.load(), real_embedder.spec, root)
+    return root
+
+
 @pytest.fixture
 def seed_service(
     knowledge: Path, make_settings: Callable[..., Settings], real_embedder: Any

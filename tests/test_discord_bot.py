@@ -35,7 +35,6 @@ from bot.discord_bot import (
 )
 from bot.discord_render import BUSY, CONTENT_BUDGET, FAILED, NOT_HERE
 from bot.discord_text import width
-from bot.embedding import Embedder
 from bot.index import DocumentRecord
 from bot.indexing import UpdateReport
 from bot.log_redaction import RedactingFilter, install_redaction, remove_redaction
@@ -77,9 +76,8 @@ class CountingService:
         self.threads: set[str] = set()
         self._lock = threading.Lock()
 
-    @property
-    def embedder(self) -> Embedder:
-        return self.inner.embedder
+    def question_vector(self, text: str) -> Any:
+        return self.inner.question_vector(text)
 
     def refresh(self, progress: Callable[[int, int], None] | None = None) -> UpdateReport:
         self.refreshes += 1
