@@ -57,19 +57,22 @@ def run_sizes(
     variants: dict[int, list[Variant]],
     repeats: int = 3,
     floor: str = "10x10",
+    runtime: str = "onnx",
+    sizes: list[tuple[str, int | None]] | None = None,
 ) -> list[dict[str, Any]]:
-    """`variants` maps a chunk count to extra variants measured at that size."""
+    """`variants` maps a chunk count to extra variants measured at that size; `runtime` is the
+    question runtime ([embedding] runtime)."""
     from bench import synth
 
     seed_chunks = sum(1 for c in base.chunks if c.source.startswith("knowledge/"))
     results = []
-    for label, n in SIZES_FULL:
+    for label, n in sizes or SIZES_FULL:
         size = n if n is not None else seed_chunks
         folder = synth.ensure_store(base, size)
         for dtype, threads in [(default_dtype(), None), *variants.get(size, [])]:
             command = [PYTHON, "-m", "bench.scale", "--store", str(folder)]
             command += ["--questions", str(questions), "--dtype", dtype]
-            command += ["--repeats", str(repeats), "--floor", floor]
+            command += ["--repeats", str(repeats), "--floor", floor, "--runtime", runtime]
             env = child_env()
             effective = configured_threads() if threads is None else threads
             for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -84,6 +87,7 @@ def run_sizes(
                 raise RuntimeError(f"probe failed for {label}: {done.stderr[-2000:]}")
             row = json.loads(done.stdout.strip().splitlines()[-1])
             row.update(label=label, chunks=size, threads="default" if threads is None else threads)
+            row["runtime"] = runtime
             results.append(row)
             print(
                 f"  {variant_label(row)}: p50 {row['total']['p50']:.1f} ms "
@@ -117,6 +121,7 @@ def probe(
     repeats: int,
     floor_questions: int = 10,
     floor_repeats: int = 10,
+    runtime: str = "onnx",
 ) -> dict[str, Any]:
     import numpy as np
 
@@ -126,8 +131,21 @@ def probe(
 
     questions = eval_questions()
     questions = (questions * (1 + n_questions // max(len(questions), 1)))[:n_questions]
-    embedder = real_embedder()
-    embedder.encode(["load the model"])
+    embedder: Any = real_embedder()
+    if runtime == "onnx":  # questions through the ONNX export (made once, kept in the cache)
+        from bench.common import CACHE
+        from bot.question_encoder import RuntimeEmbedder
+
+        embedder = RuntimeEmbedder(
+            embedder,
+            CACHE / "onnx",
+            threads=configured_threads_env(),
+            on_notice=lambda message: print(message, file=sys.stderr),
+        )
+        embedder.prepare_questions(writer=True)
+        assert embedder.runtime == "onnx"
+    else:
+        embedder.encode(["load the model"])
     gc.collect()
     rss_model = rss_mb()
     t0 = time.perf_counter()
@@ -203,6 +221,10 @@ def probe(
     }
 
 
+def configured_threads_env() -> int:
+    return int(os.environ.get("QUOTEBOT_EMBEDDING__THREADS", configured_threads()))
+
+
 def _blas_threads(np: Any) -> Any:
     try:
         from threadpoolctl import threadpool_info
@@ -224,9 +246,17 @@ def main() -> None:
     parser.add_argument("--dtype", choices=("float16", "float32"), default=default_dtype())
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--floor", default="10x10", help="QUESTIONSxREPEATS for the floor")
+    parser.add_argument("--runtime", choices=("onnx", "torch"), default="onnx")
     args = parser.parse_args()
+    floor_questions, floor_repeats = map(int, args.floor.split("x"))
     result = probe(
-        args.store, args.questions, args.dtype, args.repeats, *map(int, args.floor.split("x"))
+        args.store,
+        args.questions,
+        args.dtype,
+        args.repeats,
+        floor_questions,
+        floor_repeats,
+        runtime=args.runtime,
     )
     print(json.dumps(result))
 

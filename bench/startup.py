@@ -39,18 +39,22 @@ def heavy_modules(importtime_stderr: str) -> dict[str, list[str]]:
     }
 
 
-def _run(command: list[str], **kwargs: Any) -> tuple[float, subprocess.CompletedProcess[str]]:
+def _run(
+    command: list[str], runtime: str = "onnx", **kwargs: Any
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """One fresh process; `runtime` is the question runtime ([embedding] runtime)."""
+    env = child_env() | {"QUOTEBOT_EMBEDDING__RUNTIME": runtime}
     start = time.perf_counter()
     done = subprocess.run(
-        command, cwd=ROOT, env=child_env(), capture_output=True, text=True, check=False, **kwargs
+        command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, **kwargs
     )
     return time.perf_counter() - start, done
 
 
-def _median_wall(command: list[str], repeat: int) -> dict[str, Any]:
+def _median_wall(command: list[str], repeat: int, runtime: str = "onnx") -> dict[str, Any]:
     walls = []
     for _ in range(repeat):
-        wall, done = _run(command)
+        wall, done = _run(command, runtime)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {done.stderr[-1500:]}")
         walls.append(wall)
@@ -64,7 +68,8 @@ def measure(repeat: int) -> dict[str, Any]:
     model_path = resolve_model(BUNDLED_MODEL).load_path
     tmp = Path(tempfile.mkdtemp(prefix="quotebot-bench-start-"))
     common = ["--knowledge", str(ROOT / "knowledge"), "--index-dir", str(tmp / "index")]
-    _run([PYTHON, "-m", "bot", *common, "index"])  # build once; every later run finds it current
+    # Build once (and make the ONNX export); every later run finds both current.
+    _run([PYTHON, "-m", "bot", *common, "index"])
     result: dict[str, Any] = {
         "python_startup": _median_wall([PYTHON, "-c", "pass"], repeat),
         "import_sentence_transformers": _median_wall(
@@ -83,17 +88,24 @@ def measure(repeat: int) -> dict[str, Any]:
         "cold_ask_json": _median_wall(
             [PYTHON, "-m", "bot", *common, "ask", QUESTION, "--json"], repeat
         ),
+        "cold_ask_torch_runtime": _median_wall(
+            [PYTHON, "-m", "bot", *common, "ask", QUESTION], repeat, "torch"
+        ),
     }
-    phases = []
-    for _ in range(repeat):
-        _, done = _run([PYTHON, "-m", "bench.startup", "--phases", *common])
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr[-1500:])
-        phases.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    result["cold_ask_phases"] = {
-        key: round(statistics.median(p[key] for p in phases), 3) for key in phases[0]
-    }
+    for runtime in ("onnx", "torch"):
+        phases = []
+        for _ in range(repeat):
+            _, done = _run([PYTHON, "-m", "bench.startup", "--phases", *common], runtime)
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr[-1500:])
+            phases.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        key = "cold_ask_phases" if runtime == "onnx" else "cold_ask_phases_torch_runtime"
+        result[key] = {k: round(statistics.median(p[k] for p in phases), 3) for k in phases[0]}
     result["repl_first_prompt"] = _repl(common, repeat)
+    result["repl_first_prompt_torch_runtime"] = _repl(common, repeat, "torch")
+    result["discord_start"] = {
+        runtime: _discord_start(common, repeat, runtime) for runtime in ("onnx", "torch")
+    }
     checks = {
         "--help": [PYTHON, "-X", "importtime", "-m", "bot", "--help"],
         "index (nothing to do)": [PYTHON, "-X", "importtime", "-m", "bot", *common, "index"],
@@ -111,6 +123,7 @@ def measure(repeat: int) -> dict[str, Any]:
             QUESTION,
         ],
         "error (empty question)": [PYTHON, "-X", "importtime", "-m", "bot", *common, "ask", " "],
+        "ask (current index)": [PYTHON, "-X", "importtime", "-m", "bot", *common, "ask", QUESTION],
     }
     result["imports"] = {}
     for name, command in checks.items():
@@ -120,13 +133,47 @@ def measure(repeat: int) -> dict[str, Any]:
             "exit": done.returncode,
             **heavy_modules(done.stderr),
         }
-    target = result["load_sentence_transformers_model"]["median_s"] + 1.0
-    result["target_cold_ask_s"] = round(target, 3)
-    result["cold_ask_meets_target"] = result["cold_ask"]["median_s"] <= target
+    # Issue 15: <= 1.0 s and <= 0.25 x a bare `import sentence_transformers` in the same run.
+    cold = result["cold_ask"]["median_s"]
+    ratio = cold / result["import_sentence_transformers"]["median_s"]
+    result["cold_ask_over_import_sentence_transformers"] = round(ratio, 3)
+    result["target_cold_ask_s"] = 1.0
+    result["cold_ask_meets_target"] = cold <= 1.0 and ratio <= 0.25
     return result
 
 
-def _repl(common: list[str], repeat: int) -> dict[str, Any]:
+DISCORD_START = """
+import json, sys
+from bot import cli
+args = cli.build_parser().parse_args(sys.argv[1:] + ["discord"])
+service = cli.make_service(cli._settings(args))
+import discord, bot.discord_bot  # the bot's own imports
+service.refresh()  # what setup_hook does before the gateway connects
+service.question_vector("warm-up")
+service.ask("warm-up question")
+rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "sentence_transformers"})
+print(json.dumps({"rss_mb": round(rss / 1024, 1), "heavy": heavy}))
+"""
+
+
+def _discord_start(common: list[str], repeat: int, runtime: str) -> dict[str, Any]:
+    """Resident memory once `quotebot discord` would be serving (files store, bundled article):
+    its imports, the index refreshed and the question encoder warmed as setup_hook does, one
+    question answered; without a gateway (the bot's connection adds a few MB of buffers)."""
+    rows = []
+    for _ in range(repeat):
+        _, done = _run([PYTHON, "-c", DISCORD_START, *common], runtime)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-1500:])
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {
+        "rss_mb_median": statistics.median(r["rss_mb"] for r in rows),
+        "heavy": rows[-1]["heavy"],
+    }
+
+
+def _repl(common: list[str], repeat: int, runtime: str = "onnx") -> dict[str, Any]:
     """Time until the REPL prints its greeting (it then reads the first question)."""
     firsts, totals = [], []
     for _ in range(repeat):
@@ -134,7 +181,7 @@ def _repl(common: list[str], repeat: int) -> dict[str, Any]:
         process = subprocess.Popen(
             [PYTHON, "-m", "bot", *common, "repl"],
             cwd=ROOT,
-            env=child_env(),
+            env=child_env() | {"QUOTEBOT_EMBEDDING__RUNTIME": runtime},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -172,7 +219,8 @@ def phases(argv: list[str]) -> dict[str, float]:
     service = cli.make_service(cli._settings(args))
     service.refresh()
     t2 = time.perf_counter()
-    service.embedder.dimension  # noqa: B018  (imports sentence-transformers and loads the model)
+    # The question encoder: the ONNX export, or (torch runtime) sentence-transformers + model.
+    service.question_vector("load the question encoder")
     t3 = time.perf_counter()
     service.ask(QUESTION)
     t4 = time.perf_counter()
