@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import QuotebotError
-from bot.terminal_safety import LAYOUT, inert, inert_text, json_line
+from bot.terminal_safety import LAYOUT, inert, inert_last_resort, inert_text, json_line
 from bot.wording import plural
 
 if TYPE_CHECKING:
@@ -165,12 +165,7 @@ def main(
     """Run one command. `service_factory` replaces the real service (tests hand in a fake model)."""
     args = build_parser().parse_args(argv)
     args.service_factory = service_factory or make_service
-    if args.command != "discord":  # which logs at INFO, set up by the bot
-        import logging
-
-        from bot.terminal_safety import log_to_stderr
-
-        log_to_stderr(logging.WARNING)  # e.g. the watcher's warnings, made inert
+    inert_last_resort()  # e.g. the watcher's warnings under --watch
     try:
         settings = _settings(args)
         from bot.threads import limit_blas_threads  # before numpy or torch is imported

@@ -115,6 +115,14 @@ class InertFormatter(logging.Formatter):
         return super().format(clean)
 
 
+def inert_last_resort() -> None:
+    """Records that no handler takes (WARNING and up, e.g. the watcher's) reach stderr through
+    logging's last-resort handler: made inert, nothing else changes (libraries that install a
+    NullHandler stay silent)."""
+    if logging.lastResort is not None:
+        logging.lastResort.setFormatter(InertFormatter())
+
+
 def log_to_stderr(level: int, fmt: str = "%(message)s") -> None:
     """Send log records to stderr through InertFormatter (instead of logging's last-resort
     handler, which prints them raw); left alone when the root logger already has handlers."""
