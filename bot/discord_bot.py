@@ -38,11 +38,13 @@ from discord import app_commands
 from pydantic import SecretStr
 
 from bot.answer import Answer, Quote
+from bot.changelog import ChangeEntry
 from bot.chat_sessions import ChatKey, ChatSessions
 from bot.chat_store import ChatStore
 from bot.config import DiscordSettings
 from bot.conversation import Conversation
 from bot.cooldown import Cooldown
+from bot.discord_changes import PageButton
 from bot.discord_chat import CUSTOM_ID, EXPIRED, AnswerButton, ChatDesk, polite_failure, view_kwargs
 from bot.discord_commands import COMMANDS
 from bot.discord_render import HINT, NOT_HERE, cooldown_notice, render_answer
@@ -89,6 +91,8 @@ class Service(Protocol):
     def ranked_quotes(self, question: str, k: int = 10) -> list[Quote]: ...
 
     def sources(self) -> list[DocumentRecord]: ...
+
+    def changes(self) -> list[ChangeEntry]: ...
 
 
 class Busy(Exception):
@@ -169,7 +173,7 @@ class QuoteBot(discord.Client):
         log.info("question encoder loaded")
         # Buttons under answers sent before a restart keep working: any component whose
         # custom_id matches the template is routed to AnswerButton, whatever message it is on.
-        self.add_dynamic_items(AnswerButton)
+        self.add_dynamic_items(AnswerButton, PageButton)
         self.chat.threads = await asyncio.to_thread(self.chat.store.threads)
         await self.sync_commands()
 

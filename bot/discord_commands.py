@@ -1,4 +1,4 @@
-"""The slash commands: /ask, /sources and /reindex, each a thin call into `QuoteBot`.
+"""The slash commands: /ask, /sources, /changes and /reindex, each a thin call into `QuoteBot`.
 
 Annotations stay strings (discord.py resolves only the option parameters, from this module's
 globals), so `QuoteBot` is imported for type checking only and there is no import cycle.
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bot.discord_changes import changes_command
 from bot.discord_chat import NO_TEXT
 from bot.discord_render import CONTENT_BUDGET, render_report, render_sources
 from bot.discord_text import shorten
@@ -119,6 +120,7 @@ async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
 COMMANDS: tuple[app_commands.Command[Any, Any, None] | app_commands.ContextMenu, ...] = (
     ask_command,
     sources_command,
+    changes_command,
     reindex_command,
     ask_about_message,
 )

@@ -224,6 +224,7 @@ class DiscordStub:
             "responded": False,
             "channel_id": channel_id,
             "type": kind,
+            "message_id": int(message["id"]) if message is not None else None,
         }
         data = {
             "id": str(interaction_id),
@@ -570,6 +571,11 @@ class DiscordStub:
             )
         interaction["responded"] = True
         flags = (body.get("data") or {}).get("flags", 0)
+        if body.get("type") == 7 and interaction["message_id"] in self.messages:  # UPDATE_MESSAGE
+            message = self.messages[interaction["message_id"]]
+            for key in ("content", "components"):
+                if key in (body.get("data") or {}):
+                    message[key] = body["data"][key]
         return _json(
             {
                 "interaction": {

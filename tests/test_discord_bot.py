@@ -666,7 +666,7 @@ async def test_commands_sync_only_when_asked_or_changed(
         pass
     assert len(syncs()) == 2
     names = sorted(c["name"] for c in syncs()[0].body)
-    assert names == ["Ask quotebot", "ask", "reindex", "sources"]
+    assert names == ["Ask quotebot", "ask", "changes", "reindex", "sources"]
     ask = next(c for c in syncs()[0].body if c["name"] == "ask")
     assert ask["options"][0]["max_length"] == 2000
     assert ask["contexts"] == [0] and ask["integration_types"] == [0]
