@@ -171,38 +171,33 @@ def answer_query(conversation: Conversation, question: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    """One search's hits and its share of the blended score. `meaning=False`: its cosines say
-    how close a passage is to the last answer, not to the question, so the decline check must
-    not read them."""
+    """One search's hits and its share of the blended score."""
 
     weight: float
     hits: Sequence[Hit]
-    meaning: bool = True
 
 
 def blend(rankings: Sequence[Ranking]) -> list[Hit]:
     """Weighted sum of several rankings' fused scores over the union of their candidates.
 
     A candidate missing from a ranking gets that ranking's lowest score (a lower bound, as in
-    `fuse_weighted`). The blended hit keeps the closest meaning the question's rankings found
-    (what the decline check reads) and counts as a document fact if any ranking says so.
+    `fuse_weighted`). The blended hit keeps the closest meaning any ranking found (what the
+    decline check reads: a passage close to the one just shown is on the conversation's topic,
+    "Can you give an example of that?" is not off-topic) and counts as a document fact if any
+    ranking says so.
     """
     tables = [{hit.chunk_id: hit for hit in ranking.hits} for ranking in rankings]
     floors = [min((h.score for h in ranking.hits), default=0.0) for ranking in rankings]
     blended = []
     for chunk_id in dict.fromkeys(hit.chunk_id for r in rankings for hit in r.hits):
-        score = 0.0
-        dense = -1.0
-        found: list[Hit] = []
-        for ranking, table, floor in zip(rankings, tables, floors, strict=True):
-            hit = table.get(chunk_id)
-            score += ranking.weight * (hit.score if hit else floor)
-            if hit is not None:
-                found.append(hit)
-                if ranking.meaning:
-                    dense = max(dense, hit.dense)
-        blended.append(
-            replace(found[0], score=score, dense=dense, fact=any(hit.fact for hit in found))
+        hits = [table.get(chunk_id) for table in tables]
+        score = sum(
+            ranking.weight * (hit.score if hit else floor)
+            for ranking, hit, floor in zip(rankings, hits, floors, strict=True)
         )
+        found = [hit for hit in hits if hit is not None]
+        dense = max(hit.dense for hit in found)
+        fact = any(hit.fact for hit in found)
+        blended.append(replace(found[0], score=score, dense=dense, fact=fact))
     blended.sort(key=lambda hit: (-hit.score, hit.chunk_id))
     return blended

@@ -237,7 +237,7 @@ class QuoteService:
         ]
         if answered is not None:
             hits = self._rank_for(index, answered, query)
-            rankings.append(Ranking(weights.answer_weight, hits, meaning=False))
+            rankings.append(Ranking(weights.answer_weight, hits))
         hits = blend(rankings)
         answer = _noted(
             dataclasses.replace(self._compose(question, hits, index), context=context), note

@@ -91,16 +91,16 @@ def test_conversation_keeps_only_recent_turns() -> None:
     )
 
 
-def test_blend_weighs_rankings_and_reads_meaning_only_from_the_questions() -> None:
+def test_blend_weighs_rankings_and_keeps_the_closest_meaning() -> None:
     own = [Hit(1, 0.55, 0.2, 1.0), Hit(2, 0.5, 0.4, 0.5)]
     expanded = [Hit(3, 0.7, 0.6, 1.0), Hit(2, 0.6, 0.5, 0.8)]
     answered = [Hit(2, 0.9, 0.95, 1.0, fact=True), Hit(1, 0.2, 0.1, 0.1)]
-    ranked = blend([Ranking(0.6, own), Ranking(0.1, expanded), Ranking(0.3, answered, False)])
+    ranked = blend([Ranking(0.6, own), Ranking(0.1, expanded), Ranking(0.3, answered)])
     assert [h.chunk_id for h in ranked] == [2, 1, 3]
     assert ranked[0].score == pytest.approx(0.6 * 0.5 + 0.1 * 0.6 + 0.3 * 0.9)
     # chunk 3 is missing from two rankings: it gets their lowest scores
     assert ranked[2].score == pytest.approx(0.6 * 0.5 + 0.1 * 0.7 + 0.3 * 0.2)
-    assert ranked[0].dense == pytest.approx(0.5)  # the answer's cosine is not the question's
+    assert ranked[0].dense == pytest.approx(0.95)  # the closest of the three meanings
     assert ranked[0].fact  # a document fact found by any ranking stays one
 
 
