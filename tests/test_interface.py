@@ -3,7 +3,8 @@
 The pages in tests/pages/ are written for these tests: a Vector-2022-like encyclopedia skin
 (appearance menu, language dropdown, edit links, navbox toggle), a news page with consent
 dialogs, a paywall and a sign-up form inside the article, a documentation page (language list,
-version select, edit links, ¶ anchors, a details toggle), and a report wrapped whole in one form.
+version select, edit links, ¶ anchors, a details toggle), a report wrapped whole in one form, and
+a page saved while a consent modal was open (its whole content marked aria-hidden).
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ def test_interface_shapes_are_removed(body: str) -> None:
         ),
         # text after a removed element (its tail) stays
         ("<p>Open daily<button>x</button> from nine.</p>", "Open daily from nine."),
+        # hidden regions that hold prose are the article's own text, not shown at the moment
+        ('<section hidden="until-found"><p>The quay dates from 1720.</p></section>', "1720."),
+        ('<div role="tabpanel" style="display:none"><p>Tolls ended in 1902.</p></div>', "1902."),
+        ('<div id="app" aria-hidden="true"><p>Cranes came in 1950.</p></div>', "1950."),
     ],
 )
 def test_content_next_to_interface_stays(body: str, kept: str) -> None:
@@ -234,6 +239,21 @@ PAGE_CASES = {
             "Two new reservoirs at Hollins Cross and Peat Moor",
             "Leakage from the board's pipes fell to eleven percent",
             "The board's charges for the coming year will rise by the rate of inflation only",
+        ],
+    ),
+    # saved while a consent modal was open: the modal library had marked the page aria-hidden
+    "spa_modal.html": (
+        [
+            "Your privacy matters to us",
+            "essential cookies",
+            "Allow all cookies",
+            "Only essential cookies",
+            "Donate to the trust",
+        ],
+        [
+            "Volunteers spent three winters rebuilding the flight of seven locks",
+            "new oak gates were made by a boatyard in Gloucester",
+            "more than four hundred boats passed through it",
         ],
     ),
 }

@@ -15,9 +15,10 @@ first, by what they ARE in the markup rather than by what they say:
 - what a reader does not see: the `hidden` attribute, `aria-hidden="true"`, an inline
   `display: none` or `visibility: hidden`; and what a toggle opens (the `aria-controls` of an
   element with `aria-expanded` or `aria-haspopup`, or the siblings after a pop-up toggle that
-  names none), unless it holds paragraphs or headings: an FAQ's answers open from buttons too.
-  (An answer marked `hidden` until opened is still removed, with its button: the question is
-  lost there; hidden text is what the page says is not shown.)
+  names none). Such a region stays when it holds paragraphs or headings: that is an article's
+  own text, only not shown at the moment the page was saved (an FAQ answer or a tab panel not
+  yet opened; collapsed sections of mobile Wikipedia, `hidden="until-found"`; a whole page that
+  a modal library marked aria-hidden while a dialog was open).
 - links that act on the page rather than lead somewhere: edit links (`action=edit`, `/edit/`),
   links to the same page in another language (`hreflang`), in-page links that are not inside a
   sentence (skip links, contents entries, footnote marks) or carry no word (the `¶` after a
@@ -132,11 +133,9 @@ def _is_interface(element: Any) -> bool:
     if tag in _CONTROL_TAGS or tag in _REGION_TAGS:
         return True
     attrs = element.attrib
-    if "hidden" in attrs or attrs.get("aria-hidden", "").lower() == "true":
-        return True
     if attrs.get("aria-modal", "").lower() == "true":
         return True
-    if _HIDDEN_STYLE.search(attrs.get("style", "")):
+    if _is_hidden(attrs) and not _holds_prose(element):
         return True
     roles = set(attrs.get("role", "").lower().split())
     if roles & _INTERFACE_ROLES:
@@ -144,6 +143,14 @@ def _is_interface(element: Any) -> bool:
     if tag == "a" and _is_interface_link(element):
         return True
     return _is_consent_banner(element)
+
+
+def _is_hidden(attrs: Any) -> bool:
+    if "hidden" in attrs and attrs.get("hidden", "").lower() != "until-found":
+        return True
+    return attrs.get("aria-hidden", "").lower() == "true" or bool(
+        _HIDDEN_STYLE.search(attrs.get("style", ""))
+    )
 
 
 def _is_interface_link(link: Any) -> bool:
