@@ -161,6 +161,34 @@ def correct(data: bytes, expected: str, tolerances: tuple[float, float] | None) 
     return text == expected
 
 
+def binary_refused() -> tuple[int, int]:
+    """(refused, tried): random bytes of 64, 300 and 4,096 bytes (with and without NUL bytes,
+    or only high bytes) and the first 50 kB of /bin/ls when there is one."""
+    import random
+
+    from bot.extraction.plaintext import decode_text
+
+    rng = random.Random(0)
+    samples = [
+        bytes(rng.randrange(low, 256) for _ in range(size))
+        for size in (64, 300, 4096)
+        for low in (0, 1, 128)
+        for _ in range(10)
+    ]
+    try:
+        with open("/bin/ls", "rb") as handle:
+            samples.append(handle.read(50_000))
+    except OSError:
+        pass
+    refused = 0
+    for data in samples:
+        try:
+            decode_text(data)
+        except Exception:
+            refused += 1
+    return refused, len(samples)
+
+
 def main() -> int:
     all_cases = cases()
     names = sorted({case[0] for case in all_cases})
@@ -194,6 +222,7 @@ def main() -> int:
         "leave_one_sample_out_correct": held_out,
         "module_tolerances": current,
         "module_correct": sum(correct(data, text, current) for _, _, data, text in all_cases),
+        "binary_refused_of_tried": binary_refused(),
         "wrong_with_module": [
             f"{name} in {encoding}"
             for name, encoding, data, text in all_cases
