@@ -94,15 +94,15 @@ class FileStore:
         raise AssertionError("unreachable")
 
     def read_changes(self) -> list[ChangeEntry]:
-        """The changelog as of the current generation, oldest first (retried like `open`)."""
+        """The changelog as of the current generation, oldest first. A writer may commit and
+        delete the generation being read (even between reading CURRENT and opening its folder):
+        that is read again, and only what fails RETRIES times is reported."""
         for attempt in range(1, RETRIES + 1):
-            folder = self._current_folder()
-            if folder is None:
-                return []
             try:
-                return _read_changes(folder)
+                folder = self._current_folder()
+                return [] if folder is None else _read_changes(folder)
             except IndexCorruptError:
-                if attempt == RETRIES or self._current_folder() == folder:
+                if attempt == RETRIES:
                     raise
         raise AssertionError("unreachable")
 
