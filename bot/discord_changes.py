@@ -16,7 +16,7 @@ from discord import app_commands
 
 from bot.changelog import ChangeEntry, Since, parse_since, select
 from bot.discord_changes_render import render_change_pages
-from bot.discord_render import CONTENT_BUDGET
+from bot.discord_render import CONTENT_BUDGET, NOT_HERE
 from bot.discord_text import shorten
 from bot.errors import QuotebotError
 
@@ -69,6 +69,11 @@ class PageButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: QuoteBot = interaction.client
+        if not bot.interaction_allowed(interaction):  # the allowlist may have changed since
+            await bot.deliver(
+                interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
+            )
+            return
         try:
             entries = in_range(await bot.run_blocking(bot.service.changes), self.after, self.upto)
         except QuotebotError as exc:

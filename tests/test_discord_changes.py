@@ -12,10 +12,10 @@ import pytest
 from bot.changelog import ChangeEntry, DocumentChange, PassageChange, Span
 from bot.config import Settings
 from bot.discord_changes_render import render_change_pages
-from bot.discord_render import CONTENT_BUDGET
+from bot.discord_render import CONTENT_BUDGET, NOT_HERE
 from bot.discord_text import ZWSP, width
 from bot.service import QuoteService
-from tests.discord_stub import DiscordStub, Request
+from tests.discord_stub import OTHER_CHANNEL_ID, DiscordStub, Request
 from tests.fakes import FakeEmbedder
 from tests.test_discord_bot import running, stub  # noqa: F401  (the stand-in fixture)
 
@@ -153,6 +153,10 @@ async def test_long_changes_are_pages_with_buttons_that_survive_a_restart(
                 break
             click = await stub.click(int(first["id"]), forward)
             await _callback(stub, click)
+    async with running(service, channel_ids=(OTHER_CHANNEL_ID,)):  # allowlist changed since
+        refused = await stub.click(int(first["id"]), _ids(first)[2][0])
+        refusal = await _callback(stub, refused)
+    assert refusal.body["type"] == 4 and refusal.body["data"]["content"] == NOT_HERE
     last = stub.messages[int(first["id"])]
     assert last["content"] == expected[-1]
     assert [(label, disabled) for _, label, disabled in _ids(last)][2] == ("▶", True)
