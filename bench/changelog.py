@@ -118,7 +118,9 @@ def run(documents: int, updates: int, edited: int, seed: int = 0) -> dict[str, A
         chunks = index.manifest.chunk_count
         current = (store.directory / "CURRENT").read_text()
         changelog_bytes = (store.directory / current / CHANGES).stat().st_size
-        entries = len(store.read_changes())
+        kept = store.read_changes()
+        entries = len(kept)
+        sizes = [len(json.dumps(e.to_json(), ensure_ascii=False).encode()) for e in kept]
 
     big = [_paragraph(rng) for _ in range(2000)]
     old_text = "\n\n".join(big)
@@ -140,7 +142,8 @@ def run(documents: int, updates: int, edited: int, seed: int = 0) -> dict[str, A
         "diff_share_of_update": round(sum(diff_seconds) / sum(totals), 4),
         "changelog_entries": entries,
         "changelog_bytes": changelog_bytes,
-        "changelog_bytes_per_entry": round(changelog_bytes / max(entries, 1)),
+        "first_entry_bytes": sizes[0],  # every document added: no passages, one line each
+        "edit_entry_bytes_median": sorted(sizes[1:])[len(sizes[1:]) // 2] if sizes[1:] else 0,
         "large_document": {
             "passages_old": len(old),
             "passages_new": len(new),
