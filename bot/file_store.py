@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -47,6 +47,7 @@ VECTORS = "vectors.npy"
 CHANGES = "changes.json"
 LOCK = "write.lock"
 TMP_PREFIX = ".tmp-"
+T = TypeVar("T")
 RETRIES = 3  # reads racing a writer's cleanup
 
 
@@ -73,36 +74,31 @@ class FileStore:
     # -- reading -------------------------------------------------------------------------------
 
     def read_manifest(self) -> Manifest | None:
-        folder = self._current_folder()
-        return None if folder is None else _read_manifest(folder)[0]
+        return self._read_current(lambda folder: _read_manifest(folder)[0])
 
     def open(self) -> MemoryIndex | None:
-        """The current generation, every file checked; None when there is no index yet.
-
-        Readers take no lock, so a writer may commit and delete the generation being read; that
-        shows up as a missing file under a pointer that has moved on, and is retried, not reported.
-        """
-        for attempt in range(1, RETRIES + 1):
-            folder = self._current_folder()
-            if folder is None:
-                return None
-            try:
-                return self._open_folder(folder)
-            except IndexCorruptError:
-                if attempt == RETRIES or self._current_folder() == folder:
-                    raise
-        raise AssertionError("unreachable")
+        """The current generation, every file checked; None when there is no index yet."""
+        return self._read_current(self._open_folder)
 
     def read_changes(self) -> list[ChangeEntry]:
-        """The changelog as of the current generation, oldest first. A writer may commit and
-        delete the generation being read (even between reading CURRENT and opening its folder):
-        that is read again, and only what fails RETRIES times is reported."""
+        """The changelog as of the current generation, oldest first."""
+        return self._read_current(_read_changes) or []
+
+    def _read_current(self, read: Callable[[Path], T]) -> T | None:
+        """`read(folder of the current generation)`, or None when there is no index yet.
+
+        Readers take no lock, so a writer may commit and delete the generation being read, even
+        between reading CURRENT and looking at its folder. That shows up as a missing file under a
+        pointer that has moved on, and is read again; an error under a pointer that stays, or one
+        that lasts RETRIES attempts, is reported.
+        """
         for attempt in range(1, RETRIES + 1):
+            folder: Path | None = None
             try:
                 folder = self._current_folder()
-                return [] if folder is None else _read_changes(folder)
+                return None if folder is None else read(folder)
             except IndexCorruptError:
-                if attempt == RETRIES:
+                if attempt == RETRIES or (folder is not None and self._current_folder() == folder):
                     raise
         raise AssertionError("unreachable")
 

@@ -297,3 +297,33 @@ def test_float16_memory_never_rounds_the_vectors_written_to_disk(tmp_path: Path)
     on_disk = np.load(_generation(store) / "vectors.npy", allow_pickle=False)
     assert on_disk.dtype == np.float32
     assert np.array_equal(on_disk, np.concatenate([first, added]))
+
+
+class _PointerMovesOnce(FileStore):
+    """A reader racing a writer: the first time it reads CURRENT, the pointer still names a
+    generation the writer has just deleted; by the next read the writer has moved it on."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.raced = False
+
+    def _current_folder(self) -> Path | None:
+        if self.raced:
+            return super()._current_folder()
+        self.raced = True
+        pointer = self.directory / "CURRENT"
+        current = pointer.read_text()
+        pointer.write_text("gen-00000000")
+        try:
+            return super()._current_folder()
+        finally:
+            pointer.write_text(current)
+
+
+@pytest.mark.parametrize("read", ["open", "read_manifest", "read_changes"])
+def test_a_generation_deleted_under_a_reader_is_read_again(tmp_path: Path, read: str) -> None:
+    directory = _store(tmp_path).directory
+    assert getattr(_PointerMovesOnce(directory), read)() is not None
+    with pytest.raises(IndexCorruptError, match="missing"):  # a pointer that stays is reported
+        (directory / "CURRENT").write_text("gen-00000000")
+        getattr(FileStore(directory), read)()
