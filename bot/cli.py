@@ -1,7 +1,8 @@
 """Command line: `quotebot [--config FILE] [--knowledge DIR] [--index-dir DIR] COMMAND`.
 
 Heavy modules (numpy, torch, discord) are imported inside the commands, so `--help` and errors
-are instant. Every QuotebotError becomes one line on stderr and exit status 2.
+are instant. Every QuotebotError becomes one line on stderr and exit status 2 (75 for what a
+later try may fix: Discord unreachable).
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def main(
         if args.debug:
             raise
         print(f"quotebot: error: {inert(str(exc))}", file=sys.stderr)
-        return 2
+        return exc.exit_status
     except KeyboardInterrupt:
         print("quotebot: interrupted", file=sys.stderr)
         return 130

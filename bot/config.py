@@ -6,7 +6,9 @@ Built once at the entry point and passed down; nothing reads settings at import 
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -188,6 +190,13 @@ class DiscordSettings(_Section):
     shard_id: int | None = Field(default=None, ge=0)
     shard_ids: list[int] | None = None
     shard_count: int | None = Field(default=None, ge=1)
+    # At start, when Discord cannot be reached (no network, DNS, 5xx): keep trying to log in, then
+    # to open the first gateway connection, each for up to this many seconds, waiting between
+    # attempts 1 s, 2 s, 4 s ... (half of it random) up to connect_retry_max_delay_seconds; then
+    # exit with status 75 for the supervisor to restart later. 0: one attempt. A rejected token
+    # is never retried (status 2). Once connected, discord.py reconnects by itself.
+    connect_retry_seconds: float = Field(default=900.0, ge=0)
+    connect_retry_max_delay_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _shards(self) -> DiscordSettings:
@@ -292,6 +301,7 @@ def load_settings(
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
             raise ConfigError(f"cannot read config file {path}: {exc}") from None
     _reject_secrets(toml_values, path)
+    _reject_secret_variables(os.environ)
     _TomlLayer.values = toml_values
     try:
         return Settings(**(overrides or {}))
@@ -313,6 +323,18 @@ def _reject_secrets(values: dict[str, Any], path: Path) -> None:
                     raise ConfigError(
                         f"{path}: [{section}] {key} is a secret; set it in the environment instead"
                     )
+
+
+def _reject_secret_variables(environ: Mapping[str, str]) -> None:
+    """QUOTEBOT_DISCORD__TOKEN looks like the way to set [discord] token, which does not exist:
+    the token is read from DISCORD_TOKEN only. Say so, instead of "extra inputs not permitted"
+    (or, for QUOTEBOT_DISCORD_TOKEN, silently ignoring it)."""
+    for name in environ:
+        if name.upper().startswith("QUOTEBOT_") and "TOKEN" in name.upper():
+            raise ConfigError(
+                f"{name} is not read: the Discord bot token comes only from the DISCORD_TOKEN "
+                f"environment variable; set that instead and unset {name}"
+            )
 
 
 def _is_secret(key: str) -> bool:

@@ -13,7 +13,8 @@ service that the REPL and the CLI use (same validation, same answers), renders t
 - commands are synced only with `--sync` or when the command tree's hash changes;
 - `Forbidden`/`NotFound` on send are logged once and never retried (they count towards
   Discord's invalid-request limit), and a channel that refused us is left alone for a while;
-- SIGINT/SIGTERM close the client and exit 0; a rejected token or intent is one line, no retry.
+- SIGINT/SIGTERM close the client and exit 0; a rejected token or intent is one line, no retry;
+- Discord unreachable at start is retried with backoff for a while, then exit 75 (`discord_connect`).
 
 discord.py is imported at module level here, and this module is imported only by the `discord`
 command, so `quotebot --help` stays fast.
@@ -33,6 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import aiohttp
 import discord
 from discord import app_commands
 from pydantic import SecretStr
@@ -47,6 +49,7 @@ from bot.cooldown import Cooldown
 from bot.discord_changes import PageButton
 from bot.discord_chat import CUSTOM_ID, EXPIRED, AnswerButton, ChatDesk, polite_failure, view_kwargs
 from bot.discord_commands import COMMANDS
+from bot.discord_connect import RetryPolicy, connect, log_in
 from bot.discord_render import HINT, NOT_HERE, cooldown_notice, render_answer
 from bot.errors import QuotebotError
 from bot.feedback import FeedbackStore
@@ -153,6 +156,9 @@ class QuoteBot(discord.Client):
         self._waiting = 0
         self.reindexing = asyncio.Lock()  # one /reindex at a time
         self._refused_channels: dict[int, float] = {}
+        # setup_hook began (logged in: the rest of login() is local work); READY on every shard.
+        self.setup_started = False
+        self.gateway_up = asyncio.Event()
         self.tree: app_commands.CommandTree[QuoteBot] = _Tree(self)
         for command in COMMANDS:
             self.tree.add_command(command)
@@ -167,6 +173,7 @@ class QuoteBot(discord.Client):
     # ----------------------------------------------------------------- startup
     async def setup_hook(self) -> None:
         """Runs once, after login and before the gateway connects: index, model, commands."""
+        self.setup_started = True
         report = await self.run_blocking(self.service.refresh)
         log.info("index ready: %s", report.summary())
         await self.run_blocking(self.service.question_vector, "warm-up")
@@ -192,7 +199,8 @@ class QuoteBot(discord.Client):
             return False
         try:
             synced = await self.tree.sync()
-        except discord.HTTPException as exc:
+        except (discord.HTTPException, OSError, aiohttp.ClientError, TimeoutError) as exc:
+            # Not recorded as synced, so the next start tries again.
             log.error("could not sync slash commands: %s", exc)
             return False
         _write_state(path, fingerprint)
@@ -208,6 +216,10 @@ class QuoteBot(discord.Client):
             ),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    async def on_connect(self) -> None:
+        """READY received: from here on, reconnecting after a drop is discord.py's job."""
+        self.gateway_up.set()
 
     async def on_ready(self) -> None:
         user = self.user
@@ -390,7 +402,20 @@ class QuoteBot(discord.Client):
 class ShardedQuoteBot(QuoteBot, discord.AutoShardedClient):
     """QuoteBot over several shards in one process (`shard_ids`): one gateway connection per
     shard, but one index, one model and one worker for all of them. QuoteBot uses nothing
-    single-shard (no `ws`, `latency` or `shard_id`), so the mix-in is all it takes."""
+    single-shard (no `ws`, `latency` or `shard_id`), so the mix-in is all it takes, besides
+    counting the shards that connected."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shards_up: set[int] = set()
+
+    async def on_connect(self) -> None:
+        """READY of one shard; the bot is connected when every shard is (on_shard_connect)."""
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        self._shards_up.add(shard_id)
+        if len(self._shards_up) >= len(self.shard_ids or ()):
+            self.gateway_up.set()
 
 
 class _Tree(app_commands.CommandTree["QuoteBot"]):
@@ -455,9 +480,16 @@ def read_token(environ: Mapping[str, str]) -> SecretStr:
     return SecretStr(token)
 
 
-async def serve(bot: QuoteBot, token: SecretStr, *, install_signal_handlers: bool = True) -> None:
+async def serve(
+    bot: QuoteBot,
+    token: SecretStr,
+    *,
+    install_signal_handlers: bool = True,
+    retry: RetryPolicy | None = None,
+) -> None:
     """Run `bot` until SIGINT/SIGTERM (returns normally) or a fatal error (raises
-    DiscordSetupError for a rejected token or intent: those are never retried)."""
+    DiscordSetupError for a rejected token or intent: those are never retried; raises
+    DiscordUnavailableError when Discord could not be reached within the retry budget)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGINT, signal.SIGTERM) if install_signal_handlers else ()
@@ -465,9 +497,15 @@ async def serve(bot: QuoteBot, token: SecretStr, *, install_signal_handlers: boo
         loop.add_signal_handler(sig, stop.set)
     try:
         async with bot:
-            runner = asyncio.create_task(bot.start(token.get_secret_value(), reconnect=True))
+            runner = asyncio.create_task(start(bot, token, retry))
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not runner.done() and not bot.gateway_up.is_set():
+                log.info("stopping before Discord was reached")
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await runner
+                return
             if not runner.done():
                 log.info("stopping: closing the Discord connection")
                 await bot.close()
@@ -479,6 +517,17 @@ async def serve(bot: QuoteBot, token: SecretStr, *, install_signal_handlers: boo
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
+
+
+async def start(bot: QuoteBot, token: SecretStr, retry: RetryPolicy | None = None) -> None:
+    """`bot.start(token, reconnect=True)`, with login and the first gateway connection retried
+    within the budget (`retry`, by default from `bot.settings`; discord.py retries neither:
+    see discord_connect)."""
+    policy = retry or RetryPolicy(
+        bot.settings.connect_retry_seconds, bot.settings.connect_retry_max_delay_seconds
+    )
+    await log_in(bot, token.get_secret_value(), policy, past_network=lambda: bot.setup_started)
+    await connect(bot, policy, bot.gateway_up)
 
 
 def _raise_setup_error(runner: asyncio.Task[None]) -> None:

@@ -1,8 +1,14 @@
 """The errors a user may see. Surfaces turn any `QuotebotError` into one line on stderr."""
 
+from typing import ClassVar
+
 
 class QuotebotError(Exception):
     """Base of every error that is the user's to fix, or at least to read."""
+
+    # The command's exit status: 2 (bad input or configuration) unless a subclass says that a
+    # supervisor should try again later (75, EX_TEMPFAIL).
+    exit_status: ClassVar[int] = 2
 
 
 class ConfigError(QuotebotError):

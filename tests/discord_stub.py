@@ -65,6 +65,8 @@ class DiscordStub:
 
     token: str
     heartbeat_interval_ms: int = 2000
+    bind_port: int = 0  # 0: any free port
+    gateway_refusals: int = 0  # the first N gateway handshakes get 503, as in a Discord outage
     allow_privileged_intents: bool = False
     close_code_on_identify: int | None = None
     channel_status: dict[int, int] = field(default_factory=dict)  # channel id → HTTP error
@@ -74,6 +76,7 @@ class DiscordStub:
     identifies: list[dict[str, Any]] = field(default_factory=list)
     resumes: list[dict[str, Any]] = field(default_factory=list)
     heartbeats: int = 0
+    refused_handshakes: int = 0
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1200000000000000000)
@@ -94,7 +97,7 @@ class DiscordStub:
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.bind_port)
         await site.start()
         server = site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]
@@ -409,7 +412,11 @@ class DiscordStub:
         return [r for r in self.requests if f"/{token}" in r.path]
 
     # ----------------------------------------------------------------- gateway
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_refusals > 0:
+            self.gateway_refusals -= 1
+            self.refused_handshakes += 1
+            return _json({"message": "503: Service Unavailable", "code": 0}, 503)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._ws = ws

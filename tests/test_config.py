@@ -45,6 +45,37 @@ def test_secret_in_config_file_is_refused(tmp_path: Path) -> None:
     assert "abc.def.ghi" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "name", ["QUOTEBOT_DISCORD__TOKEN", "QUOTEBOT_DISCORD_TOKEN", "quotebot_discord__token"]
+)
+def test_token_variable_under_quotebot_says_to_use_discord_token(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """pydantic-settings would say "discord.token: Extra inputs are not permitted" (or, for one
+    underscore, ignore it silently)."""
+    monkeypatch.setenv(name, "abc.def.ghi")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert str(caught.value) == (
+        f"{name} is not read: the Discord bot token comes only from the DISCORD_TOKEN "
+        f"environment variable; set that instead and unset {name}"
+    )
+    assert "abc.def.ghi" not in str(caught.value)
+
+
+def test_discord_connect_retry_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings(None).discord.connect_retry_seconds == 900.0
+    monkeypatch.setenv("QUOTEBOT_DISCORD__CONNECT_RETRY_SECONDS", "2.5")
+    monkeypatch.setenv("QUOTEBOT_DISCORD__CONNECT_RETRY_MAX_DELAY_SECONDS", "0.3")
+    discord = load_settings(None).discord
+    assert (discord.connect_retry_seconds, discord.connect_retry_max_delay_seconds) == (2.5, 0.3)
+    monkeypatch.setenv("QUOTEBOT_DISCORD__CONNECT_RETRY_SECONDS", "-1")
+    with pytest.raises(ConfigError, match=r"discord\.connect_retry_seconds"):
+        load_settings(None)
+
+
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "absent.toml")

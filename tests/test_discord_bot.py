@@ -29,10 +29,12 @@ from bot.discord_bot import (
     INVITE_PERMISSIONS,
     DiscordSetupError,
     QuoteBot,
+    ShardedQuoteBot,
     bot_intents,
     invite_url,
     serve,
 )
+from bot.discord_connect import DiscordUnavailableError, RetryPolicy
 from bot.discord_render import BUSY, CONTENT_BUDGET, FAILED, NOT_HERE
 from bot.discord_text import width
 from bot.index import DocumentRecord
@@ -846,19 +848,24 @@ def test_missing_token_is_one_line_and_exit_2() -> None:
 
 
 async def _child(
-    stub: DiscordStub,
+    stub: DiscordStub | int,
     tmp_path: Path,
     knowledge: Path,
     token: str,
     *flags: str,
     extra_env: dict[str, str] | None = None,
 ) -> Any:
+    """`quotebot discord` against the stand-in, or against a port (int) where it may start later."""
+    if isinstance(stub, DiscordStub):
+        api, gateway = stub.api_base, stub.gateway_url
+    else:
+        api, gateway = f"http://127.0.0.1:{stub}/api/v10", f"ws://127.0.0.1:{stub}/gateway-ws/"
     env = _env() | {"DISCORD_TOKEN": token} | (extra_env or {})
     return await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "tests" / "discord_stub_main.py"),
-        stub.api_base,
-        stub.gateway_url,
+        api,
+        gateway,
         str(knowledge),
         str(tmp_path / "child-index"),
         *flags,
@@ -894,10 +901,13 @@ async def test_signal_closes_cleanly_and_exits_0(
 async def test_rejected_token_exits_2_with_one_error_line(
     stub: DiscordStub, tmp_path: Path, council_knowledge: Path
 ) -> None:
-    child = await _child(stub, tmp_path, council_knowledge, "wrong." + TOKEN)
+    """A 401 at login is a bad token, not an outage: exit 2 at once, even with a retry budget."""
+    retry = {"QUOTEBOT_DISCORD__CONNECT_RETRY_SECONDS": "60"}
+    child = await _child(stub, tmp_path, council_knowledge, "wrong." + TOKEN, extra_env=retry)
     _, stderr = await asyncio.wait_for(child.communicate(), 40)
     lines = stderr.decode().strip().splitlines()
     assert child.returncode == 2
+    assert "cannot reach Discord" not in stderr.decode()
     assert lines[-1] == (
         "quotebot: error: Discord rejected the bot token in DISCORD_TOKEN (LoginFailure); check "
         "it, or reset it in the Developer Portal"
@@ -979,3 +989,197 @@ async def test_one_process_runs_a_range_of_shards_and_answers(
     assert child.returncode == 0, stderr.decode()
     assert b"Traceback" not in stderr
     assert b"running shard_ids=[0, 1], shard_count=2" in stderr
+
+
+# ---------------------------------------------------------------------------- Discord unreachable
+# Retries are short here (QUOTEBOT_DISCORD__CONNECT_RETRY_* from the environment, as a user would
+# set them) so that each test takes seconds.
+FAST_RETRY = {"QUOTEBOT_DISCORD__CONNECT_RETRY_MAX_DELAY_SECONDS": "0.3"}
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (connections are refused)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _stderr_until(child: Any, text: str, timeout: float = 30.0) -> list[str]:
+    """The child's stderr lines up to the first containing `text`."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not lines or text not in lines[-1]:
+        line = await asyncio.wait_for(child.stderr.readline(), deadline - time.monotonic())
+        assert line, "stderr closed before: " + text + "\n" + "".join(lines)
+        lines.append(line.decode())
+    return lines
+
+
+async def test_nothing_listening_retries_then_exits_75(
+    tmp_path: Path, council_knowledge: Path
+) -> None:
+    budget = FAST_RETRY | {"QUOTEBOT_DISCORD__CONNECT_RETRY_SECONDS": "1.5"}
+    began = time.monotonic()
+    child = await _child(_closed_port(), tmp_path, council_knowledge, TOKEN, extra_env=budget)
+    _, stderr_bytes = await asyncio.wait_for(child.communicate(), 40)
+    elapsed = time.monotonic() - began
+    stderr = stderr_bytes.decode()
+    retries = [
+        line for line in stderr.splitlines() if "cannot reach Discord (login, attempt" in line
+    ]
+    assert child.returncode == 75, stderr
+    assert len(retries) >= 2, stderr  # retried, with backoff, inside the process first
+    assert "ClientConnectorError: Cannot connect to host 127.0.0.1" in retries[0]
+    assert "retrying in" in retries[0]
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("quotebot: error: cannot reach Discord (login): ClientConnectorError")
+    assert last.endswith("(exit status 75: try again later)")
+    assert "Traceback" not in stderr and TOKEN not in stderr
+    assert elapsed < 20
+
+
+async def test_discord_down_at_first_then_up_connects_after_retries(
+    tmp_path: Path, council_knowledge: Path
+) -> None:
+    port = _closed_port()
+    budget = FAST_RETRY | {"QUOTEBOT_DISCORD__CONNECT_RETRY_SECONDS": "60"}
+    child = await _child(port, tmp_path, council_knowledge, TOKEN, extra_env=budget)
+    stub = DiscordStub(token=TOKEN, bind_port=port)
+    try:
+        seen = await _stderr_until(child, "cannot reach Discord (login, attempt 2)")
+        await stub.start()  # Discord is back
+        await stub.wait_for_session(1, timeout=30)
+        token = await stub.slash("ask", {"question": "What did the council approve?"})
+        assert "library" in str((await answered(stub, token))[-1].body.get("content", ""))
+        child.send_signal(signal.SIGTERM)
+        _, rest = await asyncio.wait_for(child.communicate(), 10)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        await stub.stop()
+    stderr = "".join(seen) + rest.decode()
+    assert child.returncode == 0, stderr
+    assert len(stub.sent("/users/@me", method="GET")) == 1  # one login once Discord was back
+    assert len(stub.identifies) == 1
+    assert "Traceback" not in stderr and TOKEN not in stderr
+
+
+async def test_sigterm_while_retrying_exits_0_at_once(
+    tmp_path: Path, council_knowledge: Path
+) -> None:
+    budget = FAST_RETRY | {"QUOTEBOT_DISCORD__CONNECT_RETRY_SECONDS": "60"}
+    child = await _child(_closed_port(), tmp_path, council_knowledge, TOKEN, extra_env=budget)
+    try:
+        await _stderr_until(child, "cannot reach Discord (login, attempt 1)")
+        sent = time.monotonic()
+        child.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(child.communicate(), 10)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    assert child.returncode == 0, stderr.decode()
+    assert time.monotonic() - sent < 5
+    assert b"Traceback" not in stderr
+
+
+async def test_login_retries_leave_no_http_session_open(
+    service: CountingService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each failed login opened an aiohttp session; a retry that reused the client without
+    closing it would leak one per attempt ("Unclosed client session")."""
+    import gc
+
+    from pydantic import SecretStr
+
+    caplog.set_level(logging.WARNING)
+    nowhere = DiscordStub(token=TOKEN)
+    nowhere.port = _closed_port()  # never started: connections are refused
+    bot = QuoteBot(service, DiscordSettings(), guild_ready_timeout=0.05)
+    with nowhere.patched(), pytest.raises(DiscordUnavailableError, match=r"\(login\)"):
+        policy = RetryPolicy(0.5, max_delay_seconds=0.05, first_delay_seconds=0.05)
+        await serve(bot, SecretStr(TOKEN), install_signal_handlers=False, retry=policy)
+    gc.collect()
+    await asyncio.sleep(0)
+    logged = [r.getMessage() for r in caplog.records]
+    assert len([m for m in logged if "cannot reach Discord (login, attempt" in m]) >= 3
+    assert not [m for m in logged if "Unclosed" in m]
+    assert service.refreshes == 0  # setup (index, model) waits for a login that worked
+
+
+async def test_gateway_refused_at_first_is_retried_then_connects(
+    stub: DiscordStub, service: CountingService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Login works but the first gateway handshakes fail (discord.py gives up on a first
+    connection by itself): retried here, without logging in or setting up again."""
+    from pydantic import SecretStr
+
+    caplog.set_level(logging.WARNING, logger="bot.discord_connect")
+    stub.gateway_refusals = 2
+    bot = QuoteBot(service, DiscordSettings(), guild_ready_timeout=0.05)
+    policy = RetryPolicy(30.0, max_delay_seconds=0.2)
+    task = asyncio.create_task(
+        serve(bot, SecretStr(TOKEN), install_signal_handlers=False, retry=policy)
+    )
+    try:
+        await stub.wait_for_session(1, timeout=30)
+        token = await stub.slash("ask", {"question": "What budget did the council approve?"})
+        await answered(stub, token)
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, 10)
+    retries = [r.getMessage() for r in caplog.records if "cannot reach Discord" in r.getMessage()]
+    assert stub.refused_handshakes == 2
+    assert [m.split(":")[0] for m in retries] == [
+        "cannot reach Discord (gateway, attempt 1)",
+        "cannot reach Discord (gateway, attempt 2)",
+    ]
+    assert "WSServerHandshakeError: 503" in retries[0]
+    assert len(stub.sent("/users/@me", method="GET")) == 1
+    assert service.refreshes == 1 and len(stub.identifies) == 1
+
+
+async def test_sharded_client_gives_up_on_the_gateway_within_the_budget(
+    stub: DiscordStub, service: CountingService
+) -> None:
+    """AutoShardedClient retries a shard's first connection every 5 s forever; the budget
+    still ends the start with the retryable error."""
+    from pydantic import SecretStr
+
+    stub.gateway_refusals = 1000
+    bot = ShardedQuoteBot(
+        service,
+        DiscordSettings(shard_ids=[0, 1], shard_count=2),
+        shard_ids=[0, 1],
+        shard_count=2,
+        guild_ready_timeout=0.05,
+    )
+    policy = RetryPolicy(0.2, max_delay_seconds=0.1, attempt_seconds=1.0)
+    began = time.monotonic()
+    with pytest.raises(DiscordUnavailableError, match=r"cannot reach Discord \(gateway\)"):
+        await serve(bot, SecretStr(TOKEN), install_signal_handlers=False, retry=policy)
+    assert time.monotonic() - began < 5
+    assert stub.refused_handshakes >= 1 and stub.identifies == []
+
+
+def test_quotebot_discord_token_variable_says_to_use_discord_token() -> None:
+    import subprocess
+
+    env = _env() | {"QUOTEBOT_DISCORD__TOKEN": "MTIz.secret-value.abc"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "discord"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "quotebot: error: QUOTEBOT_DISCORD__TOKEN is not read: the Discord bot token comes only "
+        "from the DISCORD_TOKEN environment variable; set that instead and unset "
+        "QUOTEBOT_DISCORD__TOKEN"
+    ]
