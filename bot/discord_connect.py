@@ -184,6 +184,21 @@ async def connect(client: discord.Client, policy: RetryPolicy, connected: asynci
     """Run the gateway connection until the client closes. Until `connected` is set (READY on
     every shard of this process), a transient failure is retried here within the budget; after
     that, reconnecting is discord.py's."""
+    noise = _FirstConnectNoise()
+    library = logging.getLogger("discord.client")
+    library.addFilter(noise)
+    try:
+        runner = await _first_connection(client, policy, connected)
+    finally:
+        library.removeFilter(noise)
+    if runner is not None:
+        await runner
+
+
+async def _first_connection(
+    client: discord.Client, policy: RetryPolicy, connected: asyncio.Event
+) -> asyncio.Future[None] | None:
+    """The running connection once `connected` is set, or None if the client closed first."""
     attempts = Attempts("gateway", policy)
     while True:
         runner = asyncio.ensure_future(client.connect(reconnect=True))
@@ -191,19 +206,29 @@ async def connect(client: discord.Client, policy: RetryPolicy, connected: asynci
         window = attempts.window()
         await asyncio.wait({runner, up}, timeout=window, return_when=asyncio.FIRST_COMPLETED)
         if up.done():
-            await runner
-            return
+            return runner
         up.cancel()
         if not runner.done():  # e.g. a sharded client retrying a shard by itself
             await _cancel(runner)
             raise attempts.timed_out(window)
         exc = runner.exception()
         if exc is None:
-            return  # closed before it connected: the bot is stopping
+            return None  # closed before it connected: the bot is stopping
         cause = real_cause(exc, gateway_opened=client.ws is not None)
         if not transient(cause):
             raise cause
         await attempts.wait_after(cause)
+
+
+class _FirstConnectNoise(logging.Filter):
+    """Drops discord.py's "Attempting a reconnect in N s" (ERROR, with a traceback) while the
+    first gateway connection is tried: it does not reconnect then, it gives up after that wait
+    (module docstring), and our own retry line says what happens instead. Kept with --debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != "Attempting a reconnect in %.2fs":
+            return True
+        return logging.getLogger("discord").isEnabledFor(logging.DEBUG)
 
 
 async def _new_http_session(client: discord.Client) -> None:
