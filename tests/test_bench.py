@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.baselines import paragraphs
+from bench.followup_cv import Tally, best, grid
 from bench.startup import heavy_modules
 from bench.synth import Base, manifest_for, synthesize
 from bot.chunking import ChunkerSettings, chunk_text
+from bot.conversation import FollowUpSettings
 from bot.index import MemoryIndex
 from tests.conftest import SEED
 
@@ -46,3 +48,23 @@ def test_heavy_modules_are_read_from_importtime_output() -> None:
         "import time:      9000 |     900000 | torch\n"
     )
     assert heavy_modules(stderr) == {"heavy": ["torch"], "other": ["numpy"]}
+
+
+def test_follow_up_grid_covers_every_weight_triple_summing_to_one() -> None:
+    triples = grid()
+    assert len(triples) == 66 and FollowUpSettings() in triples
+    assert all(
+        abs(t.own_weight + t.context_weight + t.answer_weight - 1) < 1e-9
+        and min(t.own_weight, t.context_weight, t.answer_weight) >= 0
+        for t in triples
+    )
+
+
+def test_follow_up_choice_reads_only_the_training_folds() -> None:
+    plain, mixed = FollowUpSettings(1.0, 0.0, 0.0), FollowUpSettings(0.5, 0.2, 0.3)
+    # conversation 0 favours `mixed`, conversation 1 (held out) favours `plain`
+    scored = {plain: [Tally(2, 0, 0), Tally(2, 2, 2)], mixed: [Tally(2, 2, 2), Tally(2, 0, 0)]}
+    assert best(scored, [True, False]) == mixed
+    assert best(scored, [False, True]) == plain
+    # a tie goes to more weight on the follow-up's own words
+    assert best(scored, [True, True]) == plain
