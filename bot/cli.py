@@ -176,14 +176,33 @@ def main(
         return result
     except QuotebotError as exc:
         if args.debug:
-            raise
-        print(f"quotebot: error: {inert(str(exc))}", file=sys.stderr)
+            _print_traceback()
+        else:
+            print(f"quotebot: error: {inert(_redacted(str(exc)))}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         print("quotebot: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except Exception:  # a bug: its traceback is for a report, but never with a secret in it
+        _print_traceback()
+        return 1
+
+
+def _redacted(text: str) -> str:
+    from bot.log_redaction import environment_secrets, redact
+
+    return redact(text, environment_secrets())
+
+
+def _print_traceback() -> None:
+    """The traceback Python would print, redacted: exception messages (chained ones too) may
+    quote a database URL or a token."""
+    import traceback
+
+    sys.stderr.write(inert(_redacted(traceback.format_exc()), keep=LAYOUT))
+    sys.stderr.flush()
 
 
 def _settings(args: argparse.Namespace) -> Settings:

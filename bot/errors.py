@@ -45,3 +45,8 @@ class StoreSchemaError(QuotebotError):
 
 class ChangesSinceError(QuotebotError):
     """`changes --since` (or `/changes since`) is neither a generation, a date nor a duration."""
+
+
+class IndexLocationError(QuotebotError):
+    """The index folder cannot be created, locked or written (names the path and the cause);
+    the index already in service, if any, is left as it was."""

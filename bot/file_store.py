@@ -5,8 +5,11 @@ Layout of the index folder:
     gen-00000007/       manifest.json, chunks.json, vectors.npy, changes.json (the changelog as
                         of this generation; checksums of all in the manifest)
     write.lock          held by the one process that is writing
+    updating.json       what the writer holding the lock is doing (left behind only if it is killed)
 A commit writes a whole new generation into a temporary folder, fsyncs it, renames it into place
 and then replaces CURRENT; a crash at any moment leaves the old or the new generation, never a mix.
+A folder that cannot be created, locked or written is an `IndexLocationError` naming the path and
+the cause, never a wait for "another process" or a traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -28,7 +31,7 @@ import numpy as np
 
 from bot.changelog import ChangeEntry, Retention
 from bot.chunking import Chunk
-from bot.errors import IndexCorruptError, IndexLockedError
+from bot.errors import IndexCorruptError, IndexLocationError, IndexLockedError
 from bot.index import (
     DocumentRecord,
     IndexRecipe,
@@ -37,6 +40,7 @@ from bot.index import (
     SkippedRecord,
     return_freed_memory,
 )
+from bot.store import UpdateJournal
 from bot.wording import plural
 
 FORMAT = 1
@@ -46,6 +50,7 @@ CHUNKS = "chunks.json"
 VECTORS = "vectors.npy"
 CHANGES = "changes.json"
 LOCK = "write.lock"
+JOURNAL = "updating.json"
 TMP_PREFIX = ".tmp-"
 T = TypeVar("T")
 RETRIES = 3  # reads racing a writer's cleanup
@@ -153,7 +158,7 @@ class FileStore:
         lock = FileLock(str(self.directory / LOCK))
         try:
             lock.acquire(timeout=0)
-        except Timeout:
+        except (Timeout, OSError):  # busy, or a read-only index: cleaning up is optional
             return
         try:
             current = self._current_folder()  # may have moved before we got the lock
@@ -163,20 +168,36 @@ class FileStore:
             lock.release()
 
     def _leftovers(self, keep: str) -> list[Path]:
-        return [
+        try:
+            entries = list(self.directory.iterdir())
+        except OSError:
+            return []
+        found = [
             entry
-            for entry in self.directory.iterdir()
+            for entry in entries
             if entry.name != keep and entry.name.startswith(("gen-", TMP_PREFIX))
         ]
+        return found + ([self.directory / JOURNAL] if self._journal_saved(keep) else [])
+
+    def _journal_saved(self, current: str) -> bool:
+        """A journal whose generation is already current: its writer was killed after its
+        commit, before it could remove the journal; there is nothing to report."""
+        try:
+            left = UpdateJournal.from_json(json.loads((self.directory / JOURNAL).read_bytes()))
+            return left.generation <= int(current.removeprefix("gen-"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
         from filelock import FileLock, Timeout
 
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._check_writable()
         lock = FileLock(str(self.directory / LOCK))
         try:
             lock.acquire(timeout=0)
+        except OSError as exc:
+            raise self._unusable("update", exc) from None
         except Timeout:
             if self._on_wait:
                 self._on_wait(
@@ -190,10 +211,63 @@ class FileStore:
                     f"another process has been updating the index at {self.directory} for more "
                     f"than {self._lock_timeout:.0f} s; try again later"
                 ) from None
+            except OSError as exc:
+                raise self._unusable("update", exc) from None
         try:
             yield
         finally:
+            # Any exit a process lives through (error, Ctrl-C) ends its update; only a killed
+            # writer leaves the journal for the next one to find.
+            with suppress(OSError):
+                (self.directory / JOURNAL).unlink(missing_ok=True)
             lock.release()
+
+    def _check_writable(self) -> None:
+        """The folder exists and a lock file can be opened for writing in it. filelock treats
+        some failures to create its file (ENOENT in /proc, EACCES) as another holder and would
+        wait for the whole lock timeout; here they are what they are: an unusable location."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._unusable("create", exc) from None
+        try:
+            os.close(os.open(self.directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644))
+        except OSError as exc:
+            raise self._unusable("update", exc) from None
+
+    def _unusable(self, action: str, exc: OSError) -> IndexLocationError:
+        """One line naming the index folder, the path that failed (when another) and why."""
+        folder = self.directory.absolute()
+        where = Path(os.fsdecode(exc.filename)).absolute() if exc.filename else folder
+        cause = exc.strerror or str(exc)
+        hint = "choose a writable folder with --index-dir or [index] dir"
+        if isinstance(exc, NotADirectoryError | FileExistsError):
+            blocker = next((p for p in (where, *where.parents) if p.is_file()), None)
+            cause += f" ({blocker} is a file)" if blocker is not None else ""
+        elif isinstance(exc, IsADirectoryError):
+            cause += " (a folder where quotebot keeps a file)"
+            hint = "remove it, or " + hint
+        detail = cause if where == folder else f"{where}: {cause}"
+        return IndexLocationError(f"cannot {action} the index at {folder}: {detail}; {hint}")
+
+    # -- the journal of an update in progress ----------------------------------------------------
+
+    def begin_update(self, journal: UpdateJournal) -> UpdateJournal | None:
+        """Record what this update is about to do (under the writer lock); returns the record a
+        killed writer left behind, if any. Nothing of a killed update is kept: its vectors were
+        only in memory, and its temporary generation is removed at the next commit."""
+        path = self.directory / JOURNAL
+        try:
+            left = UpdateJournal.from_json(json.loads(path.read_bytes()))
+        except FileNotFoundError:
+            left = None
+        except (OSError, ValueError, KeyError, TypeError):
+            left = UpdateJournal("", 0, 0, 0)  # unreadable: still evidence of an interrupted run
+        try:
+            _write_synced(path, json.dumps(journal.to_json()).encode())
+        except OSError as exc:
+            raise self._unusable("update", exc) from None
+        return left
 
     def commit(
         self,
@@ -261,6 +335,12 @@ class FileStore:
         return self._retention.prune(entries + ([change] if change else []))
 
     def _write_generation(self, index: MemoryIndex, changes: list[ChangeEntry]) -> None:
+        try:
+            self._write_generation_files(index, changes)
+        except OSError as exc:  # ENOSPC, a read-only file system, a folder swapped for a file...
+            raise self._unusable("update", exc) from None
+
+    def _write_generation_files(self, index: MemoryIndex, changes: list[ChangeEntry]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"gen-{index.manifest.generation:08d}"
         tmp = self.directory / f"{TMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
@@ -288,6 +368,8 @@ class FileStore:
             shutil.rmtree(tmp, ignore_errors=True)
             (self.directory / f"{TMP_PREFIX}{POINTER}").unlink(missing_ok=True)
             raise
+        with suppress(OSError):  # the update is saved; a journal left here is checked anyway
+            (self.directory / JOURNAL).unlink(missing_ok=True)
         self._remove_old(keep=name)
 
     def _remove_old(self, keep: str) -> None:
@@ -296,7 +378,8 @@ class FileStore:
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
-                entry.unlink(missing_ok=True)
+                with suppress(OSError):  # left for the next writer, like rmtree's errors
+                    entry.unlink(missing_ok=True)
 
 
 # -- serialisation -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ readers never wait), and again under the lock, against whatever the previous wri
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from bot.index import (
     embedding_input,
 )
 from bot.safe_read import identity
-from bot.store import Store
+from bot.store import Store, UpdateJournal
 from bot.wording import plural
 
 ProgressCallback = Callable[[int, int], None]
@@ -57,6 +57,7 @@ class UpdateReport:
     warnings: list[str] = field(default_factory=list)
     rebuild_reason: str | None = None
     generation: int = 0  # the generation now served
+    interrupted: str | None = None  # a killed previous update whose work this one redid
     # Every file not indexed now, with its identity; `warnings` are their messages (a surface
     # may narrow them to those not said before, see bot.warned).
     problems: tuple[Problem, ...] = ()
@@ -68,7 +69,8 @@ class UpdateReport:
     def notices(self) -> list[str]:
         """What a user should read, one line each: a rebuild (and why) first, then warnings."""
         rebuild = [f"{self.rebuild_reason}: re-embedding everything"] if self.rebuild_reason else []
-        return rebuild + self.warnings
+        interrupted = [self.interrupted] if self.interrupted else []
+        return rebuild + interrupted + self.warnings
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,16 +144,18 @@ def update_index(
         plan = _plan(scan, manifest, recipe, corrupt)
         idle = plan.nothing_to_do and current is not None
         notes: list[Problem] = []
+        interrupted: str | None = None
         if idle and current is not None:
             index, embedded = current, 0
         else:
-            index, embedded, notes = _apply(
+            index, embedded, notes, interrupted = _apply(
                 plan, manifest, store, recipe, embedder, progress, now, previous=current
             )
     if idle:
         store.tidy()  # takes the lock itself, so only once ours is released
     _require_documents(folder, index.manifest)
-    return index, _report(plan, index.manifest, embedded, plan.problems + notes)
+    report = _report(plan, index.manifest, embedded, plan.problems + notes)
+    return index, replace(report, interrupted=interrupted)
 
 
 def _open_current(store: Store) -> tuple[SearchIndex | None, str | None]:
@@ -222,10 +226,10 @@ def _apply(
     now: Callable[[], datetime],
     *,
     previous: SearchIndex | None = None,
-) -> tuple[SearchIndex, int, list[Problem]]:
+) -> tuple[SearchIndex, int, list[Problem], str | None]:
     """Embed what the plan says and commit a new generation (with its changelog entry, against
-    the `previous` generation); returns it, the number of chunks embedded and the documents
-    this run could not read."""
+    the `previous` generation); returns it, the number of chunks embedded, the documents this
+    run could not read, and a notice if a killed update's work was redone."""
     timestamp = now().isoformat(timespec="seconds")
     new_chunks: list[Chunk] = []
     records = dict(plan.keep)
@@ -258,6 +262,14 @@ def _apply(
             "no readable documents (.txt .md .html .pdf) in the knowledge folder"
             + _listed(plan.problems + notes + _skip_problems(skipped.values()))
         )
+    generation = _next_generation(store, manifest)
+    journal = UpdateJournal(timestamp, len(fresh), len(new_chunks), generation)
+    left = store.begin_update(journal)
+    interrupted = (
+        interrupted_notice(left, journal)
+        if left is not None and (manifest is None or manifest.generation < left.generation)
+        else None
+    )
     vectors = _embed(new_chunks, embedder, progress)
     dimension = (
         vectors.shape[1]
@@ -271,7 +283,7 @@ def _apply(
         dimension=dimension,
         documents=dict(sorted(records.items())),
         skipped=dict(sorted(skipped.items())),
-        generation=_next_generation(store, manifest),
+        generation=generation,
         created_at=timestamp,
         model_info=_model_info(embedder, manifest, bool(new_chunks)),
     )
@@ -287,7 +299,23 @@ def _apply(
         plan.rebuild_reason,
     )
     index = store.commit(new_manifest, set(records) - fresh, new_chunks, vectors, change=change)
-    return index, len(new_chunks), notes
+    return index, len(new_chunks), notes, interrupted
+
+
+def interrupted_notice(left: UpdateJournal, now: UpdateJournal) -> str:
+    """One line on an update that was killed before it committed: nothing of it was kept (its
+    vectors lived only in memory), so its documents are embedded again by this update."""
+    started = f", started {left.started_at}," if left.started_at else ""
+    planned = (
+        f" ({plural(left.chunks, 'chunk')} of {plural(left.documents, 'document')} to embed)"
+        if left.started_at
+        else ""
+    )
+    return (
+        f"the previous update{started} was interrupted before it was saved{planned}; "
+        f"nothing of it was kept: re-embedding {plural(now.chunks, 'chunk')} of "
+        f"{plural(now.documents, 'document')}"
+    )
 
 
 def _record(document: Document, chunks: int, timestamp: str) -> DocumentRecord:

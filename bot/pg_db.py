@@ -1,25 +1,31 @@
 """Connections to the index database: a pool for readers, errors a user can act on, no secrets.
 
 Only imported for `store = "postgres"`, so psycopg never slows down the files store or `--help`.
-Every failure to reach the database becomes `StoreUnavailableError` ("temporarily unavailable"):
-the pool checks a connection before lending it, so after a restart the next question reconnects.
-The URL is a secret: messages show it with the password replaced, and any error text is scrubbed.
+A URL libpq cannot use (unknown scheme, bad syntax, bad sslmode) is a `ConfigError` at once,
+before any connection is tried. A failure to connect names its cause: what a retry can fix
+(refused, timed out, server restarting) is `StoreUnavailableError` ("temporarily unavailable";
+the pool checks a connection before lending it, so after a restart the next question
+reconnects); what it cannot (unknown host, bad password, missing database, invalid setting) is
+a `ConfigError`. The URL is a secret: messages show it redacted (`log_redaction.redact`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from bot.errors import StoreUnavailableError
+from bot.errors import ConfigError, QuotebotError, StoreUnavailableError
+from bot.log_redaction import redact
 
 Connection = psycopg.Connection[Any]
 
@@ -41,78 +47,111 @@ class PgOptions:
     hnsw_ef_construction: int = 128
 
 
-def redact(url: str) -> str:
-    """The URL with its password replaced by ***, for messages and `describe()`."""
+URL_VARIABLE = "QUOTEBOT_DATABASE_URL"
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# Failures a retry cannot fix, as libpq words them (connection errors carry no SQLSTATE).
+_NOT_RETRYABLE = (
+    (
+        re.compile(r"Name or service not known|nodename nor servname|No address associated"),
+        "its host name is not known (check the host in {var})",
+    ),
+    (
+        re.compile(r"password authentication failed|no password supplied|authentication failed"),
+        "it refused the user name or password in {var}",
+    ),
+    (
+        re.compile(r"(database|role) \S+ does not exist"),
+        "the database or user in {var} does not exist",
+    ),
+    (
+        re.compile(r"invalid \S+ value|invalid port number|invalid integer value|unsupported"),
+        "a setting in {var} (or a PG* environment variable) is invalid",
+    ),
+)
+
+
+def check_url(url: str) -> None:
+    """Refuse, before any connection, a URL libpq cannot use: an unknown scheme, bad syntax or an
+    unknown sslmode. These are configuration errors; waiting for a connection would not help."""
+    scheme = re.match(r"([A-Za-z][\w+.-]*)://", url)
+    if scheme and scheme[1] not in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"{URL_VARIABLE} starts with {scheme[1]}://, which is not a PostgreSQL URL: use "
+            "postgresql://user:password@host:5432/dbname (or host=... dbname=... keywords)"
+        )
     try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://***"
-    if parts.password is None:
-        cleaned = url
-    else:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        user = quote(unquote(parts.username or ""), safe="")
-        cleaned = urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    return _strip_password_option(cleaned)
+        options = conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        raise ConfigError(
+            f"{URL_VARIABLE} is not a valid PostgreSQL connection string "
+            f"({_first_line(exc, url)}); expected postgresql://user:password@host:5432/dbname"
+        ) from None
+    sslmode = options.get("sslmode")
+    if sslmode is not None and str(sslmode) not in SSLMODES:
+        raise ConfigError(
+            f"{URL_VARIABLE} has sslmode={redact(str(sslmode))}, which libpq does not know; "
+            f"use one of {', '.join(SSLMODES)}"
+        )
 
 
-def _strip_password_option(url: str) -> str:
-    """`?password=...` is legal in libpq URLs too."""
-    parts = urlsplit(url)
-    if "password=" not in parts.query:
-        return url
-    query = "&".join(
-        "password=***" if item.startswith("password=") else item for item in parts.query.split("&")
-    )
-    return urlunsplit(parts._replace(query=query))
+def _first_line(exc: BaseException, url: str) -> str:
+    text = str(exc).strip()
+    return redact(text.splitlines()[0] if text else type(exc).__name__, _secrets(url))
 
 
-def scrub(message: str, url: str) -> str:
-    """Error text with every spelling of the password removed."""
-    try:
-        parts = urlsplit(url)
-        secrets = [parts.password] if parts.password else []
-        secrets += [
-            item.split("=", 1)[1] for item in parts.query.split("&") if item.startswith("password=")
-        ]
-    except ValueError:
-        return message.replace(url, "postgresql://***")
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***").replace(unquote(secret), "***")
-    return message.replace(url, redact(url))
+def _secrets(url: str) -> list[str]:
+    return [url, *([os.environ["PGPASSWORD"]] if os.environ.get("PGPASSWORD") else [])]
 
 
 class Database:
     """A lazily opened pool plus dedicated connections (the writer's lock must not be pooled)."""
 
     def __init__(self, url: str, options: PgOptions) -> None:
+        check_url(url)
         self._url = url
         self.options = options
         self._pool: ConnectionPool[Connection] | None = None
         self._guard = threading.Lock()
 
     def describe(self) -> str:
-        return redact(self._url)
+        return redact(self._url, _secrets(self._url))
 
-    def unavailable(self, exc: BaseException) -> StoreUnavailableError:
-        detail = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "", self._url)
+    def unavailable(self, exc: BaseException) -> QuotebotError:
+        """The error a user reads for a failed connection: a ConfigError when a retry cannot
+        help, else StoreUnavailableError ("temporarily unavailable ... try again")."""
+        detail = _first_line(exc, self._url)
+        for pattern, cause in _NOT_RETRYABLE:
+            if pattern.search(str(exc)):
+                return ConfigError(
+                    f"cannot use the index database {self.describe()}: "
+                    f"{cause.format(var=URL_VARIABLE)} ({detail})"
+                )
         return StoreUnavailableError(
-            f"the index database {self.describe()} is temporarily unavailable"
-            + (f" ({detail})" if detail else "")
-            + "; try again in a moment"
+            f"the index database {self.describe()} is temporarily unavailable ({detail}); "
+            "try again in a moment"
         )
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
-        """A pooled autocommit connection; connection trouble becomes StoreUnavailableError."""
+        """A pooled autocommit connection; connection trouble becomes `unavailable()`."""
         try:
             with self._get_pool().connection() as conn:
                 yield conn
+        except PoolTimeout as exc:
+            raise self._diagnose(exc) from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise self.unavailable(exc) from None
+
+    def _diagnose(self, timeout: PoolTimeout) -> QuotebotError:
+        """The pool only says it waited; one direct connection says why (or that the pool was
+        merely busy)."""
+        try:
+            conn = self.connect()
+        except QuotebotError as exc:
+            return exc
+        with suppress(psycopg.Error):
+            conn.close()
+        return self.unavailable(timeout)
 
     def connect(self) -> Connection:
         """A dedicated autocommit connection (held by the writer for its advisory lock)."""
@@ -120,9 +159,7 @@ class Database:
             return psycopg.connect(
                 self._url, autocommit=True, connect_timeout=self._connect_timeout()
             )
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise self.unavailable(exc) from None
-        except psycopg.ProgrammingError as exc:  # a malformed URL
+        except (psycopg.OperationalError, psycopg.InterfaceError, psycopg.ProgrammingError) as exc:
             raise self.unavailable(exc) from None
 
     def close(self) -> None:
@@ -137,6 +174,9 @@ class Database:
     def _get_pool(self) -> ConnectionPool[Connection]:
         with self._guard:
             if self._pool is None:
+                # One direct connection first: a wrong host or password is reported at once and
+                # by name, where the pool would only time out after connect_timeout.
+                self.connect().close()
                 ef_search = str(self.options.ef_search)
 
                 def configure(conn: Connection) -> None:

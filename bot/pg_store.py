@@ -34,6 +34,7 @@ from bot.pg_db import Connection, Database, PgOptions
 from bot.pg_documents import PgDocuments
 from bot.pg_index import VISIBLE, LruCache, PgIndex
 from bot.pg_schema import SCHEMA_VERSION, check_version, ensure_schema, hnsw_ddl, read_version
+from bot.store import UpdateJournal
 from bot.text import keyword_tokens
 from bot.wording import plural
 
@@ -293,6 +294,11 @@ class PgStore:
         finally:
             if own:
                 conn.close()
+
+    def begin_update(self, journal: UpdateJournal) -> UpdateJournal | None:
+        """No journal here: a killed writer's transaction is rolled back by the server, so the
+        next writer simply plans again (an interrupted update is not reported)."""
+        return None
 
     def tidy(self) -> None:
         """Drop rows replaced longer ago than the grace period (safe beside a writer: no reader

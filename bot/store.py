@@ -7,13 +7,37 @@ protocol, which is why commit() receives only what changed, never the whole corp
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol, runtime_checkable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from bot.changelog import ChangeEntry
 from bot.chunking import Chunk
 from bot.index import Manifest, SearchIndex
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateJournal:
+    """What a writer is about to embed, recorded before the slow part so that a writer killed
+    midway is noticed (and its lost work counted) by the next one."""
+
+    started_at: str
+    documents: int
+    chunks: int
+    generation: int  # the generation it would have committed
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UpdateJournal:
+        return cls(
+            str(data["started_at"]),
+            int(data["documents"]),
+            int(data["chunks"]),
+            int(data["generation"]),
+        )
 
 
 class Store(Protocol):
@@ -49,6 +73,12 @@ class Store(Protocol):
 
     def writer_lock(self) -> AbstractContextManager[None]:
         """Held while updating; only one writer at a time. Readers never take it."""
+        ...
+
+    def begin_update(self, journal: UpdateJournal) -> UpdateJournal | None:
+        """Under the writer lock, before embedding: record `journal` until this update commits or
+        its process exits, and return the journal a killed writer left behind (None if none,
+        or if the store keeps no journal)."""
         ...
 
     def tidy(self) -> None:

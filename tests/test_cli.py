@@ -229,6 +229,7 @@ def test_index_watch_is_a_writer_that_stops_cleanly(tmp_path: Path, knowledge: P
     finally:
         if child.poll() is None:
             child.kill()
+        child.communicate(timeout=15)  # reaps it and closes its pipes
 
 
 def test_ask_json_echoes_a_huge_question_only_as_searched(tmp_path: Path, knowledge: Path) -> None:

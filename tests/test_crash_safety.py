@@ -216,6 +216,8 @@ def _calibrate(knowledge: Path, index_dir: Path) -> tuple[float, float]:
     writing = time.monotonic()
     process.wait(60)
     ended = time.monotonic()
+    assert process.stderr is not None
+    process.stderr.close()
     assert process.returncode == 0 and saw_write
     return ended - started, ended - writing
 
@@ -452,6 +454,51 @@ def test_a_second_writer_that_cannot_wait_exits_with_one_clear_line(tmp_path: Pa
     lines = second.stderr.strip().splitlines()
     assert lines[-1].startswith("quotebot: error: another process has been updating the index")
     assert "waiting up to 0 s" in lines[-2] and "Traceback" not in second.stderr
+
+
+def test_the_run_after_a_killed_update_says_it_was_interrupted_and_what_is_redone(
+    tmp_path: Path,
+) -> None:
+    knowledge, index_dir = _small_folder(tmp_path, count=6), tmp_path / "index"
+    killed = subprocess.Popen(
+        _index_command(knowledge, index_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=_env(TEST_EMBED_DELAY_SECONDS="5"),  # killed while it embeds
+        cwd=ROOT,
+    )
+    _wait_for_ready(killed)
+    deadline = time.monotonic() + 30
+    while not (index_dir / "updating.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(30)
+    assert killed.stderr is not None
+    killed.stderr.close()
+    planned = json.loads((index_dir / "updating.json").read_text())
+    assert planned["documents"] == 6 and planned["chunks"] > 0
+
+    rerun = subprocess.run(
+        [*_index_command(knowledge, index_dir), "--json"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    chunks = json.loads(rerun.stdout)["chunks_embedded"]
+    assert chunks == planned["chunks"]  # nothing of the killed run was kept
+    notice = (
+        f"quotebot: warning: the previous update, started {planned['started_at']}, was "
+        f"interrupted before it was saved ({chunks} chunks of 6 documents to embed); nothing "
+        f"of it was kept: re-embedding {chunks} chunks of 6 documents"
+    )
+    assert notice in rerun.stderr.splitlines(), rerun.stderr
+    assert _settled(index_dir)
+    again = subprocess.run(
+        _index_command(knowledge, index_dir), capture_output=True, text=True, env=_env(), cwd=ROOT
+    )
+    assert again.returncode == 0 and "interrupted" not in again.stderr
 
 
 # -- disk full -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ from bot.errors import (
 from bot.file_store import FileStore
 from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex
 from bot.indexing import update_index
-from bot.pg_db import Database, PgOptions, redact, scrub
+from bot.log_redaction import redact
+from bot.pg_db import Database, PgOptions
 from bot.pg_documents import PgDocuments
 from bot.pg_schema import SCHEMA_VERSION
 from bot.pg_store import PgStore
@@ -44,8 +45,23 @@ ROOT = Path(__file__).resolve().parents[1]
 STORES = ["files", "postgres"]
 
 
+_OPENED: list[PgStore] = []  # closed after each test: an unclosed pool's threads outlive it
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
+def _track(store: PgStore) -> PgStore:
+    _OPENED.append(store)
+    return store
+
+
 def _pg(url: str, **options: Any) -> PgStore:
-    return PgStore(Database(url, PgOptions(**options)), lock_timeout=5)
+    return _track(PgStore(Database(url, PgOptions(**options)), lock_timeout=5))
 
 
 @pytest.fixture
@@ -64,6 +80,8 @@ def _service(settings: Settings, embedder: Any = None, *, writer: bool = True) -
     """A service that updates the index (as `quotebot index` does), or only reads it."""
     service = QuoteService(settings, embedder=embedder or FakeEmbedder(), on_notice=lambda m: None)
     service.writes_index = writer
+    if isinstance(service.store, PgStore):
+        _track(service.store)
     return service
 
 
@@ -578,11 +596,13 @@ def test_postgres_without_a_url_is_a_clear_error(tmp_path: Path) -> None:
         ("postgresql://bot:s3cr%40t@db.example:5432/kb", "s3cr@t"),
         ("postgresql://bot:hunter2@localhost/kb?sslmode=require", "hunter2"),
         ("postgresql://bot@localhost/kb?password=topsecret", "topsecret"),
+        ("host=localhost password='top secret' dbname=kb", "top secret"),
     ],
 )
 def test_passwords_never_reach_messages(url: str, secret: str) -> None:
-    assert secret not in redact(url) and "***" in redact(url)
-    message = scrub(f"failed for {url} with {secret}", url)
+    database = Database(url, PgOptions())
+    assert secret not in database.describe() and "***" in database.describe()
+    message = redact(f"failed for {url} with {secret}", [url])
     assert secret not in message and "s3cr%40t" not in message
 
 
@@ -665,7 +685,7 @@ def test_second_writer_waits_then_gives_up(pg_url: str, knowledge: Path) -> None
     update_index(knowledge, _pg(pg_url), RECIPE, FakeEmbedder())
     first = _pg(pg_url)
     waits: list[str] = []
-    second = PgStore(Database(pg_url, PgOptions()), lock_timeout=0.5, on_wait=waits.append)
+    second = _track(PgStore(Database(pg_url, PgOptions()), lock_timeout=0.5, on_wait=waits.append))
     with first.writer_lock():
         started = time.monotonic()
         with pytest.raises(IndexLockedError, match="another process"), second.writer_lock():
@@ -699,15 +719,20 @@ def _worker(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def _finish(worker: subprocess.Popen[str]) -> str:
+    """Wait for a worker to succeed; its output (pipes read and closed)."""
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    return out
+
+
 def test_four_readers_never_see_half_an_update(pg_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "kb"
-    first = _worker("writer", pg_url, str(folder), "1")
-    assert first.wait(60) == 0, first.stderr.read() if first.stderr else ""
+    _finish(_worker("writer", pg_url, str(folder), "1"))
     readers = [_worker("reader", pg_url, "6") for _ in range(4)]
     time.sleep(0.5)
     for version in range(2, 6):
-        writer = _worker("writer", pg_url, str(folder), str(version))
-        assert writer.wait(60) == 0, writer.stderr.read() if writer.stderr else ""
+        _finish(_worker("writer", pg_url, str(folder), str(version)))
     reports = []
     for reader in readers:
         out, err = reader.communicate(timeout=60)
@@ -723,8 +748,7 @@ def test_sigkill_mid_update_keeps_the_previous_generation(
     pg_url: str, tmp_path: Path, stage: str | None
 ) -> None:
     folder = tmp_path / "kb"
-    first = _worker("writer", pg_url, str(folder), "1")
-    assert first.wait(60) == 0
+    _finish(_worker("writer", pg_url, str(folder), "1"))
     before = _pg(pg_url).open()
     assert before is not None
     args = ["writer", pg_url, str(folder), "2"] + (["--pause-at", stage] if stage else [])
@@ -736,7 +760,7 @@ def test_sigkill_mid_update_keeps_the_previous_generation(
     else:
         time.sleep(0.8)  # somewhere in start-up, hashing, embedding or the commit
     victim.send_signal(signal.SIGKILL)
-    victim.wait(10)
+    victim.communicate(timeout=10)  # reaps it and closes its pipes
     after = _pg(pg_url).open()
     assert after is not None
     if stage or after.manifest.generation == 1:
@@ -778,8 +802,10 @@ def test_database_restart_mid_session(
 
 
 def test_writer_retries_while_the_database_is_away(pg_server: PgServer, pg_url: str) -> None:
-    store = PgStore(
-        Database(pg_url, PgOptions(writer_retry_seconds=30, connect_timeout=1)), lock_timeout=5
+    store = _track(
+        PgStore(
+            Database(pg_url, PgOptions(writer_retry_seconds=30, connect_timeout=1)), lock_timeout=5
+        )
     )
     waits: list[str] = []
     store._on_wait = waits.append
@@ -823,3 +849,67 @@ def test_cli_reports_an_unreachable_database_in_one_line(knowledge: Path) -> Non
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "temporarily unavailable" in done.stderr
     assert "hunter2" not in done.stderr
+
+
+def _cli_with_database(
+    url: str, knowledge: Path, *args: str, timeout: str = "5"
+) -> subprocess.CompletedProcess[str]:
+    """`quotebot [ARGS] ask` with the postgres store at `url`, as a user runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QUOTEBOT_", "PG"))}
+    env |= {
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+        "QUOTEBOT_INDEX__STORE": "postgres",
+        "QUOTEBOT_POSTGRES__CONNECT_TIMEOUT_SECONDS": timeout,
+        "QUOTEBOT_DATABASE_URL": url,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args, "--knowledge", str(knowledge), "ask", "What is it?"],
+        cwd=knowledge.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://bot:hunter2@localhost/kb", "starts with mysql://, which is not a PostgreSQL"),
+        ("postgresql://bot:hunter2@localhost/kb?sslmode=sometimes", "sslmode=sometimes"),
+        ("host=localhost password=hunter2 dbname=kb sslmode=sometimes", "sslmode=sometimes"),
+        ("host=localhost password=hunter2 passwrd=x", 'invalid connection option "passwrd"'),
+        ("postgresql://bot:hunter2@no-such-host.invalid/kb", "host name is not known"),
+        ("host=no-such-host.invalid password=hunter2 dbname=kb", "host name is not known"),
+    ],
+)
+def test_cli_names_a_configuration_error_at_once(knowledge: Path, url: str, expected: str) -> None:
+    started = time.monotonic()
+    done = _cli_with_database(url, knowledge, timeout="30")
+    assert time.monotonic() - started < 20  # not after waiting out the connect timeout
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
+    assert "temporarily" not in done.stderr and "hunter2" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "host=127.0.0.1 port=1 user=bot password=hunter2 dbname=kb",
+        "host=127.0.0.1 port=1 password='hunter2 with spaces' dbname=kb",
+        "host=127.0.0.1 port=1 password='hunter2\\'s' dbname=kb",
+        "postgresql://bot:hunter2@127.0.0.1:1/kb",
+        "postgresql://bot@127.0.0.1:1/kb?password=hunter2",
+        "postgres://bot:hunter2%21@127.0.0.1:1/kb",
+    ],
+)
+def test_cli_never_prints_the_password_even_with_debug(knowledge: Path, url: str) -> None:
+    done = _cli_with_database(url, knowledge, timeout="1")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "temporarily unavailable" in done.stderr and "***" in done.stderr
+    debug = _cli_with_database(url, knowledge, "--debug", timeout="1")
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
+    assert "StoreUnavailableError" in debug.stderr
+    for text in (done.stderr, debug.stderr):
+        assert "hunter2" not in text, text

@@ -3,6 +3,7 @@ restart, and questions answered during a re-embed that each see exactly one gene
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import queue
 import threading
@@ -302,9 +303,10 @@ def test_repl_with_watch_prints_one_line_when_an_update_lands(
     )
     assert process.stdin is not None and process.stdout is not None
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
+    reader = threading.Thread(
         target=lambda: [lines.put(line) for line in process.stdout], daemon=True
-    ).start()
+    )
+    reader.start()
 
     def wait_for(prefix: str) -> str:
         deadline = time.monotonic() + WAIT
@@ -324,4 +326,9 @@ def test_repl_with_watch_prints_one_line_when_an_update_lands(
         assert process.wait(WAIT) == 0
     finally:
         process.kill()
+        process.wait(WAIT)
+        reader.join(WAIT)  # it ends at the end of the output; then the pipes can be closed
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+        process.stdout.close()
     assert notice == "index updated (generation 2): 1 added, 0 changed, 0 removed\n"
