@@ -167,6 +167,7 @@ def main(
     args = build_parser().parse_args(argv)
     args.service_factory = service_factory or make_service
     inert_last_resort()  # e.g. the watcher's warnings under --watch
+    _redact_last_resort()
     try:
         settings = _settings(args)
         from bot.threads import limit_blas_threads  # before numpy or torch is imported
@@ -188,6 +189,18 @@ def main(
     except Exception:  # a bug: its traceback is for a report, but never with a secret in it
         _print_traceback()
         return 1
+
+
+def _redact_last_resort() -> None:
+    """Log records that reach stderr through logging's last resort (no handler configured) have
+    secrets removed, as the one error line does."""
+    import logging
+
+    from bot.log_redaction import RedactingFilter, environment_secrets
+
+    handler = logging.lastResort
+    if handler is not None and not any(isinstance(f, RedactingFilter) for f in handler.filters):
+        handler.addFilter(RedactingFilter(environment_secrets()))
 
 
 def _redacted(text: str) -> str:
