@@ -196,9 +196,7 @@ class FileStore:
         lock = FileLock(str(self.directory / LOCK))
         try:
             lock.acquire(timeout=0)
-        except OSError as exc:
-            raise self._unusable("update", exc) from None
-        except Timeout:
+        except Timeout:  # a TimeoutError, i.e. an OSError: caught first
             if self._on_wait:
                 self._on_wait(
                     f"another process is updating the index at {self.directory}; "
@@ -213,6 +211,8 @@ class FileStore:
                 ) from None
             except OSError as exc:
                 raise self._unusable("update", exc) from None
+        except OSError as exc:
+            raise self._unusable("update", exc) from None
         try:
             yield
         finally:

@@ -164,6 +164,7 @@ def test_acknowledged_votes_survive_sigkill_of_the_writer(tmp_path: Path) -> Non
     writer.send_signal(signal.SIGKILL)
     writer.wait(10)
     acked.extend(int(line.split()[1]) for line in writer.stdout if line.startswith("acked"))
+    writer.stdout.close()
     stored = {v.question for v in FeedbackStore.open(path).votes()}
     assert {f"question {i}" for i in acked} <= stored  # every acknowledged vote is there
     assert len(stored) <= len(acked) + 1  # at most the one in flight besides

@@ -319,4 +319,5 @@ def test_watch_warnings_about_new_files_are_inert(tmp_path: Path) -> None:
     finally:
         if child.poll() is None:
             child.kill()
+        child.communicate(timeout=15)  # reaps it and closes its pipes
     assert "skipping broken\\x1b[2J.pdf" in errors and obeyed(errors, "\n") == []
