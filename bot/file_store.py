@@ -9,7 +9,7 @@ Layout of the index folder:
 A commit writes a whole new generation into a temporary folder, fsyncs it, renames it into place
 and then replaces CURRENT; a crash at any moment leaves the old or the new generation, never a mix.
 A folder that cannot be created, locked or written is an `IndexLocationError` naming the path and
-the cause, never a wait for "another process" or a traceback.
+the cause (bot/index_folder.py), never a wait for "another process" or a traceback.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 
 from bot.changelog import ChangeEntry, Retention
 from bot.chunking import Chunk
-from bot.errors import IndexCorruptError, IndexLocationError, IndexLockedError
+from bot.errors import IndexCorruptError, IndexLockedError
 from bot.index import (
     DocumentRecord,
     IndexRecipe,
@@ -40,6 +40,7 @@ from bot.index import (
     SkippedRecord,
     return_freed_memory,
 )
+from bot.index_folder import prepare, unusable
 from bot.store import UpdateJournal
 from bot.wording import plural
 
@@ -192,7 +193,7 @@ class FileStore:
     def writer_lock(self) -> Iterator[None]:
         from filelock import FileLock, Timeout
 
-        self._check_writable()
+        prepare(self.directory, LOCK)
         lock = FileLock(str(self.directory / LOCK))
         try:
             lock.acquire(timeout=0)
@@ -210,9 +211,9 @@ class FileStore:
                     f"than {self._lock_timeout:.0f} s; try again later"
                 ) from None
             except OSError as exc:
-                raise self._unusable("update", exc) from None
+                raise unusable(self.directory, "update", exc) from None
         except OSError as exc:
-            raise self._unusable("update", exc) from None
+            raise unusable(self.directory, "update", exc) from None
         try:
             yield
         finally:
@@ -221,34 +222,6 @@ class FileStore:
             with suppress(OSError):
                 (self.directory / JOURNAL).unlink(missing_ok=True)
             lock.release()
-
-    def _check_writable(self) -> None:
-        """The folder exists and a lock file can be opened for writing in it. filelock treats
-        some failures to create its file (ENOENT in /proc, EACCES) as another holder and would
-        wait for the whole lock timeout; here they are what they are: an unusable location."""
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise self._unusable("create", exc) from None
-        try:
-            os.close(os.open(self.directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644))
-        except OSError as exc:
-            raise self._unusable("update", exc) from None
-
-    def _unusable(self, action: str, exc: OSError) -> IndexLocationError:
-        """One line naming the index folder, the path that failed (when another) and why."""
-        folder = self.directory.absolute()
-        where = Path(os.fsdecode(exc.filename)).absolute() if exc.filename else folder
-        cause = exc.strerror or str(exc)
-        hint = "choose a writable folder with --index-dir or [index] dir"
-        if isinstance(exc, NotADirectoryError | FileExistsError):
-            blocker = next((p for p in (where, *where.parents) if p.is_file()), None)
-            cause += f" ({blocker} is a file)" if blocker is not None else ""
-        elif isinstance(exc, IsADirectoryError):
-            cause += " (a folder where quotebot keeps a file)"
-            hint = "remove it, or " + hint
-        detail = cause if where == folder else f"{where}: {cause}"
-        return IndexLocationError(f"cannot {action} the index at {folder}: {detail}; {hint}")
 
     # -- the journal of an update in progress ----------------------------------------------------
 
@@ -266,7 +239,7 @@ class FileStore:
         try:
             _write_synced(path, json.dumps(journal.to_json()).encode())
         except OSError as exc:
-            raise self._unusable("update", exc) from None
+            raise unusable(self.directory, "update", exc) from None
         return left
 
     def commit(
@@ -338,7 +311,7 @@ class FileStore:
         try:
             self._write_generation_files(index, changes)
         except OSError as exc:  # ENOSPC, a read-only file system, a folder swapped for a file...
-            raise self._unusable("update", exc) from None
+            raise unusable(self.directory, "update", exc) from None
 
     def _write_generation_files(self, index: MemoryIndex, changes: list[ChangeEntry]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,14 +44,22 @@ StoreFactory = Callable[..., Store]
 
 
 @pytest.fixture(params=["files", "postgres"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    """Builds the store under test (each call: the same index, a new store object)."""
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Builds the store under test (each call: the same index, a new store object); database
+    stores are closed afterwards (an unclosed pool's threads outlive the test)."""
     if request.param == "files":
-        return lambda retention=None: FileStore(tmp_path / "idx", retention=retention)
+        yield lambda retention=None: FileStore(tmp_path / "idx", retention=retention)
+        return
     url = request.getfixturevalue("pg_url")
-    return lambda retention=None: PgStore(
-        Database(url, PgOptions()), lock_timeout=5, retention=retention
-    )
+    opened: list[PgStore] = []
+
+    def build(retention: Retention | None = None) -> Store:
+        opened.append(PgStore(Database(url, PgOptions()), lock_timeout=5, retention=retention))
+        return opened[-1]
+
+    yield build
+    for store in opened:
+        store.close()
 
 
 def _update(folder: Path, store: Store) -> int:
@@ -153,7 +161,7 @@ def test_readers_see_whole_changelogs_while_the_writer_updates(
 
 
 def test_a_writer_killed_before_its_transaction_commits_records_nothing(
-    pg_url: str, tmp_path: Path
+    pg_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = pg_url
     folder = tmp_path / "kb"
@@ -170,8 +178,9 @@ def test_a_writer_killed_before_its_transaction_commits_records_nothing(
         )
 
     first = writer("1")
-    assert first.wait(60) == 0
+    assert first.communicate(timeout=60) and first.returncode == 0  # pipes read and closed
     store = PgStore(Database(url, PgOptions()), lock_timeout=5)
+    request.addfinalizer(store.close)
     before = store.read_changes()
     assert [e.generation for e in before] == [1]
     victim = writer("2", "--pause-at", "changelog written")
@@ -180,10 +189,10 @@ def test_a_writer_killed_before_its_transaction_commits_records_nothing(
         pass
     assert line.strip() == "stage changelog written"
     victim.send_signal(signal.SIGKILL)
-    victim.wait(10)
+    victim.communicate(timeout=10)
     assert store.read_changes() == before
     rerun = writer("2")
-    assert rerun.wait(60) == 0
+    assert rerun.communicate(timeout=60) and rerun.returncode == 0
     entries = store.read_changes()
     assert [e.generation for e in entries] == [1, 2]
     assert {d.kind for d in entries[1].documents} == {"edited"}

@@ -59,7 +59,11 @@ def _meta(**changes: Any) -> ExportMeta:
 def test_pooling_matches_sentence_transformers(modes: tuple[str, ...]) -> None:
     """Every mode, on a right-padded batch, against sentence-transformers' own Pooling module."""
     import torch
-    from sentence_transformers.models import Pooling
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling
+    except ImportError:  # sentence-transformers before 5.x; the path above is the new home
+        from sentence_transformers.models import Pooling  # type: ignore[no-redef]
 
     rng = np.random.default_rng(7)
     tokens = rng.standard_normal((3, 6, 8)).astype(np.float32)
