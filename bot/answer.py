@@ -40,6 +40,8 @@ class Answer:
     generation: int | None = None  # the index generation it was answered from (set by the service)
     # `question` is only the part searched: the question was longer than max_question_chars.
     question_truncated: bool = False
+    # With a decline: the nearest passages, offered as related reading, never as the answer.
+    related: tuple[Quote, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,9 @@ class ComposeSettings:
 
 
 IdfLookup = Callable[[Sequence[str]], dict[str, float]]
+# The calibrated probability that a passage answers the question (bot.calibration), and the
+# probability below which the question is declined.
+Judge = Callable[[Hit], float]
 
 
 def compose(
@@ -68,9 +73,16 @@ def compose(
     decline_message: str,
     limit: int | None = None,
     foreign_names: bool = False,
+    judge: Judge | None = None,
+    decline_below: float = 0.0,
+    not_found_message: str | None = None,
 ) -> Answer:
-    """Up to top_k non-overlapping quotes, best first, or a decline when nothing is relevant.
+    """Up to top_k non-overlapping quotes, best first, or a decline.
 
+    Declined when the best passage is not about the question at all (`is_relevant`: then with
+    `decline_message` and nothing else), or when `judge` gives it a probability of answering
+    below `decline_below`: then with `not_found_message` and the passages as `related`. With a
+    judge, each quote's score is its probability of answering; without, the fused score.
     `limit` overrides top_k and the relative cutoff (evaluation wants the full ranking).
     `foreign_names`: the question names things (capitalised words) that no document contains.
     """
@@ -81,6 +93,21 @@ def compose(
         top, chunk_of(top.chunk_id), tokens, weights, settings, foreign_names=foreign_names
     ):
         return Answer(question, (), True, decline_message)
+    quotes = _quotes(hits, chunk_of, tokens, weights, settings, limit, judge)
+    if judge is not None and quotes[0].score < decline_below:
+        return Answer(question, (), True, not_found_message or decline_message, related=quotes)
+    return Answer(question, quotes, False)
+
+
+def _quotes(
+    hits: Sequence[Hit],
+    chunk_of: Callable[[int], Chunk],
+    tokens: Sequence[str],
+    weights: dict[str, float],
+    settings: ComposeSettings,
+    limit: int | None,
+    judge: Judge | None,
+) -> tuple[Quote, ...]:
     best = hits[0].score
     wanted = limit or settings.top_k
     quotes: list[Quote] = []
@@ -99,11 +126,11 @@ def compose(
                 chunk.end,
                 chunk.text,
                 highlight(chunk, tokens, weights),
-                round(hit.score, 4),
+                round(hit.score if judge is None else judge(hit), 4),
                 chunk.paragraph,
             )
         )
-    return Answer(question, tuple(quotes), False)
+    return tuple(quotes)
 
 
 def is_relevant(

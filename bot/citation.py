@@ -18,7 +18,8 @@ TITLE_CHARS = 60
 
 def with_citations(answer: Answer, documents: Mapping[str, DocumentRecord]) -> Answer:
     quotes = tuple(cite(quote, documents.get(quote.source)) for quote in answer.quotes)
-    return replace(answer, quotes=quotes)
+    related = tuple(cite(quote, documents.get(quote.source)) for quote in answer.related)
+    return replace(answer, quotes=quotes, related=related)
 
 
 def cite(quote: Quote, record: DocumentRecord | None) -> Quote:

@@ -29,6 +29,7 @@ CONTEXT_BUDGET = 200
 BUSY = "I am answering a lot of questions right now; please ask again in a minute."
 NOT_HERE = "I am not enabled in this channel."
 FAILED = "Sorry, something went wrong while answering; the error was logged."
+RELATED_HEADING = "**Related passages** (not an answer):"
 HINT = "Ask me a question after the mention, for example: @quotebot what is …? (or use /ask)"
 
 
@@ -54,7 +55,8 @@ def render_answer(
     """The whole reply to a question: one message of at most `budget` width (UTF-16 units).
 
     Up to three quotes as block quotes, the answering sentence in bold, each followed by its
-    source; a declined question gets the service's friendly message instead.
+    source; a declined question gets the service's message instead, followed by the nearest
+    passages under a "Related passages" heading when the service offers them.
     """
     head: list[str] = []
     if show_question:
@@ -63,11 +65,19 @@ def render_answer(
         head.append(context_line(answer.context))
     if answer.declined or not answer.quotes:
         text = answer.message or "I could not find that in my documents."
+        if answer.related:
+            # The nearest passages, clearly not the answer; what does not fit is left out.
+            head = [*head, shorten(text, 500), RELATED_HEADING]
+            return _with_quotes(head, list(answer.related[:MAX_QUOTES]), budget)
         used = sum(width(part) + 1 for part in head)
         return "\n".join([*head, shorten(text, max(1, budget - used))])
     if answer.message:
         head.append("-# " + shorten(answer.message, 300))
-    quotes = list(answer.quotes[:MAX_QUOTES])
+    return _with_quotes(head, list(answer.quotes[:MAX_QUOTES]), budget)
+
+
+def _with_quotes(head: list[str], quotes: list[Quote], budget: int) -> str:
+    """Head lines, then as many of the quotes as fit (each shortened around its highlight)."""
     while quotes:
         sources = [source_line(quote) for quote in quotes]
         # Fixed cost: head lines, source lines, and the line breaks between blocks.

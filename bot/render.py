@@ -19,6 +19,8 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "question": answer.question,
         "declined": answer.declined,
         "quotes": [quote_to_json(quote) for quote in answer.quotes],
+        # Nearest passages of a declined question: related reading, never the answer.
+        "related": [quote_to_json(quote) for quote in answer.related],
         **({"message": answer.message} if answer.message else {}),
         **({"question_truncated": True} if answer.question_truncated else {}),
     }
@@ -60,13 +62,27 @@ def answer_to_terminal(answer: Answer) -> RenderableType:
     """Every string from a document, a file name or the question is made inert (shown, never
     obeyed by the terminal, never read as rich markup)."""
     if answer.declined:
-        return inert_text(answer.message or "Nothing in the documents answers that.", "yellow")
+        declined = inert_text(answer.message or "Nothing in the documents answers that.", "yellow")
+        if not answer.related:
+            return declined
+        return Group(
+            declined,
+            Text("Related passages (not an answer):", style="bold"),
+            *_quote_blocks(answer.related),
+        )
     parts: list[RenderableType] = []
     if answer.context:
         parts.append(inert_text(f"↳ following up on: {answer.context[-1]}", "dim"))
     if answer.message:
         parts.append(inert_text(answer.message, "dim"))
-    for number, quote in enumerate(answer.quotes, start=1):
+    parts.extend(_quote_blocks(answer.quotes))
+    return Group(*parts)
+
+
+def _quote_blocks(quotes: tuple[Quote, ...]) -> list[RenderableType]:
+    """Numbered quotes with their source and score (the calibrated chance that it answers)."""
+    parts: list[RenderableType] = []
+    for number, quote in enumerate(quotes, start=1):
         heading = Text.assemble(
             (f"{number}. ", "bold cyan"),
             inert_text(position(quote), "cyan"),
@@ -74,7 +90,7 @@ def answer_to_terminal(answer: Answer) -> RenderableType:
         )
         body = Padding(_quote_text(quote), (0, 0, 1, 2), style="")
         parts.extend([heading, _bar(body)])
-    return Group(*parts)
+    return parts
 
 
 def _quote_text(quote: Quote) -> Text:

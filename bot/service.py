@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.answer import Answer, ComposeSettings, Quote, compose
+from bot.answer import Answer, ComposeSettings, Judge, Quote, compose
+from bot.answer_judge import PassageJudge
 from bot.changelog import ChangeEntry
 from bot.chunking import Chunk
 from bot.citation import with_citations
@@ -33,6 +34,7 @@ from bot.conversation import (
     expanded_query,
     is_more_request,
 )
+from bot.decline_message import not_found_message
 from bot.embedding import Embedder
 from bot.errors import KnowledgeError, QuestionError
 from bot.index import DocumentRecord, IndexRecipe, SearchIndex
@@ -89,6 +91,7 @@ class QuoteService:
         self._warned = WarnedFiles(_warned_file(self.store))
         self._decline_by_generation: tuple[tuple[int, str], str] | None = None
         self.follow_ups = FollowUpSettings()  # bench/followup_cv.py varies it
+        self.judge = PassageJudge(self.embedder)
 
     @property
     def knowledge(self) -> Path:
@@ -203,7 +206,9 @@ class QuoteService:
         t1 = time.perf_counter()
         hits = self._rank(index, query, vector)
         t2 = time.perf_counter()
-        answer = _noted(self._compose(query if note else question, hits, index, limit=limit), note)
+        judge = self.judge.for_question(index, question, query, vector)
+        composed = self._compose(query if note else question, hits, index, limit=limit, judge=judge)
+        answer = _noted(composed, note)
         t3 = time.perf_counter()
         return answer, Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
@@ -270,10 +275,18 @@ class QuoteService:
         )
 
     def _compose(
-        self, question: str, hits: list[Hit], index: SearchIndex, *, limit: int | None = None
+        self,
+        question: str,
+        hits: list[Hit],
+        index: SearchIndex,
+        *,
+        limit: int | None = None,
+        judge: Judge | None = None,
     ) -> Answer:
         """Quotes with citations from `index` alone (decline message included), stamped with
-        its generation."""
+        its generation. With a `judge` (questions asked alone; follow-ups are judged by the
+        conversation instead), a question is also declined when its best passage is unlikely
+        to answer it, and every score is that calibrated probability."""
         retrieval = self.settings.retrieval
         answer = compose(
             question,
@@ -290,6 +303,9 @@ class QuoteService:
             decline_message=self.decline_message(index),
             limit=limit,
             foreign_names=_names_unknown_to(index, question),
+            judge=judge,
+            decline_below=self.judge.threshold,
+            not_found_message=not_found_message(question),
         )
         answer = with_citations(answer, index.manifest.documents)
         return dataclasses.replace(answer, generation=index.manifest.generation)

@@ -1,0 +1,158 @@
+"""Dump, once, what the answerability score is fitted on: per question, its best candidate passages.
+
+For every question of the dev sets (seed_dev, squad_dev, unanswerable_dev, SQuAD 2.0's own
+unanswerable questions of the two squad_dev articles) and of our own set
+(bench/data/answerability_own.jsonl, never used for fitting), the top candidates exactly as the
+service ranks them, with their raw evidence (cosines, keyword rank, sentence cosines, idf of the
+question's terms) and whether each contains an answer. Features are computed from this by
+bench/answerability_fit.py, so a change of feature needs no re-embedding.
+
+    .venv/bin/python bench/answerability_data.py [--out /tmp/decline/candidates.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import EVAL, ROOT, real_embedder, settings_for
+
+OWN = ROOT / "bench" / "data" / "answerability_own.jsonl"
+CANDIDATES = 3
+
+
+def article(question: str, docs: str | None, doc: str | None = None) -> str:
+    """The article a question is about: the fold it belongs to (documents are kept whole)."""
+    if doc:
+        return Path(doc).stem
+    if docs in (None, "seed"):
+        return "seed"
+    return "sky_united_kingdom" if "sky" in question.lower() else "normans"
+
+
+def load_sets() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+
+    def jsonl(path: Path, name: str, own: bool = False) -> None:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                docs = r.get("docs") or ("squad_dev" if name == "squad_dev" else "seed")
+                rows.append(
+                    {
+                        "set": name,
+                        "question": r["question"],
+                        "answers": r["answers"],
+                        "knowledge": "seed" if docs == "seed" else "squad_dev",
+                        "article": article(r["question"], docs, r.get("doc")),
+                        "own": own,
+                    }
+                )
+
+    jsonl(EVAL / "seed_dev.jsonl", "seed_dev")
+    jsonl(EVAL / "squad_dev" / "questions.jsonl", "squad_dev")
+    jsonl(EVAL / "unanswerable_dev.jsonl", "unanswerable_dev")
+    squad = json.loads((EVAL / "squad_dev" / "squad.json").read_text(encoding="utf-8"))
+    for entry in squad["data"]:
+        name = "normans" if entry["title"] == "Normans" else "sky_united_kingdom"
+        for paragraph in entry["paragraphs"]:
+            for qa in paragraph["qas"]:
+                if qa.get("is_impossible"):
+                    rows.append(
+                        {
+                            "set": "squad_impossible",
+                            "question": qa["question"],
+                            "answers": [],
+                            "knowledge": "squad_dev",
+                            "article": name,
+                            "own": False,
+                        }
+                    )
+    jsonl(OWN, "own", own=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=Path("/tmp/decline/candidates.json"))
+    args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    import numpy as np
+
+    from bot.answer import ComposeSettings, compose
+    from bot.answerability import without_focus
+    from bot.evaluation import contains_answer
+    from bot.service import QuoteService
+    from bot.text import keyword_tokens, sentence_spans
+
+    embedder = real_embedder()
+    folders = {"seed": ROOT / "knowledge", "squad_dev": EVAL / "squad_dev" / "docs"}
+    services = {}
+    for name, folder in folders.items():
+        service = QuoteService(
+            settings_for(folder, args.out.parent / f"idx-{name}"), embedder=embedder
+        )
+        service.refresh()
+        services[name] = service
+
+    sentence_vectors: dict[str, Any] = {}
+    rows = load_sets()
+    for number, row in enumerate(rows):
+        service = services[row["knowledge"]]
+        index = service.index
+        query, _ = service._prepare(row["question"])
+        vector, topic_vector = embedder.encode([query, without_focus(query)])
+        hits = service._rank(index, query, vector)
+        answer = compose(
+            row["question"],
+            hits,
+            index.chunk,
+            index.idf,
+            ComposeSettings(CANDIDATES, -1.0, 0.0, 0.0),
+            decline_message="",
+            limit=CANDIDATES,
+        )
+        by_span = {(index.chunk(h.chunk_id).source, index.chunk(h.chunk_id).start): h for h in hits}
+        best_keyword = max(hits, key=lambda h: h.keyword).chunk_id if hits else -1
+        candidates = []
+        for quote in answer.quotes:
+            hit = by_span[(quote.source, quote.start)]
+            sentences = [quote.text[s:e] for s, e in sentence_spans(quote.text)] or [quote.text]
+            missing = [s for s in sentences if s not in sentence_vectors]
+            if missing:
+                for s, v in zip(missing, embedder.encode(missing), strict=True):
+                    sentence_vectors[s] = v
+            cosines = [float(np.dot(sentence_vectors[s], vector)) for s in sentences]
+            topic = [float(np.dot(sentence_vectors[s], topic_vector)) for s in sentences]
+            candidates.append(
+                {
+                    "text": quote.text,
+                    "dense": hit.dense,
+                    "keyword": hit.keyword,
+                    "keyword_top": hit.chunk_id == best_keyword,
+                    "fact": hit.fact,
+                    "fused": hit.score,
+                    "sentence_cosine": max(cosines),
+                    "topic_sentence_cosine": max(topic),
+                    "hit": bool(row["answers"]) and contains_answer(quote.text, row["answers"]),
+                }
+            )
+        n = index.manifest.chunk_count
+        row["weights"] = index.idf(keyword_tokens(row["question"]))
+        row["unknown_idf"] = math.log(1 + (n + 0.5) / 0.5)
+        row["candidates"] = candidates
+        if number % 50 == 0:
+            print(f"{number}/{len(rows)}", file=sys.stderr)
+    args.out.write_text(json.dumps(rows), encoding="utf-8")
+    print(f"{len(rows)} questions -> {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

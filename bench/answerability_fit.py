@@ -1,0 +1,245 @@
+"""Fit the calibrated answerability score and its decline threshold, with held-out numbers.
+
+Reads the candidates dumped by bench/answerability_data.py. Each signal of bot/answerability.py
+is measured alone (AUC of "the top quote answers"), then a logistic regression over all of them
+is fitted (numpy, L2) with leave-one-article-out cross-validation: the three articles (the
+bundled one and the two squad_dev ones) are the folds, so every held-out number is on a document
+the model and its threshold never saw. The threshold is chosen inside each training fold as the
+highest one that wrongly declines at most TARGET_FALSE_DECLINE of the answerable questions.
+Our own questions (bench/data/answerability_own.jsonl) are never fitted on: a second check.
+
+    .venv/bin/python bench/answerability_fit.py [--write]   (--write: bot/answerability_model.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import ROOT
+from bot.answerability import FEATURES, Evidence, features
+from bot.calibration import fit_logistic
+
+TARGET_FALSE_DECLINE = 0.015
+# Signals the model uses: the others are measured (AUC below) but left out, because they add
+# nothing held-out beside these (dense ~ sentence_cosine, sentence_coverage ~ coverage,
+# focus_unknown ~ unknown_share) or never vary without a document-structure intent (fact).
+USED = (
+    "sentence_cosine",
+    "coverage",
+    "unknown_share",
+    "focus_missing",
+    "type_missing",
+    "focus_gain",
+    "keyword_top",
+)
+L2 = 1.0
+BINS = 10
+MODEL = ROOT / "bot" / "answerability_model.json"
+
+
+def candidate_features(row: dict[str, Any], candidate: dict[str, Any]) -> list[float]:
+    """All FEATURES of a candidate, in order."""
+    evidence = Evidence(
+        row["question"],
+        candidate["text"],
+        candidate["dense"],
+        candidate["sentence_cosine"],
+        candidate["topic_sentence_cosine"],
+        candidate["keyword_top"],
+        candidate["fact"],
+    )
+    values = features(evidence, row["weights"], row["unknown_idf"])
+    return [values[name] for name in FEATURES]
+
+
+def matrices(rows: list[dict[str, Any]], all_candidates: bool) -> tuple[np.ndarray, np.ndarray]:
+    x, y = [], []
+    for row in rows:
+        for candidate in row["candidates"] if all_candidates else row["candidates"][:1]:
+            x.append(candidate_features(row, candidate))
+            y.append(float(candidate["hit"]))
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def top(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    return matrices(rows, all_candidates=False)
+
+
+def auc(score: np.ndarray, y: np.ndarray) -> float:
+    positive, negative = score[y == 1], score[y == 0]
+    if not len(positive) or not len(negative):
+        return float("nan")
+    wins = (positive[:, None] > negative[None, :]).sum() + 0.5 * (
+        positive[:, None] == negative[None, :]
+    ).sum()
+    return float(wins / (len(positive) * len(negative)))
+
+
+def choose_threshold(p: np.ndarray, answerable: np.ndarray) -> float:
+    """The highest threshold declining at most TARGET_FALSE_DECLINE of the answerable questions."""
+    ranked = np.sort(p[answerable])
+    allowed = int(np.floor(TARGET_FALSE_DECLINE * len(ranked)))
+    return float(ranked[allowed]) if allowed < len(ranked) else 0.5
+
+
+def reliability(p: np.ndarray, y: np.ndarray) -> tuple[list[tuple[str, int, float, float]], float]:
+    """Rows (bin, count, mean predicted, share correct) and the expected calibration error."""
+    table, ece = [], 0.0
+    for b in range(BINS):
+        low, high = b / BINS, (b + 1) / BINS
+        inside = (p >= low) & ((p < high) if b < BINS - 1 else (p <= high))
+        if inside.any():
+            table.append(
+                (
+                    f"{low:.1f}-{high:.1f}",
+                    int(inside.sum()),
+                    float(p[inside].mean()),
+                    float(y[inside].mean()),
+                )
+            )
+            ece += inside.sum() / len(p) * abs(p[inside].mean() - y[inside].mean())
+    return table, float(ece)
+
+
+def report_sets(rows: list[dict[str, Any]], p: np.ndarray, threshold: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in sorted({r["set"] for r in rows}):
+        idx = [i for i, r in enumerate(rows) if r["set"] == name]
+        answerable = [i for i in idx if rows[i]["answers"]]
+        unanswerable = [i for i in idx if not rows[i]["answers"]]
+        declined = lambda ids: int(sum(p[i] < threshold for i in ids))  # noqa: E731
+        hits1 = sum(p[i] >= threshold and rows[i]["candidates"][0]["hit"] for i in answerable)
+        out[name] = {
+            "answerable": len(answerable),
+            "answerable_declined": declined(answerable),
+            "hit_at_1": round(hits1 / len(answerable), 4) if answerable else None,
+            "unanswerable": len(unanswerable),
+            "unanswerable_declined": declined(unanswerable),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=Path("/tmp/decline/candidates.json"))
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--all-candidates", action="store_true", help="fit on every candidate")
+    parser.add_argument("--use", default=",".join(USED), help="comma-separated features to use")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--fit-impossible",
+        action="store_true",
+        help="also fit on SQuAD 2.0's unanswerable questions (by default only reported)",
+    )
+    args = parser.parse_args()
+    rows = [r for r in json.loads(args.data.read_text()) if r["candidates"]]
+    dev = [r for r in rows if not r["own"]]
+    own = [r for r in rows if r["own"]]
+    keep = [FEATURES.index(name) for name in args.use.split(",")]
+    names = [FEATURES[i] for i in keep]
+    # Passages chosen by a document-structure intent get a fixed probability (their accuracy).
+    facts = [r for r in dev if r["candidates"][0]["fact"]]
+    fact_probability = (sum(r["candidates"][0]["hit"] for r in facts) + 1) / (len(facts) + 2)
+    dev = [r for r in dev if not r["candidates"][0]["fact"]]
+    fitted = [r for r in dev if args.fit_impossible or r["set"] != "squad_impossible"]
+    print(f"{len(facts)} questions answered by an intent: fact_probability {fact_probability:.3f}")
+    all_candidates = args.all_candidates
+
+    x_top, y_top = top(dev)
+    print("signal alone: AUC of 'top quote answers' over the dev questions")
+    for i, name in enumerate(FEATURES):
+        print(f"  {name:18s} {auc(x_top[:, i], y_top):.3f}")
+
+    # Leave-one-article-out: fit and choose the threshold without the held-out article.
+    articles = sorted({r["article"] for r in dev})
+    held_p = np.zeros(len(dev))
+    held_decline = np.zeros(len(dev), dtype=bool)
+    for article in articles:
+        train = [r for r in fitted if r["article"] != article]
+        test_idx = [i for i, r in enumerate(dev) if r["article"] == article]
+        x, y = matrices(train, all_candidates)
+        model = fit_logistic(x[:, keep], y, names, l2=L2)
+        xt, _ = top(train)
+        p_train = model.probabilities(xt[:, keep])
+        answerable = np.array([bool(r["answers"]) for r in train])
+        threshold = choose_threshold(p_train, answerable)
+        model = replace(model, threshold=threshold)
+        xh, _ = top([dev[i] for i in test_idx])
+        p_held = model.probabilities(xh[:, keep])
+        for j, i in enumerate(test_idx):
+            held_p[i] = p_held[j]
+            held_decline[i] = p_held[j] < threshold
+        print(f"fold without {article}: threshold {threshold:.3f}")
+
+    x, y = matrices(fitted, all_candidates)
+    final = fit_logistic(x[:, keep], y, names, l2=L2)
+    p_in = final.probabilities(x_top[:, keep])
+    answerable = np.array([bool(r["answers"]) and r in fitted for r in dev])
+    threshold = choose_threshold(p_in, answerable)
+    final = replace(final, threshold=threshold, fact_probability=fact_probability)
+    print(f"\nfinal threshold (all dev): {threshold:.3f}")
+    for name, c in zip(final.names, final.coefficients, strict=True):
+        print(f"  {name:18s} {c:+.3f}")
+    print(f"  intercept          {final.intercept:+.3f}")
+
+    results: dict[str, Any] = {"features": names, "threshold": threshold}
+    for label, p, decline_at in (("held-out", held_p, None), ("in-sample", p_in, threshold)):
+        table, ece = reliability(p, y_top)
+        print(f"\n{label}: AUC {auc(p, y_top):.3f}, ECE {ece:.3f}")
+        print("  bin       n   mean p  share correct")
+        for b, n, mp, share in table:
+            print(f"  {b}  {n:4d}  {mp:.3f}   {share:.3f}")
+        if decline_at is None:
+            # held-out: each article judged by its own fold's threshold
+            pseudo = np.where(held_decline, -1.0, 1.0)
+            sets = report_sets(dev, pseudo, 0.0)
+        else:
+            sets = report_sets(dev, p, decline_at)
+        for name, s in sets.items():
+            print(f"  {name:18s} {s}")
+        results[label] = {"ece": ece, "auc": auc(p, y_top), "reliability": table, "sets": sets}
+
+    xo, yo = top(own)
+    po = final.probabilities(xo[:, keep])
+    table, ece = reliability(po, yo)
+    own_sets = {}
+    for knowledge in ("seed", "squad_dev"):
+        idx = [i for i, r in enumerate(own) if r["knowledge"] == knowledge]
+        ans = [i for i in idx if own[i]["answers"]]
+        una = [i for i in idx if not own[i]["answers"]]
+        own_sets[knowledge] = {
+            "answerable": len(ans),
+            "answerable_declined": int(sum(po[i] < threshold for i in ans)),
+            "hit_at_1": sum(po[i] >= threshold and own[i]["candidates"][0]["hit"] for i in ans)
+            / len(ans),
+            "unanswerable": len(una),
+            "unanswerable_declined": int(sum(po[i] < threshold for i in una)),
+        }
+    print(f"\nown questions (never fitted on): ECE {ece:.3f}")
+    for k, s in own_sets.items():
+        print(f"  {k:18s} {s}")
+    for i, r in enumerate(own):
+        wrong = (po[i] < threshold) == bool(r["answers"])
+        if wrong:
+            print(
+                f"    {'declined' if po[i] < threshold else 'answered'} p={po[i]:.2f}: {r['question']}"
+            )
+    results["own"] = {"ece": ece, "sets": own_sets, "reliability": table}
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    if args.write:
+        final.save(MODEL)
+        print(f"wrote {MODEL}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Signals of whether a passage answers a question, as numbers for the calibrated score.
+
+Retrieval finds the passage most *about* a question; a question about the documents' own subject
+that they do not answer ("Who is the mayor of Jingzhou?") still finds a passage about Jingzhou.
+These cheap signals look for what the question *asks for*: its words in the passage and in the
+documents at all, an answer of the asked-for type (a number, a date, a name), the sentence that
+says it. `bot.calibration` turns them into a probability. Pure functions; no model is loaded here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.intents import proper_names
+from bot.text import STOPWORDS, keyword_tokens, sentence_spans
+
+# The order of FEATURES is the order of the coefficients stored in answerability_model.json.
+FEATURES = (
+    "dense",  # cosine between the question and the whole passage
+    "sentence_cosine",  # best cosine between the question and one sentence of the passage
+    "coverage",  # idf-weighted share of the question's terms that occur in the passage
+    "sentence_coverage",  # the same share in the passage's best sentence
+    "unknown_share",  # idf-weighted share of the question's terms found in no document
+    "focus_missing",  # the thing asked for ("mayor", "GDP") is absent from the passage
+    "focus_unknown",  # ... and from every document
+    "type_missing",  # the best sentence holds no answer of the asked-for type (number, date, name)
+    "focus_gain",  # sentence_cosine less the same cosine for the question without its focus
+    "keyword_top",  # the passage is the best keyword (BM25) match of the question
+    "fact",  # a document-structure intent (byline, date, "the third measure") chose it
+)
+
+NUMBER, DATE, NAME, PLACE = "number", "date", "name", "place"
+
+_TYPE_QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        DATE,
+        re.compile(
+            r"\bwhen\b|\b(what|which|in what|by what)\s+(year|years|date|century|decade|month|"
+            r"day|time|period|era|age)\b|\bhow long ago\b",
+            re.I,
+        ),
+    ),
+    (
+        NUMBER,
+        re.compile(
+            r"\bhow\s+(many|much|long|tall|high|old|far|big|large|often|wide|deep|heavy)\b|"
+            r"\b(what|which)\b[^?.]{0,20}?\b(percentage|percent|proportion|number|amount|"
+            r"population|size|area|length|height|price|cost|fee|revenue|profit|income|salary|"
+            r"budget|total|gdp)\b",
+            re.I,
+        ),
+    ),
+    (NAME, re.compile(r"\b(who|whom|whose)\b", re.I)),
+    (
+        PLACE,
+        re.compile(
+            r"\bwhere\b|\b(what|which|in what)\s+(country|countries|city|cities|town|region|"
+            r"place|province|island|continent|state)\b",
+            re.I,
+        ),
+    ),
+)
+
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|half|"
+    r"quarter|double|twice"
+)
+_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
+_MONTH = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DATE_TEXT = re.compile(
+    rf"\b\d{{3,4}}s?\b|\b\d{{1,2}}(st|nd|rd|th)\s+centur|\bcentur(y|ies)\b|\b({_MONTH})\b|"
+    r"\b\d{1,2}:\d{2}\b|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
+    r"\b(yesterday|today|decades?|years? ago|medieval|ancient)\b",
+    re.I,
+)
+_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|how|why)\b", re.I)
+_CAPITALISED = re.compile(r"(?<![.!?:]\s)(?<!^)(?<!\n)\b[A-Z][\w'’-]+")
+
+# Words that name the kind of answer rather than the thing asked about ("what year", "how many").
+_TYPE_WORDS = frozenset(
+    keyword_tokens(
+        "year years date century decade month day time period many much number amount kind "
+        "type name percentage percent people person place country city long tall old"
+    )
+    # ... and words about the document rather than its subject ("according to the article").
+    + keyword_tokens("article document text passage page story mentioned according describe")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What is known about one candidate passage for one question."""
+
+    question: str
+    passage: str
+    dense: float
+    sentence_cosine: float
+    topic_sentence_cosine: float  # the best sentence's cosine to without_focus(question)
+    keyword_top: bool
+    fact: bool
+
+
+def answer_type(question: str) -> str | None:
+    """The kind of answer the question asks for (NUMBER, DATE, NAME, PLACE), or None."""
+    found = [(m.start(), kind) for kind, rx in _TYPE_QUESTIONS if (m := rx.search(question))]
+    return min(found)[1] if found else None
+
+
+def holds_type(text: str, kind: str | None, question: str) -> bool:
+    """Whether `text` can hold an answer of `kind`: a number, a date, a name not in the question."""
+    if kind is None:
+        return True
+    if kind == NUMBER:
+        return bool(_NUMBER.search(text))
+    if kind == DATE:
+        return bool(_DATE_TEXT.search(text))
+    asked = {w.lower() for w in re.findall(r"\w+", question)}
+    return any(m.group().lower() not in asked for m in _CAPITALISED.finditer(text))
+
+
+def focus_terms(question: str) -> list[str]:
+    """The thing asked for: the first run of content words after the question word, less the
+    question's names and words for the answer's kind ("Who is the party secretary of X?" ->
+    party, secretary; "How many people live in X?" -> people, live; "What is X's GDP?" -> GDP).
+
+    Stemmed like the keyword index, so it can be looked up in passages and in idf.
+    """
+    match = _WH.search(question)
+    rest = question[match.end() :] if match else question
+    names = {t for n in proper_names(question) for t in keyword_tokens(n)}
+    run: list[str] = []
+    for word in re.findall(r"\w+(?:['’]\w+)*", rest):
+        stems = [t for t in keyword_tokens(word) if t not in names and t not in _TYPE_WORDS]
+        if stems:
+            run.extend(stems)
+        elif run and (keyword_tokens(word) or word.lower() in STOPWORDS):
+            break  # the run ended at a stopword or a name
+    return run
+
+
+def without_focus(question: str) -> str:
+    """The question with the words of its focus taken out ("Who is the mayor of Jingzhou?" ->
+    "Who is the of Jingzhou?"): how close a sentence is to this, against how close it is to
+    the whole question, tells whether the sentence speaks of the thing asked for (or a close
+    paraphrase of it) or only of the question's topic."""
+    focus = set(focus_terms(question))
+    if not focus:
+        return question
+    kept = [
+        m.group()
+        for m in re.finditer(r"\S+", question)
+        if not focus.intersection(keyword_tokens(m.group()))
+    ]
+    return " ".join(kept)
+
+
+def coverage(text: str, tokens: Sequence[str], weights: Mapping[str, float]) -> float:
+    """Share of the question's terms, weighted by idf, that occur in `text`."""
+    wanted = set(tokens)
+    total = sum(weights.get(t, 1.0) for t in wanted)
+    if total <= 0:
+        return 0.0
+    present = wanted.intersection(keyword_tokens(text))
+    return sum(weights.get(t, 1.0) for t in present) / total
+
+
+def best_sentence(text: str, tokens: Sequence[str], weights: Mapping[str, float]) -> str:
+    """The sentence of `text` sharing the most idf weight with the question (the highlight)."""
+    best = ("", -1.0)
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        score = coverage(sentence, tokens, weights)
+        if score > best[1]:
+            best = (sentence, score)
+    return best[0] or text
+
+
+def unknown_share(tokens: Sequence[str], weights: Mapping[str, float], unknown_idf: float) -> float:
+    """Idf-weighted share of the question's terms that no passage contains (idf at its maximum)."""
+    wanted = set(tokens)
+    total = sum(weights.get(t, 1.0) for t in wanted)
+    if total <= 0:
+        return 0.0
+    absent = [t for t in wanted if weights.get(t, 0.0) >= unknown_idf - 1e-9]
+    return sum(weights[t] for t in absent) / total
+
+
+def features(
+    evidence: Evidence, weights: Mapping[str, float], unknown_idf: float
+) -> dict[str, float]:
+    """Every signal in FEATURES for one candidate. `weights` holds the idf of the question's
+    terms; `unknown_idf` is the idf of a term found in no passage."""
+    question, passage = evidence.question, evidence.passage
+    tokens = content_tokens(question)
+    sentence = best_sentence(passage, tokens, weights)
+    kind = answer_type(question)
+    focus = focus_terms(question)
+    passage_tokens = set(keyword_tokens(passage))
+    unknown = [t for t in focus if weights.get(t, 0.0) >= unknown_idf - 1e-9]
+    values = (
+        evidence.dense,
+        evidence.sentence_cosine,
+        coverage(passage, tokens, weights),
+        coverage(sentence, tokens, weights),
+        unknown_share(tokens, weights, unknown_idf),
+        float(bool(focus) and not passage_tokens.issuperset(focus)),
+        float(bool(unknown)),
+        float(not holds_type(sentence, kind, question)),
+        evidence.sentence_cosine - evidence.topic_sentence_cosine,
+        float(evidence.keyword_top),
+        float(evidence.fact),
+    )
+    return dict(zip(FEATURES, values, strict=True))
+
+
+def content_tokens(question: str) -> list[str]:
+    """The question's keyword tokens less the words that only say what kind of answer it wants
+    ("how many", "what year"): those are rarely in the passage that answers."""
+    return [t for t in keyword_tokens(question) if t not in _TYPE_WORDS]

@@ -1,0 +1,103 @@
+"""Say what was not found, in the question's own words: "My documents don't say who the mayor
+of Jingzhou is." A reader then knows the bot understood the question and that the documents,
+not the search, are silent. Rule-based on purpose: a wrong guess falls back to quoting the
+question, never to invented words."""
+
+from __future__ import annotations
+
+import re
+
+_WH = r"(?:what|which|who|whom|whose|when|where|why|how(?:\s+(?:many|much|long|old|tall|far|often|big))?)"
+_BE = r"(?:is|are|was|were)"
+_MODAL = r"(?:will|would|can|could|should|shall|may|might|must|has|have|had)"
+# "Who is the mayor of X?" -> "who the mayor of X is"; "When will the buildings be finished?"
+# -> "when the buildings will be finished"; a wh-word that is the subject stays as it is.
+_INVERTED = re.compile(
+    rf"^(?P<wh>{_WH}(?:\s+\w+)?)\s+(?P<aux>{_BE}|{_MODAL})\s+(?P<rest>.+)$", re.I
+)
+_SUBJECT = re.compile(rf"^(?P<wh>{_WH})\s+(?P<rest>(?!does\b|do\b|did\b).+)$", re.I)
+_YES_NO = re.compile(rf"^(?P<aux>{_BE}|{_MODAL})\s+(?P<rest>.+)$", re.I)
+_DO = re.compile(r"\b(do|does|did)\b", re.I)
+_PARTICIPLE = re.compile(r"(?:\w+ly\s+)?\w{3,}(?:ed|en)(?:\s+.*)?", re.I)
+_SUBJECT_WORDS = {"a", "an", "the", "this", "that", "these", "those", "his", "her", "its", "their"}
+
+
+def not_found_message(question: str) -> str:
+    """The decline message for a question the documents do not answer."""
+    clause = _indirect(" ".join(question.split()).rstrip(" ?.!"))
+    if clause:
+        return f"My documents don't say {clause}."
+    shown = " ".join(question.split())
+    if len(shown) > 200:
+        shown = shown[:199].rstrip() + "…"
+    return f"My documents don't answer “{shown}”."
+
+
+def _indirect(question: str) -> str | None:
+    """The question as an indirect clause, or None when its form is not one we can turn."""
+    if not question or len(question) > 200:
+        return None
+    match = _INVERTED.match(question)
+    if match:
+        wh, aux, rest = match["wh"], match["aux"], match["rest"]
+        words = wh.split()
+        if len(words) > 1 and _PARTICIPLE.fullmatch(rest):
+            # "Which villages were praised": the wh-phrase is the subject, keep the order.
+            return _lower_first(f"{wh} {aux} {rest}")
+        head, _, tail = rest.partition(" ")
+        if aux.lower() in ("is", "are", "was", "were") and tail and head.lower() not in ("there",):
+            return _lower_first(f"{wh} {_subject_then(rest, aux)}")
+        if head.lower() == "there":
+            return _lower_first(f"{wh} there {aux} {tail}".strip())
+        return _lower_first(f"{wh} {_subject_then(rest, aux)}")
+    match = _SUBJECT.match(question)
+    if (
+        match
+        and not _DO.search(question)
+        and not match["wh"].lower().startswith(("when", "where", "why"))
+    ):
+        return _lower_first(question)  # "Who founded the party" -> "who founded the party"
+    match = _YES_NO.match(question)
+    if match:
+        return "whether " + _subject_then(match["rest"], match["aux"])
+    return None
+
+
+def _subject_then(rest: str, aux: str) -> str:
+    """Put the auxiliary after the subject: the subject is taken to run up to the first verb-like
+    word after a determiner phrase; without a better parse, a be-verb goes last when the rest is
+    a noun phrase ("the mayor of X" -> "the mayor of X is")."""
+    aux = aux.lower()
+    words = rest.split()
+    if aux in ("is", "are", "was", "were"):
+        # Passive or progressive ("was Jingzhou founded", "are they living"): aux before the
+        # participle; otherwise (a noun phrase) at the end.
+        for i, word in enumerate(words[1:], start=1):
+            if (
+                re.fullmatch(r"[a-z]{3,}(ed|en)|[a-z]{3,}ing", word)
+                and words[i - 1].lower() not in _SUBJECT_WORDS
+            ):
+                return " ".join([*words[:i], aux, *words[i:]])
+        return f"{rest} {aux}"
+    # Modal: "will the new buildings be finished" -> "the new buildings will be finished"
+    for i, word in enumerate(words):
+        if word.lower() in ("be", "have", "been", "do") or (
+            i > 0
+            and re.fullmatch(r"\w+", word)
+            and word.islower()
+            and words[i - 1].lower() not in _SUBJECT_WORDS
+            and _looks_verb(word)
+        ):
+            return " ".join([*words[:i], aux, *words[i:]])
+    return f"{rest} {aux}"
+
+
+def _looks_verb(word: str) -> bool:
+    return word.lower() in ("be", "have", "do", "get", "make", "go", "come", "take", "give")
+
+
+def _lower_first(text: str) -> str:
+    first, _, rest = text.partition(" ")
+    if first.isupper() and len(first) > 1:
+        return text
+    return (first[:1].lower() + first[1:] + (" " + rest if rest else "")).strip()
