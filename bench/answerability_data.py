@@ -87,7 +87,7 @@ def main() -> None:
     import numpy as np
 
     from bot.answer import ComposeSettings, compose
-    from bot.answerability import without_focus
+    from bot.answerability import focus_match, focus_words, passage_words, without_focus
     from bot.evaluation import contains_answer
     from bot.service import QuoteService
     from bot.text import keyword_tokens, sentence_spans
@@ -103,6 +103,15 @@ def main() -> None:
         services[name] = service
 
     sentence_vectors: dict[str, Any] = {}
+    word_vectors: dict[str, Any] = {}
+
+    def embed_words(items: list[str]) -> Any:
+        missing = [w for w in dict.fromkeys(items) if w not in word_vectors]
+        if missing:
+            for w, v in zip(missing, embedder.encode(missing), strict=True):
+                word_vectors[w] = v
+        return np.asarray([word_vectors[w] for w in items]).reshape(len(items), embedder.dimension)
+
     rows = load_sets()
     for number, row in enumerate(rows):
         service = services[row["knowledge"]]
@@ -119,8 +128,8 @@ def main() -> None:
             decline_message="",
             limit=CANDIDATES,
         )
+        focus = embed_words([w.lower() for w in focus_words(row["question"])])
         by_span = {(index.chunk(h.chunk_id).source, index.chunk(h.chunk_id).start): h for h in hits}
-        best_keyword = max(hits, key=lambda h: h.keyword).chunk_id if hits else -1
         candidates = []
         for quote in answer.quotes:
             hit = by_span[(quote.source, quote.start)]
@@ -136,11 +145,12 @@ def main() -> None:
                     "text": quote.text,
                     "dense": hit.dense,
                     "keyword": hit.keyword,
-                    "keyword_top": hit.chunk_id == best_keyword,
+                    "keyword_top": hit.keyword >= 1.0 - 1e-6,
                     "fact": hit.fact,
                     "fused": hit.score,
                     "sentence_cosine": max(cosines),
                     "topic_sentence_cosine": max(topic),
+                    "focus_match": focus_match(focus, embed_words(passage_words(quote.text))),
                     "hit": bool(row["answers"]) and contains_answer(quote.text, row["answers"]),
                 }
             )

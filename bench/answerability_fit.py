@@ -33,16 +33,15 @@ TARGET_FALSE_DECLINE = 0.015
 # nothing held-out beside these (dense ~ sentence_cosine, sentence_coverage ~ coverage,
 # focus_unknown ~ unknown_share) or never vary without a document-structure intent (fact).
 USED = (
-    "sentence_cosine",
     "coverage",
     "unknown_share",
-    "focus_missing",
     "type_missing",
     "focus_gain",
-    "keyword_top",
+    "focus_match",
 )
 L2 = 1.0
 BINS = 10
+LABEL = "hit"  # what is fitted: "hit" (the quote answers) or "answerable" (the question is)
 MODEL = ROOT / "bot" / "answerability_model.json"
 
 
@@ -56,6 +55,7 @@ def candidate_features(row: dict[str, Any], candidate: dict[str, Any]) -> list[f
         candidate["topic_sentence_cosine"],
         candidate["keyword_top"],
         candidate["fact"],
+        candidate["focus_match"],
     )
     values = features(evidence, row["weights"], row["unknown_idf"])
     return [values[name] for name in FEATURES]
@@ -66,7 +66,7 @@ def matrices(rows: list[dict[str, Any]], all_candidates: bool) -> tuple[np.ndarr
     for row in rows:
         for candidate in row["candidates"] if all_candidates else row["candidates"][:1]:
             x.append(candidate_features(row, candidate))
-            y.append(float(candidate["hit"]))
+            y.append(float(candidate["hit"] if LABEL == "hit" else bool(row["answers"])))
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
 
@@ -140,7 +140,10 @@ def main() -> None:
         action="store_true",
         help="also fit on SQuAD 2.0's unanswerable questions (by default only reported)",
     )
+    parser.add_argument("--label", choices=("hit", "answerable"), default="hit")
     args = parser.parse_args()
+    global LABEL
+    LABEL = args.label
     rows = [r for r in json.loads(args.data.read_text()) if r["candidates"]]
     dev = [r for r in rows if not r["own"]]
     own = [r for r in rows if r["own"]]

@@ -11,26 +11,33 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from bot.answer import Judge
-from bot.answerability import Evidence, features, without_focus
+from bot.answerability import (
+    Evidence,
+    features,
+    focus_match,
+    focus_words,
+    passage_words,
+    without_focus,
+)
 from bot.calibration import Calibration, bundled
 from bot.embedding import Embedder
 from bot.index import SearchIndex
 from bot.retrieval import Hit
 from bot.text import keyword_tokens, sentence_spans
 
-CACHED_PASSAGES = 4096
+CACHED_PASSAGES = 4096  # sentence and word embeddings of this many passages (~1.5 kB each)
 
 
 class PassageJudge:
     def __init__(self, embedder: Embedder, calibration: Calibration | None = None) -> None:
         self._embedder = embedder
         self.calibration = calibration or bundled()
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -46,38 +53,52 @@ class PassageJudge:
         n = index.manifest.chunk_count
         unknown_idf = math.log(1 + (n + 0.5) / 0.5)  # the idf of a term no passage contains
         vector = np.asarray(query_vector, dtype=np.float32)
-        topic: list[np.ndarray] = []  # embedded on first use: a decline by relevance needs none
+        focus = [w.lower() for w in focus_words(question)]
+        # Embedded on first use: a question declined as off-topic needs neither.
+        embedded: list[np.ndarray] = []
 
         def judge(hit: Hit) -> float:
             if hit.fact:
                 return self.calibration.fact_probability
-            if not topic:
-                topic.append(self._embedder.encode([without_focus(query)])[0])
+            if not embedded:
+                vectors = self._embedder.encode([without_focus(query), *focus])
+                embedded.extend([vectors[0], vectors[1:].reshape(len(focus), vectors.shape[1])])
+            topic, focus_vectors = embedded
             text = index.chunk(hit.chunk_id).text
-            sentences = self._sentence_vectors(text)
+            sentences = self._cached("s", text, _sentences)
+            words = self._cached("w", text, passage_words)
             evidence = Evidence(
                 question,
                 text,
                 hit.dense,
                 float(np.max(sentences @ vector)),
-                float(np.max(sentences @ topic[0])),
+                float(np.max(sentences @ topic)),
                 keyword_top=hit.keyword >= 1.0 - 1e-6,
                 fact=hit.fact,
+                focus_match=focus_match(focus_vectors, words),
             )
             return self.calibration.probability(features(evidence, weights, unknown_idf))
 
         return judge
 
-    def _sentence_vectors(self, text: str) -> np.ndarray:
+    def _cached(self, kind: str, text: str, pieces: Callable[[str], list[str]]) -> np.ndarray:
+        """Embeddings of the pieces (sentences, words) of a passage, kept per passage text."""
+        key = (kind, text)
         with self._lock:
-            cached = self._vectors.get(text)
+            cached = self._vectors.get(key)
             if cached is not None:
-                self._vectors.move_to_end(text)
+                self._vectors.move_to_end(key)
                 return cached
-        sentences = [text[s:e] for s, e in sentence_spans(text)] or [text]
-        vectors = np.asarray(self._embedder.encode(sentences), dtype=np.float32)
+        parts = pieces(text)
+        vectors = np.asarray(self._embedder.encode(parts), dtype=np.float32).reshape(
+            len(parts), self._embedder.dimension
+        )
         with self._lock:
-            self._vectors[text] = vectors
+            self._vectors[key] = vectors
             while len(self._vectors) > CACHED_PASSAGES:
                 self._vectors.popitem(last=False)
         return vectors
+
+
+def _sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)] or [text]

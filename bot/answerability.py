@@ -13,8 +13,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from bot.intents import proper_names
-from bot.text import STOPWORDS, keyword_tokens, sentence_spans
+from bot.text import STOPWORDS, keyword_tokens, sentence_spans, words
 
 # The order of FEATURES is the order of the coefficients stored in answerability_model.json.
 FEATURES = (
@@ -27,6 +29,7 @@ FEATURES = (
     "focus_unknown",  # ... and from every document
     "type_missing",  # the best sentence holds no answer of the asked-for type (number, date, name)
     "focus_gain",  # sentence_cosine less the same cosine for the question without its focus
+    "focus_match",  # closest passage words to the focus words, by embedding (see focus_match)
     "keyword_top",  # the passage is the best keyword (BM25) match of the question
     "fact",  # a document-structure intent (byline, date, "the third measure") chose it
 )
@@ -80,7 +83,7 @@ _DATE_TEXT = re.compile(
     re.I,
 )
 _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|how|why)\b", re.I)
-_CAPITALISED = re.compile(r"(?<![.!?:]\s)(?<!^)(?<!\n)\b[A-Z][\w'’-]+")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
 
 # Words that name the kind of answer rather than the thing asked about ("what year", "how many").
 _TYPE_WORDS = frozenset(
@@ -104,6 +107,7 @@ class Evidence:
     topic_sentence_cosine: float  # the best sentence's cosine to without_focus(question)
     keyword_top: bool
     fact: bool
+    focus_match: float = 1.0  # focus_match() of the focus words against the passage's words
 
 
 def answer_type(question: str) -> str | None:
@@ -121,15 +125,16 @@ def holds_type(text: str, kind: str | None, question: str) -> bool:
     if kind == DATE:
         return bool(_DATE_TEXT.search(text))
     asked = {w.lower() for w in re.findall(r"\w+", question)}
-    return any(m.group().lower() not in asked for m in _CAPITALISED.finditer(text))
+    return any(
+        (word := m.group().lower()) not in asked and word not in STOPWORDS
+        for m in _CAPITALISED.finditer(text)
+    )
 
 
-def focus_terms(question: str) -> list[str]:
+def focus_words(question: str) -> list[str]:
     """The thing asked for: the first run of content words after the question word, less the
     question's names and words for the answer's kind ("Who is the party secretary of X?" ->
     party, secretary; "How many people live in X?" -> people, live; "What is X's GDP?" -> GDP).
-
-    Stemmed like the keyword index, so it can be looked up in passages and in idf.
     """
     match = _WH.search(question)
     rest = question[match.end() :] if match else question
@@ -138,10 +143,32 @@ def focus_terms(question: str) -> list[str]:
     for word in re.findall(r"\w+(?:['’]\w+)*", rest):
         stems = [t for t in keyword_tokens(word) if t not in names and t not in _TYPE_WORDS]
         if stems:
-            run.extend(stems)
+            run.append(word)
         elif run and (keyword_tokens(word) or word.lower() in STOPWORDS):
             break  # the run ended at a stopword or a name
     return run
+
+
+def focus_terms(question: str) -> list[str]:
+    """focus_words stemmed like the keyword index, to look them up in passages and in idf."""
+    return [t for w in focus_words(question) for t in keyword_tokens(w)]
+
+
+def passage_words(text: str) -> list[str]:
+    """The distinct content words of a passage, lower-cased (what a focus word is matched to)."""
+    return list(dict.fromkeys(w for w in words(text) if w not in STOPWORDS and not w.isdigit()))
+
+
+def focus_match(focus: np.ndarray, passage: np.ndarray) -> float:
+    """How well the passage's words cover the focus words: for each focus word its closest
+    passage word (cosine of the words' embeddings), the worst of these. A close paraphrase
+    ("fled" for "flee", "killed" for "died") scores high, a missing notion ("mayor") low;
+    1 when the question has no focus."""
+    if not len(focus):
+        return 1.0
+    if not len(passage):
+        return 0.0
+    return float((focus @ passage.T).max(axis=1).min())
 
 
 def without_focus(question: str) -> str:
@@ -161,24 +188,73 @@ def without_focus(question: str) -> str:
 
 
 def coverage(text: str, tokens: Sequence[str], weights: Mapping[str, float]) -> float:
-    """Share of the question's terms, weighted by idf, that occur in `text`."""
+    """Share of the question's terms, weighted by idf, that occur in `text` (or a misspelling,
+    accented or inflected form of them: see `close_enough`)."""
     wanted = set(tokens)
     total = sum(weights.get(t, 1.0) for t in wanted)
     if total <= 0:
         return 0.0
-    present = wanted.intersection(keyword_tokens(text))
+    own = set(keyword_tokens(text))
+    present = [t for t in wanted if t in own or any(close_enough(t, o) for o in own)]
     return sum(weights.get(t, 1.0) for t in present) / total
+
+
+def close_enough(a: str, b: str) -> bool:
+    """Two stems of one word: same but for accents, or long and one edit apart, or sharing a
+    long beginning ("purhcas"/"purchas", "fiancé"/"fiance", "broadcast"/"broadcaster")."""
+    if len(a) < 5 or len(b) < 5:
+        return False
+    a, b = _fold(a), _fold(b)
+    if a == b or _common_prefix(a, b) >= 6:
+        return True
+    return abs(len(a) - len(b)) <= 1 and _one_edit(a, b)
+
+
+def _fold(word: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """At most one insertion, deletion, substitution or swap of neighbours."""
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diff) <= 1:
+            return True
+        i, j = diff[0], diff[-1]
+        return len(diff) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def best_sentence(text: str, tokens: Sequence[str], weights: Mapping[str, float]) -> str:
     """The sentence of `text` sharing the most idf weight with the question (the highlight)."""
-    best = ("", -1.0)
-    for start, end in sentence_spans(text):
-        sentence = text[start:end]
-        score = coverage(sentence, tokens, weights)
-        if score > best[1]:
-            best = (sentence, score)
-    return best[0] or text
+    return best_window(text, tokens, weights, 0)
+
+
+def best_window(
+    text: str, tokens: Sequence[str], weights: Mapping[str, float], around: int = 1
+) -> str:
+    """The best sentence (as `best_sentence`) with `around` sentences either side: where its
+    answer is ("In April 1191 ... The storm hit ..." answers "what year did the storm hit?")."""
+    spans = list(sentence_spans(text))
+    if not spans:
+        return text
+    scores = [coverage(text[s:e], tokens, weights) for s, e in spans]
+    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+    first, last = max(0, best - around), min(len(spans) - 1, best + around)
+    return text[spans[first][0] : spans[last][1]]
 
 
 def unknown_share(tokens: Sequence[str], weights: Mapping[str, float], unknown_idf: float) -> float:
@@ -211,8 +287,9 @@ def features(
         unknown_share(tokens, weights, unknown_idf),
         float(bool(focus) and not passage_tokens.issuperset(focus)),
         float(bool(unknown)),
-        float(not holds_type(sentence, kind, question)),
+        float(not holds_type(best_window(passage, tokens, weights), kind, question)),
         evidence.sentence_cosine - evidence.topic_sentence_cosine,
+        evidence.focus_match,
         float(evidence.keyword_top),
         float(evidence.fact),
     )
