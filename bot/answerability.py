@@ -138,7 +138,10 @@ def focus_words(question: str) -> list[str]:
     """
     match = _WH.search(question)
     rest = question[match.end() :] if match else question
-    names = {t for n in proper_names(question) for t in keyword_tokens(n)}
+    # Names are the question's topic, not its focus; but what follows a possessive is the
+    # thing asked about even when capitalised ("What is Jingzhou's GDP?").
+    owned = {w.lower() for w in re.findall(r"\w['’]s\s+(\w+)", question)}
+    names = {t for n in proper_names(question) if n.lower() not in owned for t in keyword_tokens(n)}
     run: list[str] = []
     for word in re.findall(r"\w+(?:['’]\w+)*", rest):
         stems = [t for t in keyword_tokens(word) if t not in names and t not in _TYPE_WORDS]

@@ -390,43 +390,76 @@ def _terminal_printer() -> Callable[[Any], None]:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.evaluation import evaluate, load_questions
+    from bot.evaluation import by_docs, evaluate, load_questions
     from bot.evaluation_chat import is_conversation_file
 
     if is_conversation_file(args.file):
         return _eval_conversations(args, settings)
     questions = load_questions(args.file)
+    groups = by_docs(questions)
+    if len(groups) > 1 or None not in groups:
+        return _eval_by_docs(args, settings, groups)
     service = args.service_factory(settings)
     refresh(service)
     report = evaluate(service, questions)
     if args.json:
         print(json.dumps(report.to_json()))
         return 0
+    _print_eval_table(f"{args.file} over {settings.knowledge.path}", [("", report)])
+    return 0
+
+
+def _eval_by_docs(
+    args: argparse.Namespace, settings: Settings, groups: dict[str | None, list[Any]]
+) -> int:
+    """A question set naming the knowledge of each question (`docs`): one row per knowledge."""
+    from bot.evaluation import evaluate
+    from bot.evaluation_chat import docs_folder
+
+    reports = []
+    for docs, questions in groups.items():
+        folder = docs_folder(docs, args.file, settings.knowledge.path)
+        service = args.service_factory(_settings_for_folder(args, settings, folder))
+        refresh(service)
+        reports.append((docs or "seed", evaluate(service, questions)))
+    if args.json:
+        print(json.dumps({"sets": {name: report.to_json() for name, report in reports}}))
+        return 0
+    _print_eval_table(f"{args.file}, by the documents each question is about", reports)
+    return 0
+
+
+def _settings_for_folder(args: argparse.Namespace, settings: Settings, folder: Path) -> Settings:
+    """The settings with another knowledge folder, indexed beside the others."""
+    if folder == settings.knowledge.path:
+        return settings
+    from bot.config import load_settings
+
+    return load_settings(args.config, {"knowledge": {"path": folder}, "index": {"dir": None}})
+
+
+def _print_eval_table(title: str, reports: list[tuple[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=inert_text(f"{args.file} over {settings.knowledge.path}"))
-    for column in (
-        "answerable",
-        "hit@1",
-        "hit@3",
-        "MRR@10",
-        "off-topic declined",
-        "wrongly declined",
-        "mean quote chars",
-    ):
+    table = Table(title=inert_text(title))
+    columns = ["answerable", "hit@1", "hit@3", "MRR@10", "unanswerable declined"]
+    for column in (["set"] if len(reports) > 1 else []) + columns:
         table.add_column(column, justify="right")
-    table.add_row(
-        str(report.answerable),
-        f"{report.hit_at_1:.3f}",
-        f"{report.hit_at_3:.3f}",
-        f"{report.mrr_at_10:.3f}",
-        f"{report.off_topic_declined:.3f} of {report.off_topic}",
-        f"{report.wrongly_declined:.3f}",
-        f"{report.mean_quote_chars:.0f}",
-    )
+    table.add_column("answerable declined", justify="right")
+    table.add_column("mean quote chars", justify="right")
+    for name, report in reports:
+        table.add_row(
+            *([name] if len(reports) > 1 else []),
+            str(report.answerable),
+            f"{report.hit_at_1:.3f}",
+            f"{report.hit_at_3:.3f}",
+            f"{report.mrr_at_10:.3f}",
+            f"{report.off_topic_declined:.3f} of {report.off_topic}",
+            f"{report.wrongly_declined:.3f}",
+            f"{report.mean_quote_chars:.0f}",
+        )
     Console().print(table)
-    return 0
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,6 +17,9 @@ from bot.text import normalize_for_matching
 class EvalQuestion:
     question: str
     answers: tuple[str, ...]
+    docs: str | None = (
+        None  # which knowledge it is about (shared/eval/README.md); None: the default
+    )
 
     @property
     def answerable(self) -> bool:
@@ -30,7 +33,7 @@ class EvalReport:
     hit_at_1: float
     hit_at_3: float
     mrr_at_10: float
-    off_topic_declined: float  # share of off-topic questions declined
+    off_topic_declined: float  # share of unanswerable (off-topic or near-domain) questions declined
     wrongly_declined: float  # share of answerable questions declined
     mean_quote_chars: float  # mean length of the top quote, over answered questions
     misses: tuple[str, ...] = ()
@@ -56,12 +59,27 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             continue
         try:
             row = json.loads(line)
-            questions.append(EvalQuestion(str(row["question"]), tuple(map(str, row["answers"]))))
+            docs = row.get("docs")
+            questions.append(
+                EvalQuestion(
+                    str(row["question"]),
+                    tuple(map(str, row["answers"])),
+                    None if docs is None else str(docs),
+                )
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise QuotebotError(f"{path}:{number}: not a question record ({exc})") from None
     if not questions:
         raise QuotebotError(f"{path} holds no questions")
     return questions
+
+
+def by_docs(questions: list[EvalQuestion]) -> dict[str | None, list[EvalQuestion]]:
+    """The questions grouped by the knowledge they are about, in order of first appearance."""
+    groups: dict[str | None, list[EvalQuestion]] = {}
+    for q in questions:
+        groups.setdefault(q.docs, []).append(q)
+    return groups
 
 
 def contains_answer(text: str, answers: Iterable[str]) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from bot.answer import Answer, ComposeSettings, Judge, Quote, compose
 from bot.answer_judge import PassageJudge
+from bot.calibration import Calibration
 from bot.changelog import ChangeEntry
 from bot.chunking import Chunk
 from bot.citation import with_citations
@@ -75,6 +76,7 @@ class QuoteService:
         embedder: Embedder | None = None,
         store: Store | None = None,
         on_notice: Callable[[str], None] | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
         self._notice = on_notice or (lambda message: log.info("%s", message))
@@ -91,7 +93,8 @@ class QuoteService:
         self._warned = WarnedFiles(_warned_file(self.store))
         self._decline_by_generation: tuple[tuple[int, str], str] | None = None
         self.follow_ups = FollowUpSettings()  # bench/followup_cv.py varies it
-        self.judge = PassageJudge(self.embedder)
+        # Scores quotes and declines what the documents do not answer (bundled calibration).
+        self.judge = PassageJudge(self.embedder, calibration)
 
     @property
     def knowledge(self) -> Path:

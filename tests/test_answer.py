@@ -80,3 +80,41 @@ def test_names_unknown_to_every_document_need_a_close_meaning() -> None:
     assert not ask(0.3, foreign=False)
     assert not ask(0.45)
     assert not ask(0.1, fact=True)
+
+
+def _judged(hits: list[Hit], probability: dict[int, float], below: float) -> object:
+    return compose(
+        "When do farmers plant rice?",
+        hits,
+        CHUNKS.__getitem__,
+        _idf,
+        ComposeSettings(),
+        decline_message="not here",
+        judge=lambda hit: probability[hit.chunk_id],
+        decline_below=below,
+        not_found_message="My documents don't say when farmers plant rice.",
+    )
+
+
+def test_a_judged_answer_scores_each_quote_by_its_probability() -> None:
+    hits = [Hit(0, 0.9, 0.9, 1.0), Hit(2, 0.7, 0.7, 0.1)]
+    answer = _judged(hits, {0: 0.83, 2: 0.12}, below=0.5)
+    assert not answer.declined  # type: ignore[attr-defined]
+    assert [q.score for q in answer.quotes] == [0.83, 0.12]  # type: ignore[attr-defined]
+    assert answer.related == ()  # type: ignore[attr-defined]
+
+
+def test_an_unlikely_best_passage_is_declined_and_offered_as_related() -> None:
+    hits = [Hit(0, 0.9, 0.9, 1.0), Hit(2, 0.7, 0.7, 0.1)]
+    answer = _judged(hits, {0: 0.3, 2: 0.9}, below=0.5)
+    assert answer.declined and answer.quotes == ()  # type: ignore[attr-defined]
+    assert answer.message == "My documents don't say when farmers plant rice."  # type: ignore[attr-defined]
+    assert [q.text for q in answer.related] == [CHUNKS[0].text, CHUNKS[2].text]  # type: ignore[attr-defined]
+    assert [q.score for q in answer.related] == [0.3, 0.9]  # type: ignore[attr-defined]
+
+
+def test_an_off_topic_question_is_declined_without_related_passages() -> None:
+    hits = [Hit(2, 0.05, 0.05, 0.0)]  # far in meaning, no shared term
+    answer = _judged(hits, {2: 0.99}, below=0.5)
+    assert answer.declined and answer.related == ()  # type: ignore[attr-defined]
+    assert answer.message == "not here"  # type: ignore[attr-defined]

@@ -10,7 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.answer import Answer, Quote
-from bot.discord_render import CONTENT_BUDGET, CONTENT_LIMIT, render_answer, render_sources
+from bot.discord_render import (
+    CONTENT_BUDGET,
+    CONTENT_LIMIT,
+    RELATED_HEADING,
+    render_answer,
+    render_sources,
+)
 from bot.discord_text import ELLIPSIS, MAX_WORD_GRAPHEMES, escape, fit_passage, width
 from bot.index import DocumentRecord
 
@@ -86,6 +92,8 @@ answers = st.builds(
     message=st.one_of(st.none(), st.text(max_size=3000)),
     # Earlier questions of a conversation: shown as "↳ following up on: …".
     context=st.lists(st.one_of(st.text(max_size=300), long_texts), max_size=2).map(tuple),
+    # Nearest passages of a declined question, shown under "Related passages".
+    related=st.lists(quotes(), max_size=3).map(tuple),
 )
 
 
@@ -210,6 +218,28 @@ def test_three_long_quotes_share_the_budget() -> None:
 def test_declined_answer_is_the_friendly_message() -> None:
     answer = Answer("q", (), True, "I could not find that in my documents. They cover: news.")
     assert render_answer(answer) == "I could not find that in my documents. They cover: news."
+
+
+def test_decline_with_related_passages_shows_them_under_a_heading() -> None:
+    related = (_quote("The mayor's office opened in spring.", "opened in spring"),)
+    answer = Answer(
+        "Who is @everyone?", (), True, "My documents don't say who @everyone is.", related=related
+    )
+    content = render_answer(answer)
+    assert_safe(content)
+    lines = content.split("\n")
+    assert "don't say who" in lines[0] and "everyone" in lines[0]
+    assert lines[1] == RELATED_HEADING
+    assert "> The mayor's office **opened in spring.**" in content
+    assert content.endswith("— article.txt ¶5")
+
+
+def test_related_passages_are_shortened_to_fit_one_message() -> None:
+    related = tuple(_quote(f"Passage {i}. " + "word " * 400) for i in range(3))
+    answer = Answer("q", (), True, "My documents don't say that.", related=related)
+    content = render_answer(answer)
+    assert_safe(content)
+    assert content.count("— article.txt ¶5") == 3
 
 
 def test_note_on_an_answer_is_shown_as_subtext() -> None:

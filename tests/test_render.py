@@ -27,9 +27,39 @@ def test_json_contract() -> None:
                 "section": None,
             }
         ],
+        "related": [],
     }
     declined = answer_to_json(Answer("x", (), True, "nothing"))
     assert declined["declined"] is True and declined["quotes"] == []
+
+
+def test_json_decline_offers_related_passages_beside_no_quotes() -> None:
+    answer = Answer(
+        "Who is the mayor?", (), True, "My documents don't say who the mayor is.", related=(QUOTE,)
+    )
+    data = answer_to_json(answer)
+    assert data["declined"] is True and data["quotes"] == []
+    assert data["message"] == "My documents don't say who the mayor is."
+    assert [q["text"] for q in data["related"]] == [QUOTE.text]
+    assert set(data["related"][0]) == set(answer_to_json(Answer("q", (QUOTE,), False))["quotes"][0])
+
+
+def test_terminal_decline_lists_related_passages_under_a_heading() -> None:
+    console = Console(record=True, width=100, force_terminal=False)
+    answer = Answer(
+        "Who is the mayor?", (), True, "My documents don't say who the mayor is.", related=(QUOTE,)
+    )
+    console.print(answer_to_terminal(answer))
+    text = console.export_text()
+    assert text.index("don't say who the mayor is") < text.index("Related passages")
+    assert text.index("Related passages") < text.index("Second one here.")
+    assert "a.txt ¶3" in text
+
+
+def test_terminal_decline_without_related_is_one_line() -> None:
+    console = Console(record=True, width=100, force_terminal=False)
+    console.print(answer_to_terminal(Answer("x", (), True, "I could not find that.")))
+    assert console.export_text().strip() == "I could not find that."
 
 
 def test_terminal_shows_source_position_and_bold_highlight() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot.calibration import Calibration
 from bot.config import Settings
 from bot.indexing import UpdateReport
 from bot.repl import CTRL_C_HINT, HELP, Repl, _loop, prompt_session
@@ -136,3 +137,22 @@ def test_repl_greets_with_a_singular_count_through_the_cli(tmp_path: Path, knowl
         f"quotebot: 1 document from {knowledge}. Ask a question, or :help.",
         "bye",
     ]
+
+
+def test_a_declined_question_shows_related_passages(
+    knowledge: Path, make_settings: Callable[..., Settings]
+) -> None:
+    never = Calibration(("coverage",), (0.0,), 0.0, (0.0,), (1.0,), threshold=1.1)
+    service = QuoteService(
+        make_settings(knowledge), FakeEmbedder(), on_notice=lambda m: None, calibration=never
+    )
+    repl, console = _repl(service)
+    repl.handle("Who is the mayor of the collective economy?")
+    out = console.export_text()
+    lines = out.splitlines()
+    assert lines[0] == "My documents don't say who the mayor of the collective economy is."
+    assert lines[1] == "Related passages (not an answer):"
+    assert lines[2].startswith("1. jingzhou-grassroots-party-organizations.txt ¶")
+    assert "score 0.50" in lines[2]
+    assert "collective economy" in out
+    assert repl.last_answer is not None and repl.last_answer.declined

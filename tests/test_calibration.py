@@ -1,0 +1,61 @@
+"""The logistic calibration: fitting, probabilities, the stored model."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.answerability import FEATURES
+from bot.calibration import MODEL_FILE, Calibration, bundled, fit_logistic, load
+
+
+def test_fit_recovers_a_known_logistic_relation() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(4000, 2))
+    truth = 1 / (1 + np.exp(-(1.5 * x[:, 0] - 2.0 * x[:, 1] + 0.5)))
+    y = (rng.random(4000) < truth).astype(float)
+    model = fit_logistic(x, y, ["a", "b"], l2=0.01)
+    p = model.probabilities(x)
+    # Calibrated: in every decile of predicted probability, the observed rate matches it.
+    edges = np.quantile(p, np.linspace(0, 1, 11))
+    for low, high in itertools.pairwise(edges):
+        inside = (p >= low) & (p <= high)
+        assert abs(p[inside].mean() - y[inside].mean()) < 0.06
+    assert model.coefficients[0] > 0 > model.coefficients[1]
+
+
+def test_the_l2_penalty_shrinks_coefficients() -> None:
+    x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    y = np.array([0.0, 0.0, 1.0, 1.0])  # separable: unpenalised weights would run off
+    loose, tight = fit_logistic(x, y, ["a"], l2=0.1), fit_logistic(x, y, ["a"], l2=10.0)
+    assert abs(tight.coefficients[0]) < abs(loose.coefficients[0]) < 50
+
+
+def test_probability_reads_features_by_name() -> None:
+    model = Calibration(("b",), (2.0,), 0.0, (0.0,), (1.0,))
+    assert model.probability({"a": 100.0, "b": 0.0}) == pytest.approx(0.5)
+    assert model.probability({"a": -100.0, "b": 1.0}) == pytest.approx(1 / (1 + np.exp(-2)))
+
+
+def test_a_constant_feature_does_not_divide_by_zero() -> None:
+    model = fit_logistic(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([0.0, 1.0]), ["c", "x"])
+    assert np.isfinite(model.probabilities(np.array([[1.0, 0.5]]))).all()
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    model = Calibration(("a", "b"), (1.0, -2.0), 0.3, (0.1, 0.2), (1.0, 2.0), 0.4, 0.8)
+    path = tmp_path / "model.json"
+    model.save(path)
+    assert load(path) == model
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temp file left
+
+
+def test_the_bundled_model_uses_known_signals_and_a_usable_threshold() -> None:
+    model = bundled()
+    assert MODEL_FILE.is_file()
+    assert set(model.names) <= set(FEATURES)
+    assert len(model.coefficients) == len(model.means) == len(model.scales) == len(model.names)
+    assert 0.0 < model.threshold < 1.0 and 0.0 < model.fact_probability <= 1.0
