@@ -158,9 +158,25 @@ def main() -> None:
     all_candidates = args.all_candidates
 
     x_top, y_top = top(dev)
-    print("signal alone: AUC of 'top quote answers' over the dev questions")
+    fit_mask = np.array([r["set"] != "squad_impossible" for r in dev])
+    print("signal alone: AUC of answerable (top candidate) against unanswerable questions")
+    print(f"  {'signal':18s} {'unanswerable_dev':>16s} {'squad_impossible':>16s} {'own':>6s}")
+    answerable_x, _ = top([r for r in dev if r["answers"]])
+    near_x, _ = top([r for r in dev if r["set"] == "unanswerable_dev"])
+    impossible_x, _ = top([r for r in dev if r["set"] == "squad_impossible"])
+    own_yes, _ = top([r for r in own if r["answers"]])
+    own_no, _ = top([r for r in own if not r["answers"]])
+
+    def separation(yes: np.ndarray, no: np.ndarray, i: int) -> float:
+        labels = np.r_[np.ones(len(yes)), np.zeros(len(no))]
+        return auc(np.r_[yes[:, i], no[:, i]], labels)
+
+    signals = {}
     for i, name in enumerate(FEATURES):
-        print(f"  {name:18s} {auc(x_top[:, i], y_top):.3f}")
+        row = [separation(answerable_x, near_x, i), separation(answerable_x, impossible_x, i)]
+        row.append(separation(own_yes, own_no, i))
+        signals[name] = row
+        print(f"  {name:18s} {row[0]:16.3f} {row[1]:16.3f} {row[2]:6.3f}")
 
     # Leave-one-article-out: fit and choose the threshold without the held-out article.
     articles = sorted({r["article"] for r in dev})
@@ -194,10 +210,16 @@ def main() -> None:
         print(f"  {name:18s} {c:+.3f}")
     print(f"  intercept          {final.intercept:+.3f}")
 
-    results: dict[str, Any] = {"features": names, "threshold": threshold}
+    results: dict[str, Any] = {"features": names, "threshold": threshold, "signals": signals}
     for label, p, decline_at in (("held-out", held_p, None), ("in-sample", p_in, threshold)):
-        table, ece = reliability(p, y_top)
-        print(f"\n{label}: AUC {auc(p, y_top):.3f}, ECE {ece:.3f}")
+        # Calibration on the questions the model is for (SQuAD 2.0's adversarial unanswerable
+        # questions are reported apart: they are not fitted on, and nearly all look answerable).
+        table, ece = reliability(p[fit_mask], y_top[fit_mask])
+        _, ece_all = reliability(p, y_top)
+        print(
+            f"\n{label}: AUC {auc(p[fit_mask], y_top[fit_mask]):.3f}, ECE {ece:.3f} "
+            f"(with SQuAD 2.0 unanswerable: ECE {ece_all:.3f})"
+        )
         print("  bin       n   mean p  share correct")
         for b, n, mp, share in table:
             print(f"  {b}  {n:4d}  {mp:.3f}   {share:.3f}")
@@ -209,7 +231,13 @@ def main() -> None:
             sets = report_sets(dev, p, decline_at)
         for name, s in sets.items():
             print(f"  {name:18s} {s}")
-        results[label] = {"ece": ece, "auc": auc(p, y_top), "reliability": table, "sets": sets}
+        results[label] = {
+            "ece": ece,
+            "ece_with_squad_impossible": ece_all,
+            "auc": auc(p[fit_mask], y_top[fit_mask]),
+            "reliability": table,
+            "sets": sets,
+        }
 
     xo, yo = top(own)
     po = final.probabilities(xo[:, keep])
@@ -238,6 +266,7 @@ def main() -> None:
             )
     results["own"] = {"ece": ece, "sets": own_sets, "reliability": table}
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))
     if args.write:
         final.save(MODEL)

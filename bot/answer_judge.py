@@ -48,7 +48,9 @@ class PassageJudge:
         self, index: SearchIndex, question: str, query: str, query_vector: Sequence[float]
     ) -> Judge:
         """A judge of `question`'s candidate passages from `index` (`query` is the question as
-        searched, `query_vector` its embedding)."""
+        searched: normalised and at most max_question_chars long; `query_vector` its embedding).
+        The signals are read from `query`, so a very long question costs no more than that."""
+        question = query
         weights = index.idf(keyword_tokens(question))
         n = index.manifest.chunk_count
         unknown_idf = math.log(1 + (n + 0.5) / 0.5)  # the idf of a term no passage contains

@@ -34,6 +34,7 @@ FEATURES = (
     "fact",  # a document-structure intent (byline, date, "the third measure") chose it
 )
 
+FOCUS_WORDS = 4  # a focus is a short noun phrase; beyond this the question lists its topic
 NUMBER, DATE, NAME, PLACE = "number", "date", "name", "place"
 
 _TYPE_QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -147,6 +148,8 @@ def focus_words(question: str) -> list[str]:
         stems = [t for t in keyword_tokens(word) if t not in names and t not in _TYPE_WORDS]
         if stems:
             run.append(word)
+            if len(run) == FOCUS_WORDS:
+                break
         elif run and (keyword_tokens(word) or word.lower() in STOPWORDS):
             break  # the run ended at a stopword or a name
     return run

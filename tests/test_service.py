@@ -141,7 +141,9 @@ def test_a_cut_question_is_echoed_as_searched_and_remembered_so(
     assert isinstance(embedder, FakeEmbedder)
     huge = "What about the  collective economy?\n" * 90_000
     answer = fake_service.ask(huge)
-    assert answer.question_truncated and embedder.calls[-1] == [answer.question]
+    # The question embedded is the part searched (the answer's judge embeds passages after it).
+    assert answer.question_truncated and [answer.question] in embedder.calls
+    assert all(len(text) <= len(answer.question) for call in embedder.calls for text in call)
     assert 1000 < len(answer.question) <= fake_service.settings.retrieval.max_question_chars
     assert answer.question.startswith("What about the collective economy? What about")
     assert answer_to_json(answer)["question_truncated"] is True
@@ -156,3 +158,54 @@ def test_a_cut_question_is_echoed_as_searched_and_remembered_so(
     assert turn.question_truncated and turn.question == answer.question
     follow, _ = fake_service.converse(conversation, "And the infrastructure?")
     assert follow.context == (answer.question,)
+
+
+# Near-domain questions of our own (bench/data/answerability_own.jsonl, never fitted on): about
+# Jingzhou and its Party organizations, but asking for something the article does not say.
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who is the party secretary of Jingzhou?",
+        "How many Party members live in Jingzhou?",
+        "When was Jingzhou founded as a city?",
+        "What is the average income of citizens in Jingzhou?",
+        "How many cadres were dismissed for corruption?",
+    ],
+)
+def test_near_domain_questions_the_article_does_not_answer_are_declined(
+    seed_service: QuoteService, knowledge: Path, question: str
+) -> None:
+    answer = seed_service.ask(question)
+    assert answer.declined and answer.quotes == ()
+    assert answer.message and answer.message.startswith("My documents don't")
+    # The nearest passages are still offered, verbatim, as related reading.
+    text = next(knowledge.iterdir()).read_text(encoding="utf-8")
+    assert answer.related
+    for quote in answer.related:
+        assert text[quote.start : quote.end] == quote.text
+        assert 0.0 <= quote.score < seed_service.judge.threshold or quote is not answer.related[0]
+
+
+def test_the_decline_says_what_was_not_found_in_the_question_s_words(
+    seed_service: QuoteService,
+) -> None:
+    answer = seed_service.ask("Who is the party secretary of Jingzhou?")
+    assert answer.message == "My documents don't say who the party secretary of Jingzhou is."
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which province is Jingzhou in?", "Hubei Province"),
+        ("What is the foundation of the Party?", "grassroots-level organizations"),
+        ("Where should service centers be established?", "rural areas"),
+        ("What should cadres always be available to do?", "deal with difficulties"),
+    ],
+)
+def test_near_domain_questions_it_answers_are_not_declined_and_score_high(
+    seed_service: QuoteService, question: str, expected: str
+) -> None:
+    answer = seed_service.ask(question)
+    assert not answer.declined and answer.related == ()
+    assert expected in answer.quotes[0].text
+    assert seed_service.judge.threshold < answer.quotes[0].score <= 1.0
