@@ -27,6 +27,7 @@ from bot.answerability import (
 from bot.calibration import Calibration, bundled
 from bot.embedding import Embedder
 from bot.index import SearchIndex
+from bot.question_encoder import QuestionEmbedder
 from bot.retrieval import Hit
 from bot.text import keyword_tokens, sentence_spans
 
@@ -45,7 +46,7 @@ class PassageJudge:
         return self.calibration.threshold
 
     def for_question(
-        self, index: SearchIndex, question: str, query: str, query_vector: Sequence[float]
+        self, index: SearchIndex, question: str, query: str, query_vector: np.ndarray
     ) -> Judge:
         """A judge of `question`'s candidate passages from `index` (`query` is the question as
         searched: normalised and at most max_question_chars long; `query_vector` its embedding).
@@ -63,7 +64,7 @@ class PassageJudge:
             if hit.fact:
                 return self.calibration.fact_probability
             if not embedded:
-                vectors = self._embedder.encode([without_focus(query), *focus])
+                vectors = self._encode([without_focus(query), *focus])
                 embedded.extend([vectors[0], vectors[1:].reshape(len(focus), vectors.shape[1])])
             topic, focus_vectors = embedded
             text = index.chunk(hit.chunk_id).text
@@ -92,14 +93,22 @@ class PassageJudge:
                 self._vectors.move_to_end(key)
                 return cached
         parts = pieces(text)
-        vectors = np.asarray(self._embedder.encode(parts), dtype=np.float32).reshape(
-            len(parts), self._embedder.dimension
-        )
+        vectors = self._encode(parts)
         with self._lock:
             self._vectors[key] = vectors
             while len(self._vectors) > CACHED_PASSAGES:
                 self._vectors.popitem(last=False)
         return vectors
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed on the question path: by the question encoder (ONNX, no torch) when there is
+        one, so judging a question never loads torch either."""
+        if isinstance(self._embedder, QuestionEmbedder):
+            rows = [self._embedder.encode_question(text) for text in texts]
+        else:
+            rows = list(self._embedder.encode(texts))
+        dimension = self._embedder.dimension
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), dimension)
 
 
 def _sentences(text: str) -> list[str]:
