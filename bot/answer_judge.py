@@ -42,6 +42,14 @@ class PassageJudge:
         self._lock = threading.Lock()
 
     @property
+    def applies(self) -> bool:
+        """Whether the calibration was fitted with this embedder's model: with another model
+        (a configured one, a test's fake) quotes keep the fused score and nothing is declined
+        by it."""
+        wanted = self.calibration.model_id
+        return wanted is None or wanted == self._embedder.spec.model_id
+
+    @property
     def threshold(self) -> float:
         return self.calibration.threshold
 

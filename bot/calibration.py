@@ -32,6 +32,9 @@ class Calibration:
     # A passage chosen by a document-structure intent (byline, dateline, "the third measure")
     # is not scored by the features: this is the share of such top quotes that answered.
     fact_probability: float = 0.9
+    # The embedding model the signals were measured with: cosines of another model are on
+    # another scale, so the calibration does not hold for it (None: any model).
+    model_id: str | None = None
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """P(answers) for each row of x (features in the order of `names`)."""
@@ -52,6 +55,7 @@ class Calibration:
             "scales": list(self.scales),
             "threshold": self.threshold,
             "fact_probability": self.fact_probability,
+            "model_id": self.model_id,
         }
 
     def save(self, path: Path) -> None:
@@ -73,6 +77,7 @@ def load(path: Path = MODEL_FILE) -> Calibration:
         tuple(float(s) for s in raw["scales"]),
         float(raw["threshold"]),
         float(raw["fact_probability"]),
+        raw.get("model_id"),
     )
 
 

@@ -209,7 +209,9 @@ class QuoteService:
         t1 = time.perf_counter()
         hits = self._rank(index, query, vector)
         t2 = time.perf_counter()
-        judge = self.judge.for_question(index, question, query, vector)
+        judge = (
+            self.judge.for_question(index, question, query, vector) if self.judge.applies else None
+        )
         composed = self._compose(query if note else question, hits, index, limit=limit, judge=judge)
         answer = _noted(composed, note)
         t3 = time.perf_counter()

@@ -59,3 +59,15 @@ def test_the_bundled_model_uses_known_signals_and_a_usable_threshold() -> None:
     assert set(model.names) <= set(FEATURES)
     assert len(model.coefficients) == len(model.means) == len(model.scales) == len(model.names)
     assert 0.0 < model.threshold < 1.0 and 0.0 < model.fact_probability <= 1.0
+
+
+def test_the_calibration_holds_only_for_the_model_it_was_fitted_with() -> None:
+    from bot.answer_judge import PassageJudge
+    from bot.config import BUNDLED_MODEL
+    from bot.embedding import resolve_model
+    from tests.fakes import FakeEmbedder
+
+    assert bundled().model_id == resolve_model(BUNDLED_MODEL).model_id
+    assert not PassageJudge(FakeEmbedder()).applies  # another model: scores are not judged
+    anyone = Calibration(("coverage",), (1.0,), 0.0, (0.0,), (1.0,))
+    assert PassageJudge(FakeEmbedder(), anyone).applies
