@@ -2,16 +2,16 @@
 
 Gathers what bot.answerability needs that only the index and the model know (idf of the
 question's terms, cosines of the passage's sentences to the question and to the question
-without its focus) and applies the bundled calibration. Sentence vectors are kept per passage
-text in a small LRU, since the same passages answer many questions.
+without its focus) and applies the bundled calibration. Embedding is most of its cost: sentence
+vectors are kept per passage (the same passages answer many questions) and word vectors per word
+(words recur across passages, so a passage seen for the first time mostly needs only its
+sentences embedded); what is missing is embedded in batches, not one text per call.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,19 +27,23 @@ from bot.answerability import (
 from bot.calibration import Calibration, bundled
 from bot.embedding import Embedder
 from bot.index import SearchIndex
+from bot.lru import LruCache
 from bot.question_encoder import QuestionEmbedder
 from bot.retrieval import Hit
 from bot.text import keyword_tokens, sentence_spans
 
-CACHED_PASSAGES = 4096  # sentence and word embeddings of this many passages (~1.5 kB each)
+# A vector is 1.5 kB (384 float32), so these bound the caches at about 12 and 24 MB.
+CACHED_PASSAGES = 1024  # passages whose sentence vectors are kept (a handful each)
+CACHED_WORDS = 16384  # word vectors kept
+BATCH = 64  # texts per encoder call (bounds the padding of a batch)
 
 
 class PassageJudge:
     def __init__(self, embedder: Embedder, calibration: Calibration | None = None) -> None:
         self._embedder = embedder
         self.calibration = calibration or bundled()
-        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._sentences: LruCache[str, np.ndarray] = LruCache(CACHED_PASSAGES)
+        self._words: LruCache[str, np.ndarray] = LruCache(CACHED_WORDS)
 
     @property
     def applies(self) -> bool:
@@ -76,8 +80,8 @@ class PassageJudge:
                 embedded.extend([vectors[0], vectors[1:].reshape(len(focus), vectors.shape[1])])
             topic, focus_vectors = embedded
             text = index.chunk(hit.chunk_id).text
-            sentences = self._cached("s", text, _sentences)
-            words = self._cached("w", text, passage_words)
+            sentences = self._sentence_vectors(text)
+            words = self._word_vectors(passage_words(text))
             evidence = Evidence(
                 question,
                 text,
@@ -92,31 +96,43 @@ class PassageJudge:
 
         return judge
 
-    def _cached(self, kind: str, text: str, pieces: Callable[[str], list[str]]) -> np.ndarray:
-        """Embeddings of the pieces (sentences, words) of a passage, kept per passage text."""
-        key = (kind, text)
-        with self._lock:
-            cached = self._vectors.get(key)
-            if cached is not None:
-                self._vectors.move_to_end(key)
-                return cached
-        parts = pieces(text)
-        vectors = self._encode(parts)
-        with self._lock:
-            self._vectors[key] = vectors
-            while len(self._vectors) > CACHED_PASSAGES:
-                self._vectors.popitem(last=False)
+    def _sentence_vectors(self, text: str) -> np.ndarray:
+        """The embeddings of a passage's sentences, kept per passage text."""
+        vectors = self._sentences.get(text)
+        if vectors is None:
+            vectors = self._encode(_sentences(text))
+            self._sentences.put(text, vectors)
         return vectors
+
+    def _word_vectors(self, words: Sequence[str]) -> np.ndarray:
+        """The embeddings of `words` (rows in their order), kept per word; the words not yet
+        known are embedded together."""
+        vectors: dict[str, np.ndarray] = {}
+        missing: list[str] = []
+        for word in dict.fromkeys(words):
+            vector = self._words.get(word)
+            if vector is None:
+                missing.append(word)
+            else:
+                vectors[word] = vector
+        for word, vector in zip(missing, self._encode(missing), strict=True):
+            self._words.put(word, vector)
+            vectors[word] = vector
+        if not words:
+            return np.zeros((0, self._embedder.dimension), dtype=np.float32)
+        return np.stack([vectors[word] for word in words])
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed on the question path: by the question encoder (ONNX, no torch) when there is
         one, so judging a question never loads torch either."""
-        if isinstance(self._embedder, QuestionEmbedder):
-            rows = [self._embedder.encode_question(text) for text in texts]
-        else:
-            rows = list(self._embedder.encode(texts))
-        dimension = self._embedder.dimension
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), dimension)
+        encode = (
+            self._embedder.encode_questions
+            if isinstance(self._embedder, QuestionEmbedder)
+            else self._embedder.encode
+        )
+        batches = [encode(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)]
+        rows = np.concatenate(batches) if batches else np.zeros((0, self._embedder.dimension))
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), self._embedder.dimension)
 
 
 def _sentences(text: str) -> list[str]:

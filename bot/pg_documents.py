@@ -13,8 +13,9 @@ from typing import Any
 
 from bot.errors import IndexCorruptError, StoreUnavailableError
 from bot.index import DocumentRecord
+from bot.lru import LruCache
 from bot.pg_db import Database
-from bot.pg_index import VISIBLE, LruCache
+from bot.pg_index import VISIBLE
 
 PAGE = 500
 

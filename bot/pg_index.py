@@ -10,10 +10,9 @@ formatted in (a partial index needs a constant).
 from __future__ import annotations
 
 import math
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 from psycopg import sql
@@ -21,42 +20,13 @@ from psycopg import sql
 from bot.chunking import Chunk
 from bot.errors import StoreUnavailableError
 from bot.index import Manifest
+from bot.lru import LruCache
 from bot.pg_blocks import BATCH_RANGES, ScoreBatch, best
 from bot.pg_db import Database
 
 # Where a generation's rows are: pinned by number, so no transaction is held between queries.
 VISIBLE = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
 _MAX_EF_SEARCH = 1000
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class LruCache(Generic[K, V]):
-    """The `size` most recently used values, shared by threads (chunk rows, document records)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._values: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._values.get(key)
-            if value is not None:
-                self._values.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._values[key] = value
-            self._values.move_to_end(key)
-            while len(self._values) > self._size:
-                self._values.popitem(last=False)
-
-    def keys(self) -> list[K]:
-        """Least recently used first."""
-        with self._lock:
-            return list(self._values)
 
 
 class PgIndex:

@@ -29,10 +29,11 @@ from bot.errors import (
     StoreUnavailableError,
 )
 from bot.index import IndexRecipe, Manifest, SearchIndex, SkippedRecord
+from bot.lru import LruCache
 from bot.pg_blocks import block_of, chunk_length, merged, range_blocks
 from bot.pg_db import Connection, Database, PgOptions
 from bot.pg_documents import PgDocuments
-from bot.pg_index import VISIBLE, LruCache, PgIndex
+from bot.pg_index import VISIBLE, PgIndex
 from bot.pg_schema import SCHEMA_VERSION, check_version, ensure_schema, hnsw_ddl, read_version
 from bot.store import UpdateJournal
 from bot.text import keyword_tokens

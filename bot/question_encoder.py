@@ -40,6 +40,11 @@ class QuestionEmbedder(Protocol):
         """One L2-normalised float32 vector."""
         ...
 
+    def encode_questions(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dimension) L2-normalised float32: short texts on the question path
+        (the answer judge's sentences and words) in one call instead of one call each."""
+        ...
+
 
 class RuntimeEmbedder:
     """Passages through `model`; questions through the ONNX export under `exports` when sound."""
@@ -90,16 +95,19 @@ class RuntimeEmbedder:
         return self._model.encode(texts)
 
     def encode_question(self, text: str) -> np.ndarray:
+        return self.encode_questions([text]).reshape(-1)
+
+    def encode_questions(self, texts: Sequence[str]) -> np.ndarray:
         if not self._settled:
             self.prepare_questions(writer=False)
         encoder = self._onnx
         if encoder is not None:
             try:
-                return encoder.encode([text]).reshape(-1)
+                return encoder.encode(texts)
             except Exception as exc:  # onnxruntime's own error types; never answer from it again
                 self._onnx = None
                 self._notice(f"the ONNX question encoder failed ({exc}); using the torch runtime")
-        return self._model.encode([text]).reshape(-1)
+        return self._model.encode(texts)
 
     def prepare_questions(self, *, writer: bool) -> None:
         if self._settled:
