@@ -6,7 +6,7 @@ Document names and passages are untrusted: on the terminal they go through `iner
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -32,14 +32,15 @@ def when(entry: ChangeEntry) -> str:
     return entry.moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def document_summary(document: DocumentChange) -> str:
-    """`edited: 1 changed, 2 added`, `removed (3 passages)`, `renamed from old.txt`."""
+def document_summary(document: DocumentChange, name: Callable[[str], str] = str) -> str:
+    """`edited: 1 changed, 2 added`, `removed (3 passages)`, `renamed from old.txt` (the old
+    name passed through `name`, e.g. to shorten it for Discord)."""
     if document.kind == "added":
         return f"added ({plural(document.passages_after, 'passage')})"
     if document.kind == "removed":
         return f"removed ({plural(document.passages_before, 'passage')})"
     if document.kind == "renamed":
-        return f"renamed from {document.renamed_from}"
+        return f"renamed from {name(document.renamed_from or '')}"
     counts = {kind: 0 for kind in ("changed", "added", "removed")}
     for passage in document.passages:
         counts[passage.kind] += 1

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.changelog import ChangeEntry, DocumentChange, PassageChange
-from bot.changes_render import when
+from bot.changes_render import document_summary, when
 from bot.discord_render import CONTENT_BUDGET
 from bot.discord_text import render_passage, shorten, width
 from bot.wording import plural
@@ -85,26 +85,13 @@ def _heading(entry: ChangeEntry) -> str:
 
 def _document_blocks(document: DocumentChange) -> list[str]:
     name = "**" + shorten(document.source, NAME_BUDGET) + "**"
-    blocks = [f"{name} — {_summary(document)}"]
+    blocks = [f"{name} — {document_summary(document, _short_name)}"]
     shown = document.passages[:MAX_PASSAGES]
     blocks.extend(_passage(p) for p in shown)
     if len(document.passages) > len(shown):
         rest = len(document.passages) - len(shown)
         blocks.append(f"-# … and {plural(rest, 'more passage')} (`quotebot changes` has them all)")
     return blocks
-
-
-def _summary(document: DocumentChange) -> str:
-    if document.kind == "added":
-        return f"added ({plural(document.passages_after, 'passage')})"
-    if document.kind == "removed":
-        return f"removed ({plural(document.passages_before, 'passage')})"
-    if document.kind == "renamed":
-        return "renamed from " + shorten(document.renamed_from or "", NAME_BUDGET)
-    counts = {kind: 0 for kind in ("changed", "added", "removed")}
-    for passage in document.passages:
-        counts[passage.kind] += 1
-    return "edited: " + ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
 
 
 def _passage(passage: PassageChange) -> str:
@@ -116,3 +103,7 @@ def _passage(passage: PassageChange) -> str:
         label = "now" if passage.kind == "changed" else "added"
         parts += [f"-# {label}:", render_passage(passage.new.text, None, PASSAGE_BUDGET)]
     return "\n".join(parts)
+
+
+def _short_name(name: str) -> str:
+    return shorten(name, NAME_BUDGET)
