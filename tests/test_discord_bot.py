@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -829,17 +830,20 @@ def _env() -> dict[str, str]:
     return env
 
 
-def test_missing_token_is_one_line_and_exit_2() -> None:
-    import subprocess
-
-    result = subprocess.run(
+def _quotebot_discord(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`quotebot discord` as a user starts it, for errors reported before any connection."""
+    return subprocess.run(
         [sys.executable, "-m", "bot", "discord"],
         cwd=ROOT,
-        env=_env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_missing_token_is_one_line_and_exit_2() -> None:
+    result = _quotebot_discord(_env())
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "quotebot: error: no Discord bot token: set the DISCORD_TOKEN environment variable "
@@ -1168,17 +1172,7 @@ async def test_sharded_client_gives_up_on_the_gateway_within_the_budget(
 
 
 def test_quotebot_discord_token_variable_says_to_use_discord_token() -> None:
-    import subprocess
-
-    env = _env() | {"QUOTEBOT_DISCORD__TOKEN": "MTIz.secret-value.abc"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "discord"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _quotebot_discord(_env() | {"QUOTEBOT_DISCORD__TOKEN": "MTIz.secret-value.abc"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "quotebot: error: QUOTEBOT_DISCORD__TOKEN is not read: the Discord bot token comes only "
