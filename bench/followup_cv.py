@@ -36,6 +36,7 @@ class CachedEmbedder:
 
     def __init__(self, inner: Any) -> None:
         self.inner, self.spec, self.cache = inner, inner.spec, {}
+        self.dimension = inner.dimension  # the answer judge sizes empty batches by it
 
     def encode(self, texts: Sequence[str]) -> Any:
         import numpy as np
@@ -92,7 +93,8 @@ class Services:
 def document_of(chat: ChatConversation, services: Services) -> str:
     """The fold a conversation belongs to: the document its first question is answered from."""
     answer = services.get(chat.docs).ask(chat.turns[0].question)
-    return answer.quotes[0].source if answer.quotes else f"{chat.docs}:?"
+    shown = answer.quotes or answer.related  # a declined first turn still has its nearest passage
+    return shown[0].source if shown else f"{chat.docs}:?"
 
 
 def replay(

@@ -120,8 +120,8 @@ class FollowUpSettings:
     """
 
     own_weight: float = 0.6  # the follow-up as typed
-    context_weight: float = 0.1  # the earlier questions of the thread, then the follow-up
-    answer_weight: float = 0.3  # the last answer's best passage, then the follow-up
+    context_weight: float = 0.2  # the earlier questions of the thread, then the follow-up
+    answer_weight: float = 0.2  # the last answer's best passage, then the follow-up
 
 
 def is_more_request(question: str) -> bool:
