@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.errors import ConfigError, StoreSchemaError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # DDL of each version, applied in order from the version the database is at.
 _MIGRATIONS: dict[int, list[str]] = {
@@ -163,6 +163,14 @@ _MIGRATIONS: dict[int, list[str]] = {
             generation bigint PRIMARY KEY,
             recorded_at timestamptz NOT NULL,
             entry jsonb NOT NULL)""",
+    ],
+    # The journal of an update in progress (store.UpdateJournal): committed before the writer
+    # embeds, deleted in the transaction that publishes, so a row found by the next writer means
+    # the last one was killed (its transaction rolled back) and its work is redone.
+    6: [
+        """CREATE TABLE quotebot_updating (
+            id boolean PRIMARY KEY DEFAULT true CHECK (id),
+            journal jsonb NOT NULL)""",
     ],
 }
 

@@ -161,6 +161,7 @@ class PgStore:
             yield
         finally:
             self._locked = False
+            self._end_update()
             conn, self._lock_conn = self._lock_conn, None
             if conn is not None:
                 with suppress(psycopg.Error):
@@ -287,6 +288,7 @@ class PgStore:
                     self._db.options,
                 )
                 _write_changes(conn, change, self._retention)
+                conn.execute("DELETE FROM quotebot_updating")  # this update is saved
                 self._on_stage("changelog written")
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
@@ -297,9 +299,51 @@ class PgStore:
                 conn.close()
 
     def begin_update(self, journal: UpdateJournal) -> UpdateJournal | None:
-        """No journal here: a killed writer's transaction is rolled back by the server, so the
-        next writer simply plans again (an interrupted update is not reported)."""
-        return None
+        """Record what this update is about to do (committed now, on the lock's connection) and
+        return the record a killed writer left behind. Nothing of a killed update is kept: the
+        server rolled its transaction back. A record whose generation is already published is
+        dropped quietly (that writer was killed after its commit, before it could clear it)."""
+        try:
+            with self._journal_connection() as conn, conn.transaction():
+                row = conn.execute("SELECT journal FROM quotebot_updating").fetchone()
+                current = conn.execute("SELECT generation FROM quotebot_current").fetchone()
+                conn.execute(
+                    "INSERT INTO quotebot_updating (id, journal) VALUES (true, %s) "
+                    "ON CONFLICT (id) DO UPDATE SET journal = excluded.journal",
+                    (Jsonb(journal.to_json()),),
+                )
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise self._db.unavailable(exc) from None
+        except psycopg.Error as exc:
+            raise IndexCorruptError(f"the database refused the update: {exc}") from None
+        if row is None:
+            return None
+        try:
+            left = UpdateJournal.from_json(row[0])
+        except (KeyError, TypeError, ValueError):
+            return UpdateJournal("", 0, 0, 0)  # unreadable: still evidence of an interrupted run
+        if current is not None and left.generation <= int(current[0]):
+            return None
+        return left
+
+    @contextmanager
+    def _journal_connection(self) -> Iterator[Connection]:
+        """The writer lock's own connection when held (the journal belongs to the lock holder),
+        else a pooled one."""
+        if self._lock_conn is not None and not self._lock_conn.closed:
+            yield self._lock_conn
+            return
+        with self._db.connection() as conn:
+            yield conn
+
+    def _end_update(self) -> None:
+        """Any exit the writer lives through (an error, Ctrl-C) ends its update, as on the files
+        store: only a killed writer leaves its journal for the next one to report."""
+        conn = self._lock_conn
+        if conn is None or conn.closed:
+            return
+        with suppress(psycopg.Error):
+            conn.execute("DELETE FROM quotebot_updating")
 
     def tidy(self) -> None:
         """Drop rows replaced longer ago than the grace period (safe beside a writer: no reader

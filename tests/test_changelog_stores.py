@@ -9,8 +9,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from bot.changelog import ChangeEntry, Retention
 from bot.chunking import ChunkerSettings
@@ -160,22 +163,35 @@ def test_readers_see_whole_changelogs_while_the_writer_updates(
         assert all(d.kind in ("added", "edited") for e in log for d in e.documents)
 
 
+def _pg_writer(url: str, folder: Path, version: str, *pause: str) -> subprocess.Popen[str]:
+    """A writer process (tests/pg_workers.py) that can stop at a stage to be killed there."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.pg_workers", "writer", url, str(folder), version, *pause],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def _kill_at(victim: subprocess.Popen[str], stage: str) -> None:
+    assert victim.stdout is not None
+    while (line := victim.stdout.readline()) and line.strip() != f"stage {stage}":
+        pass
+    assert line.strip() == f"stage {stage}"
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=10)
+
+
 def test_a_writer_killed_before_its_transaction_commits_records_nothing(
     pg_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = pg_url
     folder = tmp_path / "kb"
-    env = {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
 
     def writer(version: str, *pause: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.pg_workers", "writer", url, str(folder), version, *pause],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-            env=env,
-        )
+        return _pg_writer(url, folder, version, *pause)
 
     first = writer("1")
     assert first.communicate(timeout=60) and first.returncode == 0  # pipes read and closed
@@ -183,16 +199,93 @@ def test_a_writer_killed_before_its_transaction_commits_records_nothing(
     request.addfinalizer(store.close)
     before = store.read_changes()
     assert [e.generation for e in before] == [1]
-    victim = writer("2", "--pause-at", "changelog written")
-    assert victim.stdout is not None
-    while (line := victim.stdout.readline()) and line.strip() != "stage changelog written":
-        pass
-    assert line.strip() == "stage changelog written"
-    victim.send_signal(signal.SIGKILL)
-    victim.communicate(timeout=10)
+    _kill_at(writer("2", "--pause-at", "changelog written"), "changelog written")
     assert store.read_changes() == before
     rerun = writer("2")
     assert rerun.communicate(timeout=60) and rerun.returncode == 0
     entries = store.read_changes()
     assert [e.generation for e in entries] == [1, 2]
     assert {d.kind for d in entries[1].documents} == {"edited"}
+
+
+def _pg_journal(url: str) -> dict[str, Any] | None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT journal FROM quotebot_updating").fetchone()
+    return None if row is None else dict(row[0])
+
+
+def test_the_update_after_a_killed_postgres_writer_says_it_was_interrupted(
+    pg_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from tests.pg_workers import RECIPE as WORKER_RECIPE
+    from tests.pg_workers import write_version
+
+    folder = tmp_path / "kb"
+    first = _pg_writer(pg_url, folder, "1")
+    assert first.communicate(timeout=60) and first.returncode == 0
+    assert _pg_journal(pg_url) is None  # a normal update leaves no journal
+    # killed inside its publishing transaction, after the journal row was deleted there
+    _kill_at(
+        _pg_writer(pg_url, folder, "2", "--pause-at", "changelog written"), "changelog written"
+    )
+    planned = _pg_journal(pg_url)
+    assert planned is not None
+    assert planned["documents"] == 6 and planned["chunks"] > 0 and planned["generation"] == 2
+
+    store = PgStore(Database(pg_url, PgOptions()), lock_timeout=5)
+    request.addfinalizer(store.close)
+    index, report = update_index(folder, store, WORKER_RECIPE, FakeEmbedder())
+    assert index.manifest.generation == 2
+    assert report.chunks_embedded == planned["chunks"]  # nothing of the killed run was kept
+    notice = (
+        f"the previous update, started {planned['started_at']}, was interrupted before it was "
+        f"saved ({planned['chunks']} chunks of 6 documents to embed); nothing of it was kept: "
+        f"re-embedding {planned['chunks']} chunks of 6 documents"
+    )
+    assert report.interrupted == notice and notice in report.notices()
+    assert _pg_journal(pg_url) is None
+
+    write_version(folder, 3)
+    _, again = update_index(folder, store, WORKER_RECIPE, FakeEmbedder())
+    assert again.interrupted is None and _pg_journal(pg_url) is None
+
+
+def test_a_postgres_journal_of_a_published_generation_is_dropped_quietly(
+    pg_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A writer killed after its commit, before clearing its journal (the files store's case;
+    here the publishing transaction clears it, but a row left by any path must not be reported)."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    _write(folder / "a.txt", [_paragraph("orchards", 1)])
+    store = PgStore(Database(pg_url, PgOptions()), lock_timeout=5)
+    request.addfinalizer(store.close)
+    assert _update(folder, store) == 1
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO quotebot_updating (id, journal) VALUES (true, %s)",
+            (Jsonb({"started_at": "x", "documents": 1, "chunks": 1, "generation": 1}),),
+        )
+    _write(folder / "b.txt", [_paragraph("harbours", 2)])
+    _, report = update_index(folder, store, RECIPE, FakeEmbedder())
+    assert report.interrupted is None and _pg_journal(pg_url) is None
+
+
+def test_a_postgres_writer_that_fails_before_committing_clears_its_journal(
+    pg_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Only a killed writer leaves a journal: an error the process lives through ends it."""
+    from bot.store import UpdateJournal
+
+    store = PgStore(Database(pg_url, PgOptions()), lock_timeout=5)
+    request.addfinalizer(store.close)
+    with pytest.raises(RuntimeError), store.writer_lock():
+        assert store.begin_update(UpdateJournal("now", 1, 2, 1)) is None
+        assert _pg_journal(pg_url) == {
+            "started_at": "now",
+            "documents": 1,
+            "chunks": 2,
+            "generation": 1,
+        }
+        raise RuntimeError("embedding failed")
+    assert _pg_journal(pg_url) is None
