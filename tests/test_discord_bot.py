@@ -880,6 +880,13 @@ async def _child(
     )
 
 
+async def _reap(child: Any) -> None:
+    """Kill a child that a failing test left running (a passing one has already exited)."""
+    if child.returncode is None:
+        child.kill()
+        await child.wait()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_signal_closes_cleanly_and_exits_0(
     stub: DiscordStub, tmp_path: Path, council_knowledge: Path, sig: signal.Signals
@@ -893,8 +900,7 @@ async def test_signal_closes_cleanly_and_exits_0(
         child.send_signal(sig)
         _, stderr = await asyncio.wait_for(child.communicate(), 10)
     finally:
-        if child.returncode is None:
-            child.kill()
+        await _reap(child)
     elapsed = time.monotonic() - sent
     assert child.returncode == 0, stderr.decode()
     assert elapsed < 10
@@ -946,9 +952,7 @@ async def test_discord_watch_answers_from_a_document_added_while_running(
         child.send_signal(signal.SIGTERM)
         await asyncio.wait_for(child.communicate(), 10)
     finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
+        await _reap(child)
 
 
 async def test_a_shard_process_identifies_as_its_shard(
@@ -962,9 +966,7 @@ async def test_a_shard_process_identifies_as_its_shard(
         child.send_signal(signal.SIGTERM)
         await asyncio.wait_for(child.communicate(), 10)
     finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
+        await _reap(child)
 
 
 async def test_one_process_runs_a_range_of_shards_and_answers(
@@ -987,9 +989,7 @@ async def test_one_process_runs_a_range_of_shards_and_answers(
         child.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(child.communicate(), 10)
     finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
+        await _reap(child)
     assert child.returncode == 0, stderr.decode()
     assert b"Traceback" not in stderr
     assert b"running shard_ids=[0, 1], shard_count=2" in stderr
@@ -1060,9 +1060,7 @@ async def test_discord_down_at_first_then_up_connects_after_retries(
         child.send_signal(signal.SIGTERM)
         _, rest = await asyncio.wait_for(child.communicate(), 10)
     finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
+        await _reap(child)
         await stub.stop()
     stderr = "".join(seen) + rest.decode()
     assert child.returncode == 0, stderr
@@ -1082,9 +1080,7 @@ async def test_sigterm_while_retrying_exits_0_at_once(
         child.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(child.communicate(), 10)
     finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
+        await _reap(child)
     assert child.returncode == 0, stderr.decode()
     assert time.monotonic() - sent < 5
     assert b"Traceback" not in stderr
