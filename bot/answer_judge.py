@@ -10,7 +10,6 @@ sentences embedded); what is missing is embedded in batches, not one text per ca
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,7 +25,7 @@ from bot.answerability import (
 )
 from bot.calibration import Calibration, bundled
 from bot.embedding import Embedder
-from bot.index import SearchIndex
+from bot.index import SearchIndex, bm25_idf
 from bot.lru import LruCache
 from bot.question_encoder import QuestionEmbedder
 from bot.retrieval import Hit
@@ -65,8 +64,7 @@ class PassageJudge:
         The signals are read from `query`, so a very long question costs no more than that."""
         question = query
         weights = index.idf(keyword_tokens(question))
-        n = index.manifest.chunk_count
-        unknown_idf = math.log(1 + (n + 0.5) / 0.5)  # the idf of a term no passage contains
+        unknown_idf = bm25_idf(0, index.manifest.chunk_count)  # a term no passage contains
         vector = np.asarray(query_vector, dtype=np.float32)
         focus = [w.lower() for w in focus_words(question)]
         # Embedded on first use: a question declined as off-topic needs neither.

@@ -211,10 +211,7 @@ class MemoryIndex:
         n = len(self._chunks)
         result: dict[str, float] = {}
         for token in set(tokens):
-            document_frequency = int(np.count_nonzero(bm25.get_scores([token])))
-            result[token] = math.log(
-                1 + (n - document_frequency + 0.5) / (document_frequency + 0.5)
-            )
+            result[token] = bm25_idf(int(np.count_nonzero(bm25.get_scores([token]))), n)
         return result
 
     def passages(self, source: str) -> list[Chunk]:
@@ -246,6 +243,12 @@ class MemoryIndex:
             self._bm25 = bm25
             return_freed_memory()
         return self._bm25
+
+
+def bm25_idf(document_frequency: int, chunk_count: int) -> float:
+    """BM25's inverse document frequency (as bm25s computes it) of a term found in
+    `document_frequency` of `chunk_count` passages; with 0, the idf of a term no passage holds."""
+    return math.log(1 + (chunk_count - document_frequency + 0.5) / (document_frequency + 0.5))
 
 
 def return_freed_memory() -> None:

@@ -9,7 +9,6 @@ formatted in (a partial index needs a constant).
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +18,7 @@ from psycopg import sql
 
 from bot.chunking import Chunk
 from bot.errors import StoreUnavailableError
-from bot.index import Manifest
+from bot.index import Manifest, bm25_idf
 from bot.lru import LruCache
 from bot.pg_blocks import BATCH_RANGES, ScoreBatch, best
 from bot.pg_db import Database
@@ -135,13 +134,7 @@ class PgIndex:
                 {"unique": unique, "g": self.generation},
             ).fetchall()
         frequency = {str(term): int(count) for term, count in rows}
-        n = self._n
-        return {
-            token: math.log(
-                1 + (n - frequency.get(token, 0) + 0.5) / (frequency.get(token, 0) + 0.5)
-            )
-            for token in unique
-        }
+        return {token: bm25_idf(frequency.get(token, 0), self._n) for token in unique}
 
     def chunk(self, chunk_id: int) -> Chunk:
         found = self._cache.get(chunk_id)

@@ -38,7 +38,7 @@ from bot.conversation import (
 from bot.decline_message import not_found_message
 from bot.embedding import Embedder
 from bot.errors import KnowledgeError, QuestionError
-from bot.index import DocumentRecord, IndexRecipe, SearchIndex
+from bot.index import DocumentRecord, IndexRecipe, SearchIndex, bm25_idf
 from bot.indexing import ProgressCallback, UpdateReport, update_index
 from bot.intents import proper_names
 from bot.question_encoder import QuestionEmbedder, make_embedder
@@ -384,13 +384,10 @@ def _noted(answer: Answer, note: str | None) -> Answer:
 
 def _names_unknown_to(index: SearchIndex, question: str) -> bool:
     """True when the question names things (capitalised words) and no passage contains any."""
-    import math
-
     names = keyword_tokens(" ".join(proper_names(question)))
     if not names:
         return False
-    chunks = index.manifest.chunk_count
-    never_seen = math.log(1 + (chunks + 0.5) / 0.5)  # the idf of a term no passage contains
+    never_seen = bm25_idf(0, index.manifest.chunk_count)
     return all(weight >= never_seen - 1e-9 for weight in index.idf(names).values())
 
 
