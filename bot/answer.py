@@ -58,6 +58,23 @@ class ComposeSettings:
 
 
 IdfLookup = Callable[[Sequence[str]], dict[str, float]]
+
+
+def memoised(idf: IdfLookup) -> IdfLookup:
+    """`idf` looking each term up once: the composer, the answer judge and the unknown-name check
+    all ask for the idf of one question's terms (a corpus scan or a database query each)."""
+    known: dict[str, float] = {}
+
+    def lookup(tokens: Sequence[str]) -> dict[str, float]:
+        unique = list(dict.fromkeys(tokens))
+        missing = [token for token in unique if token not in known]
+        if missing:
+            known.update(idf(missing))
+        return {token: known[token] for token in unique}
+
+    return lookup
+
+
 # The calibrated probability that a passage answers the question (bot.calibration), and the
 # probability below which the question is declined.
 Judge = Callable[[Hit], float]

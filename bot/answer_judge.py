@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.answer import Judge
+from bot.answer import IdfLookup, Judge
 from bot.answerability import (
     Evidence,
     features,
@@ -57,13 +57,18 @@ class PassageJudge:
         return self.calibration.threshold
 
     def for_question(
-        self, index: SearchIndex, question: str, query: str, query_vector: np.ndarray
+        self,
+        index: SearchIndex,
+        question: str,
+        query: str,
+        query_vector: np.ndarray,
+        idf: IdfLookup | None = None,
     ) -> Judge:
         """A judge of `question`'s candidate passages from `index` (`query` is the question as
         searched: normalised and at most max_question_chars long; `query_vector` its embedding).
         The signals are read from `query`, so a very long question costs no more than that."""
         question = query
-        weights = index.idf(keyword_tokens(question))
+        weights = (idf or index.idf)(keyword_tokens(question))
         unknown_idf = bm25_idf(0, index.manifest.chunk_count)  # a term no passage contains
         vector = np.asarray(query_vector, dtype=np.float32)
         focus = [w.lower() for w in focus_words(question)]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.answer import Answer, ComposeSettings, Judge, Quote, compose
+from bot.answer import Answer, ComposeSettings, IdfLookup, Judge, Quote, compose, memoised
 from bot.answer_judge import PassageJudge
 from bot.calibration import Calibration
 from bot.changelog import ChangeEntry
@@ -209,10 +209,15 @@ class QuoteService:
         t1 = time.perf_counter()
         hits = self._rank(index, query, vector)
         t2 = time.perf_counter()
+        idf = memoised(index.idf)
         judge = (
-            self.judge.for_question(index, question, query, vector) if self.judge.applies else None
+            self.judge.for_question(index, question, query, vector, idf)
+            if self.judge.applies
+            else None
         )
-        composed = self._compose(query if note else question, hits, index, limit=limit, judge=judge)
+        composed = self._compose(
+            query if note else question, hits, index, limit=limit, judge=judge, idf=idf
+        )
         answer = _noted(composed, note)
         t3 = time.perf_counter()
         return answer, Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
@@ -287,17 +292,19 @@ class QuoteService:
         *,
         limit: int | None = None,
         judge: Judge | None = None,
+        idf: IdfLookup | None = None,
     ) -> Answer:
         """Quotes with citations from `index` alone (decline message included), stamped with
         its generation. With a `judge` (questions asked alone; follow-ups are judged by the
         conversation instead), a question is also declined when its best passage is unlikely
         to answer it, and every score is that calibrated probability."""
         retrieval = self.settings.retrieval
+        idf = idf or memoised(index.idf)
         answer = compose(
             question,
             hits,
             index.chunk,
-            index.idf,
+            idf,
             ComposeSettings(
                 retrieval.top_k,
                 retrieval.decline_below_cosine,
@@ -307,7 +314,7 @@ class QuoteService:
             ),
             decline_message=self.decline_message(index),
             limit=limit,
-            foreign_names=_names_unknown_to(index, question),
+            foreign_names=_names_unknown_to(index, question, idf),
             judge=judge,
             decline_below=self.judge.threshold,
             not_found_message=not_found_message(question),
@@ -382,13 +389,13 @@ def _noted(answer: Answer, note: str | None) -> Answer:
     return dataclasses.replace(answer, message=answer.message or note, question_truncated=True)
 
 
-def _names_unknown_to(index: SearchIndex, question: str) -> bool:
+def _names_unknown_to(index: SearchIndex, question: str, idf: IdfLookup) -> bool:
     """True when the question names things (capitalised words) and no passage contains any."""
     names = keyword_tokens(" ".join(proper_names(question)))
     if not names:
         return False
     never_seen = bm25_idf(0, index.manifest.chunk_count)
-    return all(weight >= never_seen - 1e-9 for weight in index.idf(names).values())
+    return all(weight >= never_seen - 1e-9 for weight in idf(names).values())
 
 
 def _was_shown(chunk: Chunk, shown: list[Quote]) -> bool:

@@ -1,4 +1,6 @@
-from bot.answer import ComposeSettings, compose, coverage, highlight
+from collections.abc import Sequence
+
+from bot.answer import ComposeSettings, compose, coverage, highlight, memoised
 from bot.chunking import Chunk
 from bot.retrieval import Hit
 
@@ -118,3 +120,17 @@ def test_an_off_topic_question_is_declined_without_related_passages() -> None:
     answer = _judged(hits, {2: 0.99}, below=0.5)
     assert answer.declined and answer.related == ()  # type: ignore[attr-defined]
     assert answer.message == "not here"  # type: ignore[attr-defined]
+
+
+def test_memoised_idf_looks_each_term_up_once() -> None:
+    asked: list[list[str]] = []
+
+    def idf(tokens: Sequence[str]) -> dict[str, float]:
+        asked.append(list(tokens))
+        return {token: float(len(token)) for token in tokens}
+
+    lookup = memoised(idf)
+    assert lookup(["mayor", "city", "mayor"]) == {"mayor": 5.0, "city": 4.0}
+    assert lookup(["city", "river"]) == {"city": 4.0, "river": 5.0}
+    assert lookup(["river"]) == {"river": 5.0}
+    assert asked == [["mayor", "city"], ["river"]]
