@@ -154,6 +154,10 @@ def _quote_from_state(d: dict[str, Any]) -> Quote:
     )
 
 
+quote_to_state = _quote_to_state  # also the followed questions' codec (bot.follows)
+quote_from_state = _quote_from_state
+
+
 def answer_to_state(a: Answer) -> dict[str, Any]:
     return {
         "question": a.question,

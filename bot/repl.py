@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bot.answer import Answer
     from bot.feedback import FeedbackStore
     from bot.indexing import UpdateReport
+    from bot.repl_follow import ReplFollows
     from bot.service import QuoteService
     from bot.watcher import Watcher
 
@@ -37,6 +38,8 @@ HELP = """Type a question and press Enter; answers are quotes from the documents
   :new       start a new conversation (follow-ups like "and the second?" use earlier turns)
   :sources   list the indexed documents
   :reindex   bring the index up to date with the knowledge folder
+  :follow    follow the last question: the next start lists it if its answer changed
+  :following the questions you follow; :unfollow N stops following number N
   :good      the last answer's top quote answered the question (stored as feedback)
   :bad       it did not
   :help      this text
@@ -52,6 +55,7 @@ class Repl:
         console: Console,
         reindex: Callable[[QuoteService], UpdateReport],
         feedback: FeedbackStore | None = None,
+        follows: ReplFollows | None = None,
     ) -> None:
         self.service = service
         self.console = console
@@ -60,6 +64,8 @@ class Repl:
         self.feedback: FeedbackStore | None = feedback  # opened on the first vote if None
         self.last_answer: Answer | None = None  # what :good / :bad rate
         self._last_answer_id = ""
+        self.follows = follows  # opened on the first :follow if None
+        self._last_question: tuple[str, Conversation] | None = None  # what :follow follows
 
     def handle(self, line: str) -> bool:
         """Act on one input line; False means leave."""
@@ -78,6 +84,8 @@ class Repl:
         elif command == ":reindex":
             report = self._reindex(self.service)
             self.console.print(report.summary())
+        elif command in (":follow", ":following") or command.startswith(":unfollow"):
+            self._follow_command(command)
         elif command in (":good", ":bad"):
             self._vote(good=command == ":good")
         elif command.startswith(":"):
@@ -91,11 +99,13 @@ class Repl:
         return True
 
     def _ask(self, question: str) -> None:
+        before = self.conversation
         try:
             answer, self.conversation = self.service.converse(self.conversation, question)
         except QuestionError as exc:
             self.console.print(inert_text(str(exc), "yellow"))
             return
+        self._last_question = (question, before)
         self.remember(answer)
         self.console.print(answer_to_terminal(answer))
 
@@ -105,6 +115,20 @@ class Repl:
 
         self.last_answer = answer
         self._last_answer_id = "repl-" + secrets.token_hex(8)
+
+    def _follow_command(self, command: str) -> None:
+        if self.follows is None:
+            from bot.repl_follow import ReplFollows, open_follows
+
+            self.follows = ReplFollows(open_follows(self.service.settings.index_dir), self.console)
+        follows = self.follows
+        if command == ":follow":
+            question, context = self._last_question or (None, Conversation())
+            follows.follow(question, context, self.last_answer)
+        elif command == ":following":
+            follows.list()
+        else:
+            follows.unfollow(command.removeprefix(":unfollow").strip())
 
     def _vote(self, *, good: bool) -> None:
         """Rate the last answer's top quote; stored like a Discord vote (surface "repl")."""
@@ -162,6 +186,7 @@ def run_repl(
             f"{service.knowledge}. Ask a question, or :help."
         )
     )
+    _followed_changes(repl, service)
     interactive = sys.stdin.isatty()
     read = _prompt_reader(service) if interactive else _plain_reader()
     with ExitStack() as stack:
@@ -172,6 +197,17 @@ def run_repl(
                 stack.enter_context(patch_stdout(raw=True))
             stack.enter_context(_watch(service, console))
         return _loop(repl, read, console)
+
+
+def _followed_changes(repl: Repl, service: QuoteService) -> None:
+    """The followed questions answered differently since the last start (none followed: no file
+    is created)."""
+    from bot.repl_follow import ReplFollows, follows_path, open_follows
+
+    if not follows_path(service.settings.index_dir).exists():
+        return
+    repl.follows = ReplFollows(open_follows(service.settings.index_dir), repl.console)
+    repl.follows.report_changes(service.converse, service.index.manifest.generation)
 
 
 def _watch(service: QuoteService, console: Console) -> Watcher:
