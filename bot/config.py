@@ -184,6 +184,10 @@ class DiscordSettings(_Section):
     # Buttons under an answer (and replies to it) work this long; older ones are answered with a
     # polite "expired" notice and their stored state is deleted.
     buttons_expire_hours: float = Field(default=168.0, gt=0)
+    # The store's generation is read every generation_poll_seconds to notice updates made by any
+    # writer; followed questions (🔔) are then answered again one at a time, this far apart.
+    generation_poll_seconds: float = Field(default=5.0, gt=0)
+    follow_pace_seconds: float = Field(default=0.2, ge=0)
     # Sharding. One shard per process: shard_id and shard_count (a supervisor sets
     # QUOTEBOT_DISCORD__SHARD_ID=0..N-1). Several shards in one process: shard_ids and shard_count
     # (in the environment a JSON list: QUOTEBOT_DISCORD__SHARD_IDS='[0,1]'). Unset: unsharded.

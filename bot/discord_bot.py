@@ -50,9 +50,13 @@ from bot.discord_changes import PageButton
 from bot.discord_chat import CUSTOM_ID, EXPIRED, AnswerButton, ChatDesk, polite_failure, view_kwargs
 from bot.discord_commands import COMMANDS
 from bot.discord_connect import RetryPolicy, connect, log_in
+from bot.discord_follow import SUBSCRIBER as FOLLOW_SUBSCRIBER
+from bot.discord_follow import FollowDesk
 from bot.discord_render import HINT, NOT_HERE, cooldown_notice, render_answer
 from bot.errors import QuotebotError
 from bot.feedback import FeedbackStore
+from bot.follows import FollowStore
+from bot.generation_watch import GenerationCursors, GenerationWatch
 from bot.index import DocumentRecord
 from bot.indexing import UpdateReport
 from bot.log_redaction import install_redaction
@@ -96,6 +100,8 @@ class Service(Protocol):
     def sources(self) -> list[DocumentRecord]: ...
 
     def changes(self) -> list[ChangeEntry]: ...
+
+    def serve_latest(self) -> int | None: ...
 
 
 class Busy(Exception):
@@ -169,6 +175,17 @@ class QuoteBot(discord.Client):
             ChatStore(feedback.database, settings.buttons_expire_hours * 3600, wall_clock),
             feedback,
         )
+        # New generations from any writer (issue 18): followed questions answered again.
+        self.generations = GenerationWatch(
+            service.serve_latest,
+            GenerationCursors(feedback.database),
+            settings.generation_poll_seconds,
+        )
+        self.follows = FollowDesk(
+            self, FollowStore(feedback.database, wall_clock), settings.follow_pace_seconds
+        )
+        self.generations.subscribe(FOLLOW_SUBSCRIBER, self.follows.on_generations)
+        self._background: list[asyncio.Task[None]] = []
 
     # ----------------------------------------------------------------- startup
     async def setup_hook(self) -> None:
@@ -183,6 +200,10 @@ class QuoteBot(discord.Client):
         self.add_dynamic_items(AnswerButton, PageButton)
         self.chat.threads = await asyncio.to_thread(self.chat.store.threads)
         await self.sync_commands()
+        self._background = [
+            asyncio.create_task(self.generations.run(), name="generation-watch"),
+            asyncio.create_task(self.follows.run(), name="followed-questions"),
+        ]
 
     async def sync_commands(self) -> bool:
         """Sync the command tree with Discord if asked to, or if it changed since the last sync.
@@ -226,6 +247,8 @@ class QuoteBot(discord.Client):
         log.info("connected to Discord as %s (%s guilds)", user, len(self.guilds))
 
     async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
         await super().close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 

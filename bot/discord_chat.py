@@ -2,7 +2,7 @@
 
 A conversation is kept per user and per channel or thread (`ChatSessions`), so two people in
 one channel never share context. Every answer that quotes something gets an answer id and four
-buttons whose `custom_id`s are `qb:<action>:<answer id>`; the state they need (the answer, the
+buttons (and 🔔, bot.discord_follow) whose `custom_id`s are `qb:<action>:<answer id>`; the state they need (the answer, the
 conversation after it, a salted hash of who asked) is stored in SQLite (`ChatStore`), and the
 buttons are a `DynamicItem` registered in `setup_hook`, so they keep working after a restart.
 Unknown or expired ids get a polite ephemeral notice instead of Discord's "interaction failed".
@@ -36,12 +36,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MORE_QUESTION = "tell me more"
-CUSTOM_ID = re.compile(r"qb:(?P<action>more|next|up|down):(?P<answer>[0-9a-f]{16})")
+CUSTOM_ID = re.compile(r"qb:(?P<action>more|next|up|down|follow):(?P<answer>[0-9a-f]{16})")
 _BUTTONS = {
     "more": ("More context", None, discord.ButtonStyle.primary),
     "next": ("Next passage", None, discord.ButtonStyle.secondary),
     "up": (None, "👍", discord.ButtonStyle.secondary),
     "down": (None, "👎", discord.ButtonStyle.secondary),
+    "follow": (None, "🔔", discord.ButtonStyle.secondary),  # bot.discord_follow
 }
 EXPIRED = (
     "These buttons have expired, or I no longer know that answer. Ask again with /ask "
@@ -296,6 +297,9 @@ class ChatDesk:
             return
         if action in ("up", "down"):
             await self._vote(interaction, record, UP if action == "up" else DOWN)
+            return
+        if action == "follow":
+            await bot.follows.follow(interaction, record)
             return
         if await self._cooling_down(interaction):
             return

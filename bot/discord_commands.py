@@ -1,4 +1,4 @@
-"""The slash commands: /ask, /sources, /changes and /reindex, each a thin call into `QuoteBot`.
+"""The slash commands: /ask, /sources, /changes, /following and /reindex, each a thin call into `QuoteBot`.
 
 Annotations stay strings (discord.py resolves only the option parameters, from this module's
 globals), so `QuoteBot` is imported for type checking only and there is no import cycle.
@@ -117,10 +117,23 @@ async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
         )
 
 
+@app_commands.command(name="following", description="The questions you follow (🔔); stop one.")
+@app_commands.describe(remove="Stop following this one: its number in the list")
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+async def following_command(
+    interaction: discord.Interaction[QuoteBot],
+    remove: app_commands.Range[int, 1, 1000] | None = None,
+) -> None:
+    """Listed privately; `remove:N` stops following number N (bot.discord_follow)."""
+    await interaction.client.follows.following(interaction, remove)
+
+
 COMMANDS: tuple[app_commands.Command[Any, Any, None] | app_commands.ContextMenu, ...] = (
     ask_command,
     sources_command,
     changes_command,
+    following_command,
     reindex_command,
     ask_about_message,
 )

@@ -164,7 +164,7 @@ class FollowStore:
         """One follower's questions, oldest first (the numbers users see count from 1)."""
         return self._select("surface = ? AND follower = ?", (surface, follower))
 
-    def due(self, generation: int, surface: str | None = None, limit: int = 100) -> list[Followed]:
+    def due(self, generation: int, surface: str | None = None, limit: int = -1) -> list[Followed]:
         """Rows not yet checked against `generation`, oldest check first."""
         where = "generation < ?" + (" AND surface = ?" if surface else "")
         args: tuple[Any, ...] = (generation, surface) if surface else (generation,)
@@ -186,13 +186,13 @@ class FollowStore:
         notice = None if same_passage(old, new) else Notice(old, new, generation)
         with self.database.transaction() as db:
             if notice is None:
-                db.execute(
+                cursor = db.execute(
                     "UPDATE follows SET generation = ?, seen = ?, notice = NULL "
                     "WHERE follow_id = ? AND generation < ?",
                     (generation, _quote_json(new), followed.follow_id, generation),
                 )
             else:
-                db.execute(
+                cursor = db.execute(
                     "UPDATE follows SET generation = ?, seen = ?, notice = ? "
                     "WHERE follow_id = ? AND generation < ?",
                     (
@@ -203,7 +203,7 @@ class FollowStore:
                         generation,
                     ),
                 )
-        return notice
+        return notice if cursor.rowcount else None
 
     def recheck(
         self,

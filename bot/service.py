@@ -134,6 +134,22 @@ class QuoteService:
             report = dataclasses.replace(report, warnings=self._warned.fresh(report.problems))
         return report
 
+    def serve_latest(self) -> int | None:
+        """The store's current generation (a cheap read: its manifest), served from now on if a
+        writer elsewhere (`quotebot index`, a watcher in another process) landed a newer one.
+        None when there is no index yet. The Discord bot polls this (bot.generation_watch)."""
+        manifest = self.store.read_manifest()
+        if manifest is None:
+            return None
+        serving = self._index
+        if serving is None or serving.manifest.generation != manifest.generation:
+            with self._refresh_lock:
+                index = self.store.open()
+                if index is not None:
+                    self._index = index
+                    return index.manifest.generation
+        return manifest.generation
+
     def _serve_current(self) -> UpdateReport:
         """A reader of a shared store: serve the writer's current generation as it is."""
         index = self.store.open()

@@ -3,7 +3,8 @@
 It speaks enough of the gateway (HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats and ACKs,
 RESUME → RESUMED, closing the socket on demand; one session per shard, each guild's events on the
 shard that carries it) and of the REST API (login, application info, gateway URL, interaction
-callbacks, follow-up webhooks, channel messages, typing, command sync) for the bot to log in,
+callbacks, follow-up webhooks, channel messages, typing, command sync, direct-message channels)
+for the bot to log in,
 receive slash commands and mentions, and answer. Every REST request is recorded
 with its JSON body so tests can assert on exactly what would have reached Discord.
 
@@ -72,6 +73,7 @@ class DiscordStub:
     channel_status: dict[int, int] = field(default_factory=dict)  # channel id → HTTP error
     followup_status: int | None = None  # an HTTP error for every follow-up
     double_acks: int = 0  # second responses to one interaction (Discord: 400, code 40060)
+    closed_dms: set[int] = field(default_factory=set)  # users whose DMs refuse us (403, 50007)
     requests: list[Request] = field(default_factory=list)
     identifies: list[dict[str, Any]] = field(default_factory=list)
     resumes: list[dict[str, Any]] = field(default_factory=list)
@@ -88,6 +90,7 @@ class DiscordStub:
         self._interactions: dict[str, dict[str, Any]] = {}  # token → {"responded": bool, ...}
         self.messages: dict[int, dict[str, Any]] = {}  # every message created, by id
         self.threads: dict[int, int] = {}  # threads created: thread id → parent channel id
+        self.dm_channels: dict[int, int] = {}  # DM channels opened: channel id → user id
         self.port = 0
 
     # ----------------------------------------------------------------- lifecycle
@@ -154,7 +157,7 @@ class DiscordStub:
                 "name": name,
                 "type": 1,
                 "options": [
-                    {"name": key, "type": 3, "value": value}
+                    {"name": key, "type": 4 if isinstance(value, int) else 3, "value": value}
                     for key, value in (options or {}).items()
                 ],
             },
@@ -518,6 +521,8 @@ class DiscordStub:
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
         if path == "/users/@me":
             return _json(_user(BOT_ID, "quotebot", bot=True))
+        if path == "/users/@me/channels" and method == "POST":
+            return _json(self._dm_channel(int((body or {})["recipient_id"])))
         if path == "/oauth2/applications/@me":
             return _json(_application())
         if path == "/gateway":
@@ -561,6 +566,8 @@ class DiscordStub:
                 return _json({"message": "Missing Permissions", "code": code}, status)
             if parts[2] == "typing":
                 return web.Response(status=204)
+            if self.dm_channels.get(channel_id) in self.closed_dms:
+                return _json({"message": "Cannot send messages to this user", "code": 50007}, 403)
             if parts[2] == "messages" and method == "POST" and len(parts) == 3:
                 return _json(self._message(channel_id, body))
             if parts[2] == "messages" and len(parts) == 5 and parts[4] == "threads":
@@ -604,6 +611,25 @@ class DiscordStub:
         message = self._message(interaction["channel_id"], body, webhook=True)
         interaction.setdefault("messages", []).append(int(message["id"]))
         return _json(message)
+
+    def _dm_channel(self, user_id: int) -> dict[str, Any]:
+        """The DM channel with a user (one per user, as Discord keeps it); whether the user
+        accepts messages is only known when one is sent (`closed_dms`)."""
+        channel_id = next((c for c, u in self.dm_channels.items() if u == user_id), None)
+        if channel_id is None:
+            channel_id = next(self._ids)
+            self.dm_channels[channel_id] = user_id
+        return {
+            "id": str(channel_id),
+            "type": 1,
+            "last_message_id": None,
+            "recipients": [_user(user_id, f"user{user_id % 1000}")],
+        }
+
+    def direct_messages(self, user_id: int) -> list[dict[str, Any]]:
+        """Messages the bot sent to `user_id` in a DM, oldest first."""
+        channels = {str(c) for c, u in self.dm_channels.items() if u == user_id}
+        return [m for m in self.messages.values() if m["channel_id"] in channels]
 
     def _thread(self, channel_id: int, message_id: int, body: Any) -> dict[str, Any]:
         """A public thread started from a message; Discord also sends THREAD_CREATE."""

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import pytest
 
 from bot.answer import Answer, Quote
+from bot.changelog import ChangeEntry
 from bot.config import DiscordSettings, Settings
 from bot.conversation import Conversation
 from bot.cooldown import Cooldown
@@ -113,6 +114,12 @@ class CountingService:
 
     def sources(self) -> list[DocumentRecord]:
         return self.inner.sources()
+
+    def changes(self) -> list[ChangeEntry]:
+        return self.inner.changes()
+
+    def serve_latest(self) -> int | None:
+        return self.inner.serve_latest()
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -669,7 +676,7 @@ async def test_commands_sync_only_when_asked_or_changed(
         pass
     assert len(syncs()) == 2
     names = sorted(c["name"] for c in syncs()[0].body)
-    assert names == ["Ask quotebot", "ask", "changes", "reindex", "sources"]
+    assert names == ["Ask quotebot", "ask", "changes", "following", "reindex", "sources"]
     ask = next(c for c in syncs()[0].body if c["name"] == "ask")
     assert ask["options"][0]["max_length"] == 2000
     assert ask["contexts"] == [0] and ask["integration_types"] == [0]

@@ -1,6 +1,6 @@
 """Conversations on Discord, through the real discord.py client against the local stand-in.
 
-Replies, per-user conversations, idle expiry, thread mode, the four answer buttons (component
+Replies, per-user conversations, idle expiry, thread mode, the five answer buttons (component
 interactions), the "Ask quotebot" message command, expired buttons, and buttons after a restart
 (a new client on the same database). The service is the real QuoteService with the fake embedder.
 """
@@ -268,7 +268,7 @@ async def test_each_button_does_its_job(
         token = await stub.slash("ask", {"question": LIBRARY})
         answer = await answer_of(stub, token)
         ids = custom_ids(answer)
-        assert [i.split(":")[1] for i in ids] == ["more", "next", "up", "down"]
+        assert [i.split(":")[1] for i in ids] == ["more", "next", "up", "down", "follow"]
         assert all(len(i) <= 100 for i in ids) and len({i.split(":")[2] for i in ids}) == 1
         # More context: the passage next to the quote, in public, with fresh buttons.
         more = await stub.click(int(answer["id"]), button(answer, "more"))
