@@ -152,8 +152,8 @@ def _add_migrate(commands: Any) -> None:
     migrate = commands.add_parser(
         "migrate", help="copy the index to another store without re-embedding"
     )
-    migrate.add_argument("--from", dest="source", choices=["files"], required=True)
-    migrate.add_argument("--to", dest="target", choices=["postgres"], required=True)
+    migrate.add_argument("--from", dest="source", choices=["files", "postgres"], required=True)
+    migrate.add_argument("--to", dest="target", choices=["files", "postgres"], required=True)
     migrate.add_argument("--json", action="store_true")
     migrate.set_defaults(run=cmd_migrate)
 

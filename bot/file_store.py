@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
@@ -250,6 +250,7 @@ class FileStore:
         new_vectors: np.ndarray,
         *,
         change: ChangeEntry | None = None,
+        history: Sequence[ChangeEntry] | None = None,
     ) -> MemoryIndex:
         base = self._open_or_none() if keep_sources else None
         kept_chunks: list[Chunk] = []
@@ -273,7 +274,11 @@ class FileStore:
         )
         index = MemoryIndex(manifest, chunks, np.ascontiguousarray(vectors))
         _check_consistency(manifest, chunks, index.vectors, self.directory)
-        self._write_generation(index, self._changelog_with(change, manifest.generation))
+        if history is None:
+            changes = self._changelog_with(change, manifest.generation)
+        else:
+            changes = self._retention.prune([*history, *([change] if change else [])])
+        self._write_generation(index, changes)
         if index.vectors.dtype != self._memory_dtype:
             index = MemoryIndex(manifest, chunks, self._held(vectors))
         self._cached = index

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from itertools import groupby
 from typing import Any
 
@@ -109,6 +109,30 @@ class PgStore:
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexCorruptError(f"the changelog in the database is broken: {exc}") from None
 
+    def export(self) -> tuple[Manifest, list[Chunk], np.ndarray] | None:
+        """The current generation in full, for `quotebot migrate --to files`: the documents'
+        records, the chunks in source and text order and their vectors as stored (None: no
+        index). Reads everything into memory, which a reader never does."""
+        index = self.open()
+        if index is None:
+            return None
+        from pgvector.psycopg import register_vector
+
+        dimension = index.manifest.dimension
+        with self._db.connection() as conn:
+            register_vector(conn)
+            rows = conn.execute(
+                "SELECT source, start_offset, end_offset, text, paragraph, embedding "
+                "FROM quotebot_chunks WHERE " + VISIBLE + " ORDER BY source, start_offset",
+                {"g": index.generation},
+            ).fetchall()
+        chunks = [Chunk(r[0], int(r[1]), int(r[2]), r[3], int(r[4])) for r in rows]
+        vectors = np.zeros((len(rows), dimension), dtype=np.float32)
+        for row, found in enumerate(rows):
+            vectors[row] = found[5].to_numpy()  # pgvector.Vector: float32, as stored
+        documents = dict(index.manifest.documents.items())
+        return replace(index.manifest, documents=documents, chunk_total=None), chunks, vectors
+
     def latest(self, serving: SearchIndex) -> SearchIndex:
         """What a reader should answer from now: a newer generation if a writer committed one."""
         with self._db.connection() as conn:
@@ -199,6 +223,7 @@ class PgStore:
         new_vectors: np.ndarray,
         *,
         change: ChangeEntry | None = None,
+        history: Sequence[ChangeEntry] | None = None,
     ) -> PgIndex:
         """One transaction; on a lost connection, retried with backoff for writer_retry_seconds."""
         vectors = new_vectors.reshape(len(new_chunks), -1) if new_chunks else new_vectors
@@ -211,7 +236,7 @@ class PgStore:
             try:
                 if lost:
                     self._relock()
-                self._commit_once(manifest, keep_sources, new_chunks, vectors, change)
+                self._commit_once(manifest, keep_sources, new_chunks, vectors, change, history)
                 break
             except (StoreUnavailableError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 if time.monotonic() + delay > deadline:
@@ -263,6 +288,7 @@ class PgStore:
         chunks: list[Chunk],
         vectors: np.ndarray,
         change: ChangeEntry | None = None,
+        history: Sequence[ChangeEntry] | None = None,
     ) -> None:
         if self._locked and (self._lock_conn is None or self._lock_conn.closed):
             raise StoreUnavailableError("lost the connection holding the writer lock")
@@ -287,7 +313,7 @@ class PgStore:
                     self._on_stage,
                     self._db.options,
                 )
-                _write_changes(conn, change, self._retention)
+                _write_changes(conn, change, self._retention, history)
                 conn.execute("DELETE FROM quotebot_updating")  # this update is saved
                 self._on_stage("changelog written")
         except (psycopg.OperationalError, psycopg.InterfaceError):
@@ -487,8 +513,25 @@ def _write_generation(
     on_stage("switching")
 
 
-def _write_changes(conn: Connection, change: ChangeEntry | None, retention: Retention) -> None:
-    """The generation's changelog row, and the retention applied, in its publishing transaction."""
+def _write_changes(
+    conn: Connection,
+    change: ChangeEntry | None,
+    retention: Retention,
+    history: Sequence[ChangeEntry] | None = None,
+) -> None:
+    """The generation's changelog row, and the retention applied, in its publishing transaction;
+    with `history` (a migrated changelog), the rows are replaced by it."""
+    if history is not None:
+        conn.execute("DELETE FROM quotebot_changes")
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO quotebot_changes (generation, recorded_at, entry) VALUES (%s, %s, %s)",
+                [
+                    (e.generation, e.moment, Jsonb(e.to_json()))
+                    for e in retention.prune([*history, *([change] if change else [])])
+                ],
+            )
+        return
     if change is None:
         return
     conn.execute(

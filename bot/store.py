@@ -6,6 +6,7 @@ protocol, which is why commit() receives only what changed, never the whole corp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -60,11 +61,13 @@ class Store(Protocol):
         new_vectors: np.ndarray,
         *,
         change: ChangeEntry | None = None,
+        history: Sequence[ChangeEntry] | None = None,
     ) -> SearchIndex:
         """Make a new generation current, atomically: the chunks of `keep_sources` from the
         current generation (vectors reused as they are) plus the new chunks and vectors.
         `change` joins the changelog in the same step (and older entries are pruned to the
-        store's retention): a generation that does not land leaves no entry."""
+        store's retention): a generation that does not land leaves no entry. `history`
+        (`quotebot migrate`: another store's changelog) replaces the changelog kept so far."""
         ...
 
     def read_changes(self) -> list[ChangeEntry]:
