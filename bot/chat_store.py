@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,10 +53,17 @@ def new_answer_id() -> str:
 
 class ChatStore:
     def __init__(
-        self, database: Database, expire_seconds: float, clock: Callable[[], float]
+        self,
+        database: Database,
+        expire_seconds: float,
+        clock: Callable[[], float],
+        keep_seconds: float = 0.0,
     ) -> None:
+        """Buttons work for `expire_seconds`; records are kept for the longer of that and
+        `keep_seconds` (answers tracked for stale marks and their Refresh button)."""
         self.database = database
         self.expire_seconds = expire_seconds
+        self.keep_seconds = max(expire_seconds, keep_seconds)
         self._clock = clock  # wall-clock seconds: records outlive the process
         with database.transaction() as db:
             for statement in _SCHEMA:
@@ -75,7 +82,7 @@ class ChatStore:
         with self.database.transaction() as db:
             db.execute(
                 "DELETE FROM chat_answers WHERE created_at < ?",
-                (self._clock() - self.expire_seconds,),
+                (self._clock() - self.keep_seconds,),
             )
             db.execute(
                 "INSERT OR REPLACE INTO chat_answers VALUES (?, ?, ?, NULL, ?, ?, ?)",
@@ -90,35 +97,44 @@ class ChatStore:
             )
 
     def attach_message(self, answer_id: str, message_id: int) -> None:
+        """The message now shows this answer (and no other: Refresh puts a new answer in an
+        old message)."""
         with self.database.transaction() as db:
+            db.execute(
+                "UPDATE chat_answers SET message_id = NULL WHERE message_id = ? AND answer_id != ?",
+                (message_id, answer_id),
+            )
             db.execute(
                 "UPDATE chat_answers SET message_id = ? WHERE answer_id = ?",
                 (message_id, answer_id),
             )
 
-    def get(self, answer_id: str) -> AnswerRecord | None:
-        return self._one("answer_id = ?", answer_id)
+    def get(self, answer_id: str, max_age: float | None = None) -> AnswerRecord | None:
+        """The answer if younger than `max_age` seconds (default: the buttons' expiry)."""
+        return self._one("answer_id = ?", answer_id, max_age)
 
-    def by_message(self, message_id: int) -> AnswerRecord | None:
-        return self._one("message_id = ?", message_id)
+    def by_message(self, message_id: int, max_age: float | None = None) -> AnswerRecord | None:
+        return self._one("message_id = ?", message_id, max_age)
 
-    def _one(self, where: str, value: object) -> AnswerRecord | None:
+    def posted_since(self, created_after: float) -> list[tuple[int, AnswerRecord]]:
+        """(message id, answer) of answers posted (a message attached) after a time."""
+        with self.database.reading() as db:
+            rows = db.execute(
+                f"SELECT message_id, {_COLUMNS} FROM chat_answers "
+                "WHERE message_id IS NOT NULL AND created_at >= ? ORDER BY created_at",
+                (created_after,),
+            ).fetchall()
+        return [(int(row[0]), _record(row[1:])) for row in rows]
+
+    def _one(self, where: str, value: object, max_age: float | None) -> AnswerRecord | None:
         with self.database.reading() as db:
             row = db.execute(
-                "SELECT answer_id, user_hash, channel_id, created_at, answer, conversation "
-                f"FROM chat_answers WHERE {where}",
-                (value,),
+                f"SELECT {_COLUMNS} FROM chat_answers WHERE {where}", (value,)
             ).fetchone()
-        if row is None or row[3] < self._clock() - self.expire_seconds:
+        age = self.expire_seconds if max_age is None else max_age
+        if row is None or row[3] < self._clock() - age:
             return None
-        return AnswerRecord(
-            row[0],
-            row[1],
-            int(row[2]),
-            answer_from_state(json.loads(row[4])),
-            conversation_from_state(json.loads(row[5])),
-            float(row[3]),
-        )
+        return _record(row)
 
     def add_thread(self, thread_id: int, parent_id: int) -> None:
         with self.database.transaction() as db:
@@ -128,7 +144,24 @@ class ChatStore:
             )
 
 
+_COLUMNS = "answer_id, user_hash, channel_id, created_at, answer, conversation"
+
+
+def _record(row: Sequence[Any]) -> AnswerRecord:
+    return AnswerRecord(
+        row[0],
+        row[1],
+        int(row[2]),
+        answer_from_state(json.loads(row[4])),
+        conversation_from_state(json.loads(row[5])),
+        float(row[3]),
+    )
+
+
 # ---------------------------------------------------------------------------- JSON codec
+_CITATION = ("title", "date", "url", "page", "section", "author")
+
+
 def _quote_to_state(q: Quote) -> dict[str, Any]:
     return {
         "source": q.source,
@@ -138,6 +171,8 @@ def _quote_to_state(q: Quote) -> dict[str, Any]:
         "highlight": list(q.highlight) if q.highlight else None,
         "score": q.score,
         "paragraph": q.paragraph,
+        # citation details, so an answer re-rendered later (stale marks, issue 18) looks the same
+        **{key: getattr(q, key) for key in _CITATION if getattr(q, key) is not None},
     }
 
 
@@ -151,6 +186,7 @@ def _quote_from_state(d: dict[str, Any]) -> Quote:
         (int(highlight[0]), int(highlight[1])) if highlight else None,
         float(d["score"]),
         int(d["paragraph"]),
+        **{key: d[key] for key in _CITATION if d.get(key) is not None},
     )
 
 

@@ -188,6 +188,11 @@ class DiscordSettings(_Section):
     # writer; followed questions (🔔) are then answered again one at a time, this far apart.
     generation_poll_seconds: float = Field(default=5.0, gt=0)
     follow_pace_seconds: float = Field(default=0.2, ge=0)
+    # Answers posted this recently are edited when an update changes a passage they quote (a
+    # "changed since this answer" mark and a Refresh button); 0: never. At most
+    # stale_edits_per_second of those edits per channel.
+    track_answers_days: float = Field(default=14.0, ge=0)
+    stale_edits_per_second: float = Field(default=1.0, gt=0)
     # Sharding. One shard per process: shard_id and shard_count (a supervisor sets
     # QUOTEBOT_DISCORD__SHARD_ID=0..N-1). Several shards in one process: shard_ids and shard_count
     # (in the environment a JSON list: QUOTEBOT_DISCORD__SHARD_IDS='[0,1]'). Unset: unsharded.

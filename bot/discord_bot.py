@@ -53,6 +53,8 @@ from bot.discord_connect import RetryPolicy, connect, log_in
 from bot.discord_follow import SUBSCRIBER as FOLLOW_SUBSCRIBER
 from bot.discord_follow import FollowDesk
 from bot.discord_render import HINT, NOT_HERE, cooldown_notice, render_answer
+from bot.discord_stale import SUBSCRIBER as STALE_SUBSCRIBER
+from bot.discord_stale import RefreshButton, StaleDesk
 from bot.errors import QuotebotError
 from bot.feedback import FeedbackStore
 from bot.follows import FollowStore
@@ -61,6 +63,7 @@ from bot.index import DocumentRecord
 from bot.indexing import UpdateReport
 from bot.log_redaction import install_redaction
 from bot.sqlite_db import MEMORY, Database
+from bot.stale_queue import ChannelPacer, StaleQueue
 from bot.terminal_safety import log_to_stderr
 from bot.worker import WorkerExecutor
 
@@ -169,13 +172,16 @@ class QuoteBot(discord.Client):
         for command in COMMANDS:
             self.tree.add_command(command)
         feedback = feedback or FeedbackStore(Database(MEMORY))
+        track_seconds = settings.track_answers_days * 86400
         self.chat = ChatDesk(
             self,
             ChatSessions(settings.conversation_idle_minutes * 60, clock),
-            ChatStore(feedback.database, settings.buttons_expire_hours * 3600, wall_clock),
+            ChatStore(
+                feedback.database, settings.buttons_expire_hours * 3600, wall_clock, track_seconds
+            ),
             feedback,
         )
-        # New generations from any writer (issue 18): followed questions answered again.
+        # New generations from any writer (issue 18): stale answers marked, questions followed.
         self.generations = GenerationWatch(
             service.serve_latest,
             GenerationCursors(feedback.database),
@@ -185,6 +191,12 @@ class QuoteBot(discord.Client):
             self, FollowStore(feedback.database, wall_clock), settings.follow_pace_seconds
         )
         self.generations.subscribe(FOLLOW_SUBSCRIBER, self.follows.on_generations)
+        self.stale = StaleDesk(
+            self,
+            StaleQueue(feedback.database, wall_clock),
+            ChannelPacer(settings.stale_edits_per_second, clock),
+        )
+        self.generations.subscribe(STALE_SUBSCRIBER, self.stale.on_generations)
         self._background: list[asyncio.Task[None]] = []
 
     # ----------------------------------------------------------------- startup
@@ -197,12 +209,13 @@ class QuoteBot(discord.Client):
         log.info("question encoder loaded")
         # Buttons under answers sent before a restart keep working: any component whose
         # custom_id matches the template is routed to AnswerButton, whatever message it is on.
-        self.add_dynamic_items(AnswerButton, PageButton)
+        self.add_dynamic_items(AnswerButton, PageButton, RefreshButton)
         self.chat.threads = await asyncio.to_thread(self.chat.store.threads)
         await self.sync_commands()
         self._background = [
             asyncio.create_task(self.generations.run(), name="generation-watch"),
             asyncio.create_task(self.follows.run(), name="followed-questions"),
+            asyncio.create_task(self.stale.run_edits(), name="stale-edits"),
         ]
 
     async def sync_commands(self) -> bool:

@@ -11,7 +11,7 @@ Pure functions over the core's data; no discord import, so this module is cheap 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from bot.answer import Answer, Quote
@@ -30,6 +30,11 @@ BUSY = "I am answering a lot of questions right now; please ask again in a minut
 NOT_HERE = "I am not enabled in this channel."
 FAILED = "Sorry, something went wrong while answering; the error was logged."
 RELATED_HEADING = "**Related passages** (not an answer):"
+STALE_MARK = " · ⚠️ **changed since this answer**"
+STALE_NOTICE = (
+    "-# ⚠️ The documents changed since this answer: a marked quote no longer reads like this. "
+    "**Refresh** answers again from the current documents."
+)
 HINT = "Ask me a question after the mention, for example: @quotebot what is …? (or use /ask)"
 
 
@@ -50,12 +55,17 @@ def source_line(quote: Quote) -> str:
 
 
 def render_answer(
-    answer: Answer, *, show_question: bool = False, budget: int = CONTENT_BUDGET
+    answer: Answer,
+    *,
+    show_question: bool = False,
+    budget: int = CONTENT_BUDGET,
+    stale: Collection[int] = (),
 ) -> str:
     """The whole reply to a question: one message of at most `budget` width (UTF-16 units).
 
     Up to three quotes as block quotes, the answering sentence in bold, each followed by its
-    source; a declined question gets the service's message instead, followed by the nearest
+    source (marked when its position is in `stale`: an update changed or removed that passage
+    since, see bot.stale); a declined question gets the service's message instead, followed by the nearest
     passages under a "Related passages" heading when the service offers them.
     """
     head: list[str] = []
@@ -73,13 +83,20 @@ def render_answer(
         return "\n".join([*head, shorten(text, max(1, budget - used))])
     if answer.message:
         head.append("-# " + shorten(answer.message, 300))
-    return _with_quotes(head, list(answer.quotes[:MAX_QUOTES]), budget)
+    if stale:
+        head.append(STALE_NOTICE)
+    return _with_quotes(head, list(answer.quotes[:MAX_QUOTES]), budget, stale)
 
 
-def _with_quotes(head: list[str], quotes: list[Quote], budget: int) -> str:
+def _with_quotes(
+    head: list[str], quotes: list[Quote], budget: int, stale: Collection[int] = ()
+) -> str:
     """Head lines, then as many of the quotes as fit (each shortened around its highlight)."""
     while quotes:
-        sources = [source_line(quote) for quote in quotes]
+        sources = [
+            source_line(quote) + (STALE_MARK if i in stale else "")
+            for i, quote in enumerate(quotes)
+        ]
         # Fixed cost: head lines, source lines, and the line breaks between blocks.
         fixed = sum(width(part) + 1 for part in head) + sum(width(s) + 3 for s in sources)
         bodies = _fit(quotes, budget - fixed)

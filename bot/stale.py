@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.answer import Quote
 from bot.changelog import ChangeEntry, Span
 
 
@@ -57,3 +58,22 @@ def _touches(quote: QuotedSpan, old: Span, *, by_offsets: bool) -> bool:
     if by_offsets:
         return old.start < quote.end and quote.start < old.end
     return bool(old.text) and (quote.text in old.text or old.text in quote.text)
+
+
+def quoted_spans(quotes: Sequence[Quote]) -> list[QuotedSpan]:
+    return [QuotedSpan(q.source, q.start, q.end, q.text) for q in quotes]
+
+
+def newly_stale(
+    generation: int,
+    quotes: Sequence[QuotedSpan],
+    entries: Sequence[ChangeEntry],
+    after: int,
+    upto: int,
+) -> tuple[int, ...] | None:
+    """For generations `after < g <= upto` landing: every stale position of `quotes` (answered
+    at `generation`) as of `upto` if that range made one more of them stale, else None (the
+    answer is left as it is: untouched, or already marked for those quotes)."""
+    current = stale_quotes(generation, quotes, [e for e in entries if e.generation <= upto])
+    before = stale_quotes(generation, quotes, [e for e in entries if e.generation <= after])
+    return tuple(current) if set(current) - set(before) else None

@@ -3,8 +3,8 @@
 It speaks enough of the gateway (HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats and ACKs,
 RESUME → RESUMED, closing the socket on demand; one session per shard, each guild's events on the
 shard that carries it) and of the REST API (login, application info, gateway URL, interaction
-callbacks, follow-up webhooks, channel messages, typing, command sync, direct-message channels)
-for the bot to log in,
+callbacks, follow-up webhooks, channel messages and their edits, typing, command sync,
+direct-message channels) for the bot to log in,
 receive slash commands and mentions, and answer. Every REST request is recorded
 with its JSON body so tests can assert on exactly what would have reached Discord.
 
@@ -570,6 +570,8 @@ class DiscordStub:
                 return _json({"message": "Cannot send messages to this user", "code": 50007}, 403)
             if parts[2] == "messages" and method == "POST" and len(parts) == 3:
                 return _json(self._message(channel_id, body))
+            if parts[2] == "messages" and method == "PATCH" and len(parts) == 4:
+                return self._edit(channel_id, int(parts[3]), body)
             if parts[2] == "messages" and len(parts) == 5 and parts[4] == "threads":
                 return _json(self._thread(channel_id, int(parts[3]), body))
         return _json({"message": "404: Not Found", "code": 0}, 404)
@@ -630,6 +632,39 @@ class DiscordStub:
         """Messages the bot sent to `user_id` in a DM, oldest first."""
         channels = {str(c) for c, u in self.dm_channels.items() if u == user_id}
         return [m for m in self.messages.values() if m["channel_id"] in channels]
+
+    def _edit(self, channel_id: int, message_id: int, body: Any) -> web.Response:
+        """PATCH a message: only the bot's own, in the channel it is in (else 404, as Discord
+        answers for a message that was deleted)."""
+        message = self.messages.get(message_id)
+        if message is None or int(message["channel_id"]) != channel_id:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if message["author"]["id"] not in (str(BOT_ID), str(APP_ID)):
+            return _json(
+                {"message": "Cannot edit a message authored by another user", "code": 50005}, 403
+            )
+        body = body if isinstance(body, dict) else {}
+        for key in ("content", "components"):
+            if key in body:
+                message[key] = (
+                    body[key] if body[key] is not None else ([] if key == "components" else "")
+                )
+        message["edited_timestamp"] = _now()
+        return _json(message)
+
+    def delete_message(self, message_id: int) -> None:
+        """Someone deleted the message (Discord answers 404 for it from now on)."""
+        del self.messages[message_id]
+
+    def edits(self, message_id: int | None = None) -> list[Request]:
+        """PATCH requests on channel messages (of one message, if given), in order."""
+        return [
+            r
+            for r in self.requests
+            if r.method == "PATCH"
+            and r.path.startswith("/channels/")
+            and (message_id is None or r.path.endswith(f"/messages/{message_id}"))
+        ]
 
     def _thread(self, channel_id: int, message_id: int, body: Any) -> dict[str, Any]:
         """A public thread started from a message; Discord also sends THREAD_CREATE."""

@@ -14,6 +14,8 @@ from bot.discord_render import (
     CONTENT_BUDGET,
     CONTENT_LIMIT,
     RELATED_HEADING,
+    STALE_MARK,
+    STALE_NOTICE,
     render_answer,
     render_sources,
 )
@@ -334,3 +336,15 @@ def test_sources_list_fits_and_summarises_the_tail() -> None:
 
 def test_sources_when_empty() -> None:
     assert render_sources([]) == "No documents are indexed yet."
+
+
+def test_stale_quotes_are_marked_at_their_source_line_within_budget() -> None:
+    quotes = tuple(
+        _quote(f"Passage {n} says something long. " * 40, source=f"{n}.txt") for n in range(3)
+    )
+    content = render_answer(Answer("q", quotes, False), show_question=True, stale=(1,))
+    assert content.count(STALE_MARK) == 1
+    assert "— 1\\.txt ¶5" + STALE_MARK in content  # the file name escaped as markdown
+    assert STALE_NOTICE in content
+    assert width(content) <= CONTENT_BUDGET
+    assert STALE_MARK not in render_answer(Answer("q", quotes, False))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from bot.config import Settings
 from bot.errors import QuestionError
 from bot.service import QuoteService
 from tests.fakes import FakeEmbedder
@@ -208,3 +210,22 @@ def test_near_domain_questions_it_answers_are_not_declined_and_score_high(
     assert not answer.declined and answer.related == ()
     assert expected in answer.quotes[0].text
     assert seed_service.judge.threshold < answer.quotes[0].score <= 1.0
+
+
+def test_serve_latest_follows_a_writer_in_another_process(
+    knowledge: Path, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(knowledge)
+    reader = QuoteService(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
+    reader.refresh()
+    first = reader.index.manifest.generation
+    assert reader.serve_latest() == first
+    (knowledge / "new.txt").write_text("The lighthouse keeper retired in May.\n", encoding="utf-8")
+    writer = QuoteService(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
+    writer.refresh()
+    assert reader.index.manifest.generation == first  # a files store is not followed by itself
+    assert reader.serve_latest() == first + 1
+    assert reader.index.manifest.generation == first + 1
+    assert any(
+        q.source == "new.txt" for q in reader.ask("When did the lighthouse keeper retire?").quotes
+    )

@@ -9,7 +9,7 @@ from bot.chunking import ChunkerSettings
 from bot.file_store import FileStore
 from bot.index import IndexRecipe, SearchIndex
 from bot.indexing import update_index
-from bot.stale import QuotedSpan, stale_quotes
+from bot.stale import QuotedSpan, newly_stale, stale_quotes
 from tests.fakes import FakeEmbedder
 
 RECIPE = IndexRecipe("fake-model", ChunkerSettings())
@@ -101,3 +101,24 @@ def test_a_renamed_document_is_followed(tmp_path: Path) -> None:
     corpus.paragraphs["c.txt"][2] = corpus.paragraphs["c.txt"][2].replace("training", "travel")
     corpus.update()
     assert stale_quotes(answered, quotes, corpus.entries()) == [0]
+
+
+def test_an_answer_is_newly_stale_only_when_a_range_adds_a_mark(tmp_path: Path) -> None:
+    corpus = Corpus(tmp_path)
+    answered = corpus.index.manifest.generation
+    quotes = [corpus.quote("a.txt", 1), corpus.quote("a.txt", 2)]
+    corpus.paragraphs["b.txt"][0] = corpus.paragraphs["b.txt"][0].replace("repairs", "boats")
+    untouched = corpus.update().manifest.generation
+    corpus.paragraphs["a.txt"][2] = corpus.paragraphs["a.txt"][2].replace("repairs", "boats")
+    first = corpus.update().manifest.generation
+    corpus.paragraphs["a.txt"][2] = corpus.paragraphs["a.txt"][2].replace("salaries", "wages")
+    again = corpus.update().manifest.generation
+    corpus.paragraphs["a.txt"][1] = corpus.paragraphs["a.txt"][1].replace("salaries", "wages")
+    second = corpus.update().manifest.generation
+    entries = corpus.entries()
+    assert newly_stale(answered, quotes, entries, answered, untouched) is None
+    assert newly_stale(answered, quotes, entries, untouched, first) == (1,)
+    assert newly_stale(answered, quotes, entries, first, again) is None  # already marked
+    assert newly_stale(answered, quotes, entries, again, second) == (0, 1)  # every mark
+    assert newly_stale(answered, quotes, entries, answered, second) == (0, 1)  # one poll for all
+    assert newly_stale(second, quotes, entries, answered, second) is None  # answered after them
