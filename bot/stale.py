@@ -4,7 +4,9 @@ answers, issue 18). Pure: changelog entries and an answer's quotes in, quote pos
 A quote's offsets refer to the text of the generation it was answered from. The first later
 entry that touches its document lists old passages in that same text, so offsets decide; after
 that the text may have shifted, so a later entry matches by text (a quote is made of whole
-passages, so an old passage holding the quote, or held by it, is the same text).
+passages, so an old passage holding the quote, or held by it, is the same text). Offsets are
+trusted only while every generation since the answer has its entry: one the changelog pruned
+could have moved them.
 """
 
 from __future__ import annotations
@@ -32,12 +34,16 @@ def stale_quotes(
     """Positions in `quotes` whose passage an entry after `generation` changed or removed (or
     whose whole document was removed), in order."""
     later = sorted((e for e in entries if e.generation > generation), key=lambda e: e.generation)
-    return [i for i, quote in enumerate(quotes) if _is_stale(quote, later)]
+    return [i for i, quote in enumerate(quotes) if _is_stale(quote, generation, later)]
 
 
-def _is_stale(quote: QuotedSpan, entries: Sequence[ChangeEntry]) -> bool:
+def _is_stale(quote: QuotedSpan, generation: int, entries: Sequence[ChangeEntry]) -> bool:
     source, same_text = quote.source, True
+    seen = generation
     for entry in entries:
+        if entry.generation != seen + 1:
+            same_text = False  # a generation's entry is missing (pruned): offsets may have moved
+        seen = entry.generation
         for document in entry.documents:
             if document.kind == "renamed" and document.renamed_from == source:
                 source = document.source  # same bytes under a new name: the quote still holds

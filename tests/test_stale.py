@@ -122,3 +122,16 @@ def test_an_answer_is_newly_stale_only_when_a_range_adds_a_mark(tmp_path: Path) 
     assert newly_stale(answered, quotes, entries, again, second) == (0, 1)  # every mark
     assert newly_stale(answered, quotes, entries, answered, second) == (0, 1)  # one poll for all
     assert newly_stale(second, quotes, entries, answered, second) is None  # answered after them
+
+
+def test_with_a_pruned_entry_offsets_are_not_trusted(tmp_path: Path) -> None:
+    corpus = Corpus(tmp_path)
+    answered = corpus.index.manifest.generation
+    quotes = [corpus.quote("a.txt", 3)]
+    corpus.paragraphs["a.txt"].insert(0, _paragraph("new", 9))
+    corpus.update()  # every paragraph moves down; this entry is then pruned
+    corpus.paragraphs["a.txt"][3] = corpus.paragraphs["a.txt"][3].replace("salaries", "wages")
+    corpus.update()  # paragraph 2, now at the offsets paragraph 3 had when answered
+    pruned = [e for e in corpus.entries() if e.generation != answered + 1]
+    assert [e.generation for e in pruned if e.generation > answered] == [answered + 2]
+    assert stale_quotes(answered, quotes, pruned) == []
