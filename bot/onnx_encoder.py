@@ -1,14 +1,16 @@
 """Questions embedded with onnxruntime + tokenizers from an ONNX export of the model: no torch.
 
 Importing torch and sentence-transformers costs seconds and ~500 MB; one question needs neither.
-The export (made and verified by `bot.onnx_export`) is a folder of three files:
+The export (made and verified by `bot.onnx_export`) is a folder of these files:
 
     model.onnx       the model's Transformer module: token ids in, token embeddings out
+    model.onnx.data  its weights, kept outside the graph so that onnxruntime memory-maps them
+                     (exports made before 2026-12-03 have the weights inside model.onnx)
     tokenizer.json   the model's own fast tokenizer
     export.json      what to feed, how to pool and normalise (as the model's modules.json says),
-                     the SHA-256 of both files, and how well it matched sentence-transformers
+                     the SHA-256 of the other files, how well it matched sentence-transformers
 
-`OnnxEncoder.load` checks both checksums before anything is used, so a damaged or swapped file
+`OnnxEncoder.load` checks every checksum before anything is used, so a damaged or swapped file
 is refused (`ExportInvalid`), never run.
 """
 
@@ -25,6 +27,10 @@ import numpy as np
 
 EXPORT_FORMAT = 1
 MODEL_FILE = "model.onnx"
+# Why the weights are a separate file: onnxruntime maps external weights instead of copying them
+# into its heap, and a question only touches the rows of the word-embedding table (47 of the
+# model's 87 MB) for its own tokens: -48 MB resident for the Discord bot (docs/bench.md).
+WEIGHTS_FILE = "model.onnx.data"
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "export.json"
 # Pooling modes of sentence-transformers' Pooling module, in the order it concatenates them.
@@ -127,6 +133,8 @@ class OnnxEncoder:
         if meta.model_id != model_id:
             raise ExportInvalid(f"the export at {folder} is of {meta.model_id}, not {model_id}")
         check_file(folder, MODEL_FILE, meta)
+        if WEIGHTS_FILE in meta.checksums:  # older exports have their weights in model.onnx
+            check_file(folder, WEIGHTS_FILE, meta)
         check_file(folder, TOKENIZER_FILE, meta)
         return cls.open(folder / MODEL_FILE, folder / TOKENIZER_FILE, meta, threads)
 

@@ -2,8 +2,9 @@
 
 Runs only in a writer (`quotebot index`, or the first run that needs it), where torch is loaded
 anyway to embed passages. The model's Transformer module is exported with dynamic batch and
-sequence axes (torch.onnx's TorchScript exporter: offline, no onnx/onnxscript needed); pooling
-and normalisation are not exported but read from the model's own modules.json, Pooling config
+sequence axes (torch.onnx's TorchScript exporter: offline, no onnxscript needed), its weights
+moved to a file of their own (onnxruntime maps it instead of copying it); pooling and
+normalisation are not exported but read from the model's own modules.json, Pooling config
 and sentence_bert_config.json and done in numpy (`bot.onnx_encoder.pool`). The export is kept
 only if every probe text gives a vector within `MAX_COSINE_GAP` of sentence-transformers' own,
 encoded one at a time (as questions are) and as a padded batch.
@@ -29,6 +30,7 @@ from bot.onnx_encoder import (
     MODEL_FILE,
     POOLING_MODES,
     TOKENIZER_FILE,
+    WEIGHTS_FILE,
     ExportMeta,
     OnnxEncoder,
     export_folder,
@@ -181,7 +183,9 @@ def make_export(model: Any, spec: ModelSpec, root: Path) -> ExportMeta:
         _export_transformer(model, meta, tokenizer_json, tmp / MODEL_FILE)
         meta = replace(
             meta,
-            checksums={name: _sha256(tmp / name) for name in (MODEL_FILE, TOKENIZER_FILE)},
+            checksums={
+                name: _sha256(tmp / name) for name in (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
+            },
         )
         encoder = OnnxEncoder.open(tmp / MODEL_FILE, tmp / TOKENIZER_FILE, meta, threads=1)
         meta = replace(meta, probe_min_cosine=verify(model, encoder), probes=len(PROBES))
@@ -300,6 +304,25 @@ def _export_transformer(model: Any, meta: ExportMeta, tokenizer_json: bytes, pat
             )
     except Exception as exc:  # the exporter raises many types for unsupported graphs
         raise ExportRefused(f"torch.onnx cannot export it: {type(exc).__name__}: {exc}") from None
+    _weights_apart(path)
+
+
+def _weights_apart(path: Path) -> None:
+    """Move the graph's weights to WEIGHTS_FILE beside it (see bot.onnx_encoder)."""
+    import onnx
+
+    graph = onnx.load(str(path))
+    onnx.save_model(
+        graph,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=WEIGHTS_FILE,
+        size_threshold=1024,
+    )
+    # onnx creates the weights file private to its owner; give it model.onnx's permissions, so
+    # a bot running as another user reads the export it can read the rest of.
+    (path.parent / WEIGHTS_FILE).chmod(path.stat().st_mode & 0o777)
 
 
 def verify(model: Any, encoder: OnnxEncoder) -> float:

@@ -17,6 +17,7 @@ from bot.onnx_encoder import (
     MODEL_FILE,
     POOLING_MODES,
     TOKENIZER_FILE,
+    WEIGHTS_FILE,
     ExportInvalid,
     ExportMeta,
     OnnxEncoder,
@@ -136,3 +137,33 @@ def test_loaded_export_checks_model_and_files(onnx_export: Path, tmp_path: Path)
     (folder / META_FILE).write_text(json.dumps(meta))
     with pytest.raises(ExportInvalid, match=r"export\.json says"):
         OnnxEncoder.load(folder, model_id)
+
+
+@pytest.mark.model
+def test_an_export_with_its_weights_inside_the_graph_still_loads(
+    onnx_export: Path, tmp_path: Path
+) -> None:
+    """Exports made before the weights got a file of their own stay valid (no rebuild, no
+    torch fallback) and give the same vectors."""
+    import onnx
+
+    from bot.config import BUNDLED_MODEL
+    from bot.embedding import resolve_model
+
+    model_id = resolve_model(BUNDLED_MODEL).model_id
+    source = export_folder(onnx_export, model_id)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    shutil.copy(source / TOKENIZER_FILE, folder / TOKENIZER_FILE)
+    onnx.save_model(onnx.load(str(source / MODEL_FILE)), str(folder / MODEL_FILE))
+    meta = json.loads((source / META_FILE).read_text())
+    meta["checksums"] = {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in (MODEL_FILE, TOKENIZER_FILE)
+    }
+    (folder / META_FILE).write_text(json.dumps(meta))
+    assert not (folder / WEIGHTS_FILE).exists()
+    texts = ["Who appointed them?", "What is the third measure?"]
+    old = OnnxEncoder.load(folder, model_id, threads=1).encode(texts)
+    new = OnnxEncoder.load(source, model_id, threads=1).encode(texts)
+    np.testing.assert_allclose(old, new, atol=1e-6)

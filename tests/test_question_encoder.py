@@ -17,7 +17,14 @@ import pytest
 from bot.config import Settings
 from bot.embedding import ModelSpec, SentenceTransformerEmbedder
 from bot.errors import ConfigError
-from bot.onnx_encoder import META_FILE, MODEL_FILE, TOKENIZER_FILE, OnnxEncoder, export_folder
+from bot.onnx_encoder import (
+    META_FILE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+    OnnxEncoder,
+    export_folder,
+)
 from bot.onnx_export import ExportRefused
 from bot.question_encoder import QuestionEmbedder, RuntimeEmbedder, make_embedder
 from bot.service import QuoteService
@@ -131,6 +138,14 @@ def _damage(folder: Path, what: str) -> None:
         data = bytearray((folder / MODEL_FILE).read_bytes())
         data[len(data) // 2] ^= 0xFF
         (folder / MODEL_FILE).write_bytes(bytes(data))
+    elif what == "weights bytes":
+        with (folder / WEIGHTS_FILE).open("r+b") as file:
+            file.seek(file.seek(0, 2) // 2)
+            byte = file.read(1)
+            file.seek(-1, 1)
+            file.write(bytes([byte[0] ^ 0xFF]))
+    elif what == "missing weights":
+        (folder / WEIGHTS_FILE).unlink()
     elif what == "truncated model":
         with (folder / MODEL_FILE).open("r+b") as file:
             file.truncate(1000)
@@ -147,6 +162,8 @@ def _damage(folder: Path, what: str) -> None:
 
 DAMAGE = (
     "model bytes",
+    "weights bytes",
+    "missing weights",
     "truncated model",
     "tokenizer",
     "another model's export",
