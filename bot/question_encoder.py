@@ -20,7 +20,7 @@ import numpy as np
 
 from bot.config import Settings
 from bot.embedding import Embedder, ModelSpec, SentenceTransformerEmbedder, resolve_model
-from bot.onnx_encoder import META_FILE, ExportInvalid, OnnxEncoder, export_folder
+from bot.onnx_encoder import META_FILE, WEIGHTS_FILE, ExportInvalid, OnnxEncoder, export_folder
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,15 @@ class RuntimeEmbedder:
     def _open(self, writer: bool) -> OnnxEncoder | None:
         model_id = self.spec.model_id
         folder = self.export_dir
+        sound: OnnxEncoder | None = None
         try:
-            return OnnxEncoder.load(folder, model_id, self._threads)
+            sound = OnnxEncoder.load(folder, model_id, self._threads)
+            if not writer or WEIGHTS_FILE in sound.meta.checksums:
+                return sound
+            # An export from before the weights had a file of their own: sound, but each of
+            # its readers holds 48 MB more (docs/bench.md); a writer remakes it once, and keeps
+            # using it if that fails.
+            problem = "the ONNX export keeps its weights inside the graph"
         except ExportInvalid as exc:
             problem = str(exc)
         if not writer:
@@ -134,6 +141,8 @@ class RuntimeEmbedder:
 
         refused = recorded_refusal(self._root, model_id)
         if refused is not None:
+            if sound is not None:
+                return sound
             self._notice(f"questions use the torch runtime: cannot export the model ({refused})")
             return None
         missing = not (folder / META_FILE).exists()
@@ -150,6 +159,8 @@ class RuntimeEmbedder:
             problem = str(exc)
         except (ExportInvalid, OSError) as exc:  # disk full, permissions: try again next run
             problem = str(exc)
+        if sound is not None:
+            return sound
         self._notice(f"cannot export the model for onnxruntime ({problem}); using torch")
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -158,6 +159,57 @@ def _damage(folder: Path, what: str) -> None:
         (folder / META_FILE).write_text(json.dumps(meta))
     elif what == "unreadable export.json":
         (folder / META_FILE).write_text("{")
+
+
+def _weights_inside_the_graph(folder: Path) -> None:
+    """Turn an export into one made before model.onnx.data existed (weights in model.onnx)."""
+    import onnx
+
+    onnx.save_model(onnx.load(str(folder / MODEL_FILE)), str(folder / MODEL_FILE))
+    (folder / WEIGHTS_FILE).unlink()
+    meta = json.loads((folder / META_FILE).read_text())
+    meta["checksums"] = {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in (MODEL_FILE, TOKENIZER_FILE)
+    }
+    (folder / META_FILE).write_text(json.dumps(meta))
+
+
+@pytest.mark.model
+def test_a_writer_remakes_an_export_with_the_weights_inside_the_graph(
+    real_embedder: Any, onnx_export: Path, tmp_path: Path
+) -> None:
+    """Exports made before model.onnx.data existed still answer a reader (no notice, no torch),
+    and the next writer remakes them so readers map the weights instead of holding a copy."""
+    root = tmp_path / "onnx"
+    folder = _install(onnx_export, root, real_embedder.spec.model_id)
+    _weights_inside_the_graph(folder)
+    exporter = CopyExporter(onnx_export)
+    reader, notices = _runtime(real_embedder, root, exporter)
+    reader.prepare_questions(writer=False)
+    assert reader.runtime == "onnx" and exporter.calls == 0 and notices == []
+    writer, notices = _runtime(real_embedder, root, exporter)
+    writer.prepare_questions(writer=True)
+    assert writer.runtime == "onnx" and exporter.calls == 1
+    assert notices == [
+        "the ONNX export keeps its weights inside the graph: rebuilding the ONNX question "
+        "encoder ..."
+    ]
+    assert (folder / WEIGHTS_FILE).is_file()
+
+
+@pytest.mark.model
+def test_a_writer_that_cannot_remake_an_old_export_keeps_using_it(
+    real_embedder: Any, onnx_export: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "onnx"
+    folder = _install(onnx_export, root, real_embedder.spec.model_id)
+    _weights_inside_the_graph(folder)
+    exporter = RefusingExporter()
+    writer, _ = _runtime(real_embedder, root, exporter)
+    writer.prepare_questions(writer=True)
+    assert writer.runtime == "onnx" and exporter.calls == 1
+    assert not (folder / WEIGHTS_FILE).exists()
 
 
 DAMAGE = (
