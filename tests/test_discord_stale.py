@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,12 @@ from bot.chat_store import AnswerRecord
 from bot.config import Settings, load_settings
 from bot.discord_bot import QuoteBot
 from bot.discord_render import MAX_QUOTES, STALE_MARK, render_answer
+from bot.file_store import FileStore
+from bot.pg_db import Database as PgDatabase
+from bot.pg_db import PgOptions
+from bot.pg_store import PgStore
 from bot.service import QuoteService
+from bot.store import Store
 from tests.discord_stub import CHANNEL_ID, OTHER_CHANNEL_ID, DiscordStub, Request
 from tests.fakes import FakeEmbedder
 from tests.test_discord_bot import TOKEN, _child, _reap, running, stub  # noqa: F401
@@ -65,10 +70,14 @@ async def _ask(stub: DiscordStub, question: str, channel_id: int = CHANNEL_ID) -
     return int(stub.followup_messages(token)[0]["id"])
 
 
-def _record(bot: QuoteBot, message_id: int) -> AnswerRecord:
-    record = bot.chat.store.by_message(message_id)
-    assert record is not None
-    return record
+async def _record(bot: QuoteBot, message_id: int) -> AnswerRecord:
+    """The answer the message shows (the bot maps the message to it just after sending)."""
+    for _ in range(200):
+        record = bot.chat.store.by_message(message_id)
+        if record is not None:
+            return record
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"message {message_id} shows no stored answer")
 
 
 def _only_quoted_by(records: dict[int, AnswerRecord], target: int) -> tuple[str, int]:
@@ -107,7 +116,7 @@ async def test_an_update_marks_exactly_the_answers_that_quoted_the_changed_passa
     settings = make_settings(corpus.folder)
     async with running(_writer(settings), **FAST) as bot:
         messages = [await _ask(stub, q) for q in QUESTIONS]
-        records = {m: _record(bot, m) for m in messages}
+        records = {m: await _record(bot, m) for m in messages}
         target = messages[0]
         source, start = _only_quoted_by(records, target)
 
@@ -134,7 +143,7 @@ async def test_an_update_marks_exactly_the_answers_that_quoted_the_changed_passa
         callback = next(r for r in stub.messages_for(token) if r.path.endswith("/callback"))
         assert callback.body["type"] == 6  # deferred update: no new message
         body = _inert(stub.edits()[1])
-        fresh = _record(bot, target)
+        fresh = await _record(bot, target)
         assert body["content"] == render_answer(fresh.answer, show_question=True)
         assert STALE_MARK not in body["content"]
         assert not [c for c in _custom_ids(body) if c.startswith("qbr:")]
@@ -142,6 +151,54 @@ async def test_an_update_marks_exactly_the_answers_that_quoted_the_changed_passa
         assert fresh.answer.generation == 3
         assert fresh.answer.question == QUESTIONS[0]
         assert len(stub.followup_messages(token)) == 0  # nothing posted besides the edit
+
+
+@pytest.fixture(params=["files", "postgres"])
+def store_of(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    """A new store object on one index per call (each writer or reader process has its own)."""
+    if request.param == "files":
+        yield lambda: FileStore(tmp_path / "idx")
+        return
+    url = request.getfixturevalue("pg_url")
+    opened: list[PgStore] = []
+
+    def build() -> Store:
+        opened.append(PgStore(PgDatabase(url, PgOptions()), lock_timeout=5))
+        return opened[-1]
+
+    yield build
+    for store in opened:
+        store.close()
+
+
+async def test_updates_by_a_writer_elsewhere_are_noticed_on_both_stores(
+    stub: DiscordStub,  # noqa: F811
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    store_of: Callable[[], Store],
+) -> None:
+    """`quotebot index` in another process, on the files store or PostgreSQL (where the bot is
+    a reader): the bot notices the generation, marks the answer, and Refresh answers from it."""
+    corpus = Corpus(tmp_path / "kb")
+    reader = make_settings(corpus.folder)
+    writer = make_settings(corpus.folder, knowledge={"path": corpus.folder, "watch": True})
+
+    def service(settings: Settings = writer) -> QuoteService:
+        return QuoteService(
+            settings, embedder=FakeEmbedder(), store=store_of(), on_notice=lambda m: None
+        )
+
+    await asyncio.to_thread(service().refresh)  # the writer indexes first
+    async with running(service(reader), **FAST) as bot:
+        message = await _ask(stub, QUESTIONS[2])
+        before = await _record(bot, message)
+        corpus.edit_quoted(before.answer.quotes[0].source, before.answer.quotes[0].start)
+        generation = (await asyncio.to_thread(service().refresh)).generation
+        await stub.wait_for(lambda _: bool(stub.edits(message)))
+        assert STALE_MARK in _inert(stub.edits(message)[0])["content"]
+        await stub.click(message, f"qbr:{before.answer_id}")
+        await stub.wait_for(lambda _: len(stub.edits(message)) == 2)
+        assert (await _record(bot, message)).answer.generation == generation
 
 
 async def test_gone_messages_and_channels_are_dropped_quietly(
@@ -212,6 +269,47 @@ async def test_sigkill_before_the_edits_edits_once_after_restart(
         await asyncio.sleep(1.5)  # several polls
         assert len(stub.edits(message)) == 1
         assert STALE_MARK in _inert(stub.edits(message)[0])["content"]
+        child.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(child.wait(), 20) == 0
+    finally:
+        await _reap(child)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+async def test_sigkill_between_queued_edits_sends_the_rest_once_after_restart(
+    stub: DiscordStub,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Killed while the queue paces two edits in one channel (one sent, one waiting): after the
+    restart the waiting one is sent and the sent one is not sent again."""
+    corpus = Corpus(tmp_path / "kb")
+    env = {
+        "QUOTEBOT_DISCORD__GENERATION_POLL_SECONDS": "0.1",
+        "QUOTEBOT_DISCORD__STALE_EDITS_PER_SECOND": "0.2",  # 5 s between edits in a channel
+    }
+    child = await _child(stub, tmp_path, corpus.folder, TOKEN, extra_env=env)
+    try:
+        await stub.wait_for_session(1, timeout=40)
+        messages = [await _ask(stub, QUESTIONS[0]), await _ask(stub, QUESTIONS[2])]
+        await asyncio.sleep(0.5)
+        corpus.docs = {
+            name: [p.replace("repairs", "lighthouse beacons") for p in paragraphs]
+            for name, paragraphs in corpus.docs.items()
+        }
+        corpus.write()
+        await asyncio.to_thread(_writer(_child_settings(tmp_path, corpus.folder)).refresh)
+        await stub.wait_for(lambda _: bool(stub.edits()), timeout=20)
+        await asyncio.sleep(1.0)  # the first edit is recorded as done; the second waits
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+        assert len(stub.edits()) == 1
+        first = next(m for m in messages if stub.edits(m))
+        second = next(m for m in messages if m != first)
+
+        child = await _child(stub, tmp_path, corpus.folder, TOKEN, extra_env=env)
+        await stub.wait_for(lambda _: bool(stub.edits(second)), timeout=40)
+        await asyncio.sleep(1.0)
+        assert len(stub.edits(first)) == 1 and len(stub.edits(second)) == 1
         child.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(child.wait(), 20) == 0
     finally:
