@@ -89,6 +89,11 @@ class SentenceTransformerEmbedder:
         return self._spec
 
     @property
+    def loaded(self) -> bool:
+        """Whether torch and the model are loaded already (work that needs them is cheap now)."""
+        return self._model is not None
+
+    @property
     def dimension(self) -> int:
         return int(self._load().get_embedding_dimension())
 

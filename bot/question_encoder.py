@@ -123,11 +123,13 @@ class RuntimeEmbedder:
         sound: OnnxEncoder | None = None
         try:
             sound = OnnxEncoder.load(folder, model_id, self._threads)
-            if not writer or WEIGHTS_FILE in sound.meta.checksums:
+            if not writer or WEIGHTS_FILE in sound.meta.checksums or not self._model.loaded:
                 return sound
             # An export from before the weights had a file of their own: sound, but each of
-            # its readers holds 48 MB more (docs/bench.md); a writer remakes it once, and keeps
-            # using it if that fails.
+            # its readers holds 48 MB more (docs/bench.md). A writer that has loaded torch
+            # anyway (it embedded passages) remakes it once, and keeps it if that fails; never
+            # loaded for this alone (a cold ask or the bot's start would pay seconds, and the
+            # bot would keep torch resident).
             problem = "the ONNX export keeps its weights inside the graph"
         except ExportInvalid as exc:
             problem = str(exc)

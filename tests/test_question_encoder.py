@@ -199,6 +199,22 @@ def test_a_writer_remakes_an_export_with_the_weights_inside_the_graph(
 
 
 @pytest.mark.model
+def test_an_old_export_is_not_remade_by_a_writer_without_torch(
+    real_embedder: Any, onnx_export: Path, tmp_path: Path
+) -> None:
+    """A writer that embedded nothing (a cold ask, the bot's start) does not load torch to
+    remake an old export: it answers with it."""
+    root = tmp_path / "onnx"
+    folder = _install(onnx_export, root, real_embedder.spec.model_id)
+    _weights_inside_the_graph(folder)
+    exporter = CopyExporter(onnx_export)
+    model = SentenceTransformerEmbedder(real_embedder.spec, threads=1)
+    embedder = RuntimeEmbedder(model, root, threads=1, on_notice=print, exporter=exporter)
+    embedder.prepare_questions(writer=True)
+    assert embedder.runtime == "onnx" and exporter.calls == 0 and not model.loaded
+
+
+@pytest.mark.model
 def test_a_writer_that_cannot_remake_an_old_export_keeps_using_it(
     real_embedder: Any, onnx_export: Path, tmp_path: Path
 ) -> None:
