@@ -107,7 +107,14 @@ class FollowDesk:
 
     async def run(self) -> None:
         """Check and deliver until cancelled: once at start (notices owed from before a
-        restart), then on every new generation, and again later if a send failed."""
+        restart), then on every new generation, and again later if a send failed. At start the
+        served generation counts as announced: a process killed while re-answering leaves rows
+        behind it, and the watch, whose cursor had already moved on, would not announce it again."""
+        try:
+            served = await self.bot.run_blocking(self.bot.service.serve_latest)
+            self._upto = max(self._upto, served or 0)
+        except Exception as exc:
+            log.warning("could not read the index generation for followed questions: %s", exc)
         while True:
             try:
                 pending = await self.catch_up()

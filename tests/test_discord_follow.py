@@ -15,8 +15,10 @@ import pytest
 from bot.answer import Answer
 from bot.config import Settings
 from bot.conversation import Conversation
+from bot.discord_follow import SUBSCRIBER
 from bot.discord_follow_render import NONE_FOLLOWED
 from bot.follows import FollowStore
+from bot.generation_watch import GenerationCursors
 from bot.service import QuoteService
 from bot.sqlite_db import Database
 from tests.discord_stub import CHANNEL_ID, USER_ID, DiscordStub
@@ -173,6 +175,24 @@ async def test_a_notice_recorded_before_a_crash_is_sent_after_the_restart(
     assert (
         "-# Before: not answered by the documents." in stub.direct_messages(USER_ID)[0]["content"]
     )
+
+
+async def test_rows_left_unchecked_by_a_killed_process_are_checked_at_start(
+    stub: DiscordStub, service: QuoteService, db_path: Path
+) -> None:
+    """Killed while re-answering: the watch's cursor had moved on, the row had not."""
+    generation = (await asyncio.to_thread(service.refresh)).generation
+    GenerationCursors(Database(db_path)).set(SUBSCRIBER, generation)
+    store = _follows(db_path)
+    row, _ = store.follow(
+        "discord", str(USER_ID), LIBRARY, Conversation(), Answer(LIBRARY, (), True)
+    )
+    assert row.generation == 0 < generation
+    async with running(service, db_path, **FAST):
+        await _until(lambda: len(stub.direct_messages(USER_ID)) == 1)
+        await _until(_checked_at(db_path, generation))
+    assert SPRING in stub.direct_messages(USER_ID)[0]["content"]
+    store.database.close()
 
 
 async def test_closed_dms_get_a_reply_to_the_answer_mentioning_only_the_follower(
