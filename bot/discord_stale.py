@@ -129,17 +129,28 @@ class StaleDesk:
     async def run_edits(self) -> None:
         """Drain the queue until cancelled, at most `stale_edits_per_second` per channel."""
         while True:
-            edits = await asyncio.to_thread(self.queue.pending)
-            if not edits:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
-                continue
-            for edit in edits:
-                delay = self.pacer.wait(edit.channel_id)
-                if delay:
-                    await asyncio.sleep(delay)
-                await self.apply(edit)
+            try:
+                edits = await asyncio.to_thread(self.queue.pending)
+                if edits:
+                    await self._drain(edits)
+                    continue
+            except Exception:  # the database, say: keep the bot up and try again shortly
+                log.exception("stale-answer edits failed; retrying")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+
+    async def _drain(self, edits: list[StaleEdit]) -> None:
+        """Send `edits`, always the one whose channel may be edited soonest, so a channel with
+        many waiting edits does not hold up the others."""
+        remaining = list(edits)
+        while remaining:
+            edit = min(remaining, key=lambda e: self.pacer.wait(e.channel_id))
+            remaining.remove(edit)
+            delay = self.pacer.wait(edit.channel_id)
+            if delay:
+                await asyncio.sleep(delay)
+            await self.apply(edit)
 
     async def apply(self, edit: StaleEdit) -> None:
         store = self.bot.chat.store

@@ -126,5 +126,8 @@ class GenerationWatch:
     async def run(self) -> None:
         """Poll until cancelled."""
         while True:
-            await self.check()
+            try:
+                await self.check()
+            except Exception as exc:  # a cursor not readable or writable: try again later
+                self._problem(f"could not check the index generation: {exc}", exc)
             await asyncio.sleep(self.interval)

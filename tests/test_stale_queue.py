@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
+from bot.config import DiscordSettings
+from bot.discord_stale import StaleDesk
 from bot.sqlite_db import MEMORY, Database
 from bot.stale_queue import MAX_ATTEMPTS, ChannelPacer, StaleEdit, StaleQueue
 
@@ -80,3 +85,32 @@ def test_pacer_spaces_edits_per_channel() -> None:
     assert abs(pacer.wait(7) - 0.3) < 1e-9
     clock.now += 0.3
     assert pacer.wait(7) == 0
+
+
+class RecordingDesk(StaleDesk):
+    """The real draining order and pacing; `apply` records instead of editing Discord."""
+
+    def __init__(self, rate: float) -> None:
+        bot = SimpleNamespace(settings=DiscordSettings())
+        super().__init__(
+            bot, StaleQueue(Database(MEMORY), Clock()), ChannelPacer(rate, time.monotonic)
+        )  # type: ignore[arg-type]
+        self.sent: list[tuple[int, float]] = []
+
+    async def apply(self, edit: StaleEdit) -> None:
+        self.pacer.sent(edit.channel_id)
+        self.sent.append((edit.channel_id, time.monotonic()))
+
+
+async def test_a_busy_channel_does_not_hold_up_the_others() -> None:
+    desk = RecordingDesk(rate=10.0)  # 0.1 s apart in one channel
+    edits = [
+        _edit(1, 2, channel=7),
+        _edit(2, 2, channel=7),
+        _edit(3, 2, channel=7),
+        _edit(4, 2, channel=8),
+    ]
+    await desk._drain(edits)
+    assert [channel for channel, _ in desk.sent] == [7, 8, 7, 7]
+    same_channel = [at for channel, at in desk.sent if channel == 7]
+    assert all(b - a >= 0.09 for a, b in itertools.pairwise(same_channel))
