@@ -29,7 +29,7 @@ from bot.conversation import Conversation
 from bot.discord_chat import EXPIRED, answer_view
 from bot.discord_render import MAX_QUOTES, NOT_HERE, cooldown_notice, render_answer
 from bot.stale import newly_stale, quoted_spans
-from bot.stale_queue import ChannelPacer, StaleEdit, StaleQueue
+from bot.stale_queue import BACKOFF_SECONDS, ChannelPacer, StaleEdit, StaleQueue
 
 if TYPE_CHECKING:
     from bot.discord_bot import QuoteBot
@@ -165,16 +165,21 @@ class StaleDesk:
             edit.channel_id, edit.message_id, content, stale_view(record.answer_id)
         )
         if result == "retry":
-            if await asyncio.to_thread(self.queue.failed, edit):
+            attempts = await asyncio.to_thread(self.queue.failed, edit)
+            if attempts is None:
                 log.warning("gave up marking message %d as stale", edit.message_id)
+            else:
+                self.pacer.sent(edit.channel_id, hold=BACKOFF_SECONDS * 4 ** (attempts - 1))
             return
         await asyncio.to_thread(self.queue.finish, edit, "done" if result == "ok" else "dropped")
 
     async def edit_message(
         self, channel_id: int, message_id: int, content: str, view: discord.ui.View | None
     ) -> Sent:
-        """Edit one of our messages; 404/403 (message or channel gone, access lost) is "gone",
-        logged once and never retried; other failures are "retry" (429s are discord.py's)."""
+        """Edit one of our messages; 404/403 (message or channel gone, access lost) and other
+        4xx (e.g. an archived thread: retrying cannot help) are "gone", logged once and never
+        retried; 5xx and network failures are "retry" (429s and the first 5xx retries are
+        discord.py's)."""
         message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
         try:
             await message.edit(
@@ -185,7 +190,13 @@ class StaleDesk:
                 "message %d in channel %d is gone (%s); not edited", message_id, channel_id, exc
             )
             return "gone"
-        except (discord.HTTPException, OSError, TimeoutError) as exc:
+        except discord.HTTPException as exc:
+            if exc.status < 500:
+                log.warning("Discord refused to edit message %d: %s (not retried)", message_id, exc)
+                return "gone"
+            log.warning("could not edit message %d: %s", message_id, exc)
+            return "retry"
+        except (OSError, TimeoutError) as exc:
             log.warning("could not edit message %d: %s", message_id, exc)
             return "retry"
         return "ok"

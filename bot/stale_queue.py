@@ -19,6 +19,7 @@ from typing import Literal
 from bot.sqlite_db import Database
 
 MAX_ATTEMPTS = 5  # server errors (5xx, timeouts) before an edit is given up
+BACKOFF_SECONDS = 2.0  # after the n-th failed attempt the channel waits BACKOFF_SECONDS * 4**(n-1)
 DONE_KEEP_SECONDS = 30 * 86400.0  # finished edits are forgotten after this
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS stale_edits (
@@ -108,8 +109,8 @@ class StaleQueue:
                 (outcome, edit.message_id, edit.generation),
             )
 
-    def failed(self, edit: StaleEdit) -> bool:
-        """Count a failed attempt; True when the edit is given up (dropped)."""
+    def failed(self, edit: StaleEdit) -> int | None:
+        """Count a failed attempt: how many there were, None when the edit is given up."""
         with self.database.transaction() as db:
             db.execute(
                 "UPDATE stale_edits SET attempts = attempts + 1, state = CASE WHEN attempts + 1 "
@@ -117,10 +118,10 @@ class StaleQueue:
                 (MAX_ATTEMPTS, edit.message_id, edit.generation),
             )
             row = db.execute(
-                "SELECT state FROM stale_edits WHERE message_id = ? AND generation = ?",
+                "SELECT state, attempts FROM stale_edits WHERE message_id = ? AND generation = ?",
                 (edit.message_id, edit.generation),
             ).fetchone()
-        return row is None or row[0] == "dropped"
+        return None if row is None or row[0] == "dropped" else int(row[1])
 
     def states(self) -> dict[tuple[int, int], str]:
         """(message, generation) → pending / done / dropped (for tests and diagnostics)."""
@@ -142,8 +143,10 @@ class ChannelPacer:
         """Seconds to wait before the next edit in `channel_id` (0: go now)."""
         return max(0.0, self._next.get(channel_id, 0.0) - self._clock())
 
-    def sent(self, channel_id: int) -> None:
-        self._next[channel_id] = self._clock() + self.interval
+    def sent(self, channel_id: int, hold: float = 0.0) -> None:
+        """An edit went to `channel_id`; `hold`: wait at least this long before the next (a
+        server error: back off)."""
+        self._next[channel_id] = self._clock() + max(self.interval, hold)
         if len(self._next) > 10_000:  # forget channels whose slot has long passed
             now = self._clock()
             self._next = {c: t for c, t in self._next.items() if t > now}

@@ -72,6 +72,7 @@ class DiscordStub:
     close_code_on_identify: int | None = None
     channel_status: dict[int, int] = field(default_factory=dict)  # channel id → HTTP error
     followup_status: int | None = None  # an HTTP error for every follow-up
+    edit_status: dict[int, int] = field(default_factory=dict)  # message id → HTTP error on PATCH
     double_acks: int = 0  # second responses to one interaction (Discord: 400, code 40060)
     closed_dms: set[int] = field(default_factory=set)  # users whose DMs refuse us (403, 50007)
     requests: list[Request] = field(default_factory=list)
@@ -639,6 +640,10 @@ class DiscordStub:
         message = self.messages.get(message_id)
         if message is None or int(message["channel_id"]) != channel_id:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if message_id in self.edit_status:  # e.g. 400, code 50083: the thread is archived
+            return _json(
+                {"message": "Refused by the stand-in", "code": 50083}, self.edit_status[message_id]
+            )
         if message["author"]["id"] not in (str(BOT_ID), str(APP_ID)):
             return _json(
                 {"message": "Cannot edit a message authored by another user", "code": 50005}, 403

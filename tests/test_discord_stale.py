@@ -201,7 +201,7 @@ async def test_updates_by_a_writer_elsewhere_are_noticed_on_both_stores(
         assert (await _record(bot, message)).answer.generation == generation
 
 
-async def test_gone_messages_and_channels_are_dropped_quietly(
+async def test_gone_messages_channels_and_refusals_are_dropped_quietly(
     stub: DiscordStub,  # noqa: F811
     tmp_path: Path,
     make_settings: Callable[..., Settings],
@@ -211,6 +211,8 @@ async def test_gone_messages_and_channels_are_dropped_quietly(
     async with running(_writer(settings), **FAST) as bot:
         deleted = await _ask(stub, QUESTIONS[0])
         await _ask(stub, QUESTIONS[0], channel_id=OTHER_CHANNEL_ID)
+        archived = await _ask(stub, QUESTIONS[0])
+        stub.edit_status[archived] = 400
         stub.delete_message(deleted)
         stub.channel_status[OTHER_CHANNEL_ID] = 404
         corpus.docs = {
@@ -219,9 +221,9 @@ async def test_gone_messages_and_channels_are_dropped_quietly(
         }
         corpus.write()
         await asyncio.to_thread(_writer(settings).refresh)
-        await stub.wait_for(lambda _: len(stub.edits()) == 2)
+        await stub.wait_for(lambda _: len(stub.edits()) == 3)
         await asyncio.sleep(0.5)
-        assert len(stub.edits()) == 2  # each tried once: 404s are not retried
+        assert len(stub.edits()) == 3  # each tried once: 404s and 400s are not retried
         assert set(bot.stale.queue.states().values()) == {"dropped"}
         del stub.channel_status[OTHER_CHANNEL_ID]
         assert await _ask(stub, QUESTIONS[1])  # the bot carries on

@@ -57,10 +57,10 @@ def test_finished_edits_are_not_sent_again_after_a_restart(tmp_path: Path) -> No
 def test_failed_edits_are_retried_then_given_up() -> None:
     queue = StaleQueue(Database(MEMORY), Clock())
     queue.add([_edit(1, 2)])
-    for _ in range(MAX_ATTEMPTS - 1):
-        assert not queue.failed(_edit(1, 2))
+    for attempt in range(1, MAX_ATTEMPTS):
+        assert queue.failed(_edit(1, 2)) == attempt
         assert queue.pending() == [_edit(1, 2)]
-    assert queue.failed(_edit(1, 2))
+    assert queue.failed(_edit(1, 2)) is None
     assert queue.pending() == []
 
 
@@ -85,6 +85,8 @@ def test_pacer_spaces_edits_per_channel() -> None:
     assert abs(pacer.wait(7) - 0.3) < 1e-9
     clock.now += 0.3
     assert pacer.wait(7) == 0
+    pacer.sent(7, hold=8.0)  # a server error: back off
+    assert pacer.wait(7) == 8.0
 
 
 class RecordingDesk(StaleDesk):
