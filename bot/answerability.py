@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.answer_mismatch import missing_rare, name_missing, negation_missing, number_missing
 from bot.intents import proper_names
 from bot.text import STOPWORDS, keyword_tokens, sentence_spans, words
 
@@ -32,6 +33,11 @@ FEATURES = (
     "focus_match",  # closest passage words to the focus words, by embedding (see focus_match)
     "keyword_top",  # the passage is the best keyword (BM25) match of the question
     "fact",  # a document-structure intent (byline, date, "the third measure") chose it
+    "window_coverage",  # coverage in the best sentence and its neighbours (where the answer is)
+    "missing_rare",  # idf share of the rarest question term absent from that window
+    "number_missing",  # a number of the question (a year, "11th century") absent from it
+    "negation_missing",  # the question says not/never/no longer, the window does not
+    "name_missing",  # a name of the question that the documents hold is absent from it
 )
 
 FOCUS_WORDS = 4  # a focus is a short noun phrase; beyond this the question lists its topic
@@ -68,11 +74,12 @@ _TYPE_QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _NUMBER_WORDS = (
-    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
     r"sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|half|"
     r"quarter|double|twice"
 )
-_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
+# "one of the claimants" is a pronoun, not a count.
+_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS}|one(?!\s+of\b))\b", re.I)
 _MONTH = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
     r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
@@ -140,8 +147,12 @@ def focus_words(question: str) -> list[str]:
     match = _WH.search(question)
     rest = question[match.end() :] if match else question
     # Names are the question's topic, not its focus; but what follows a possessive is the
-    # thing asked about even when capitalised ("What is Jingzhou's GDP?").
+    # thing asked about even when capitalised ("What is Jingzhou's GDP?"), and even after
+    # other content words ("Who was the first Norman king of England's wife?" -> wife).
     owned = {w.lower() for w in re.findall(r"\w['’]s\s+(\w+)", question)}
+    possessive = re.search(r"\w['’]s\s+(?=\w)", rest)
+    if possessive:
+        rest = rest[possessive.end() :]
     names = {t for n in proper_names(question) if n.lower() not in owned for t in keyword_tokens(n)}
     run: list[str] = []
     for word in re.findall(r"\w+(?:['’]\w+)*", rest):
@@ -285,6 +296,7 @@ def features(
     focus = focus_terms(question)
     passage_tokens = set(keyword_tokens(passage))
     unknown = [t for t in focus if weights.get(t, 0.0) >= unknown_idf - 1e-9]
+    window = best_window(passage, tokens, weights)
     values = (
         evidence.dense,
         evidence.sentence_cosine,
@@ -293,11 +305,16 @@ def features(
         unknown_share(tokens, weights, unknown_idf),
         float(bool(focus) and not passage_tokens.issuperset(focus)),
         float(bool(unknown)),
-        float(not holds_type(best_window(passage, tokens, weights), kind, question)),
+        float(not holds_type(window, kind, question)),
         evidence.sentence_cosine - evidence.topic_sentence_cosine,
         evidence.focus_match,
         float(evidence.keyword_top),
         float(evidence.fact),
+        coverage(window, tokens, weights),
+        missing_rare(tokens, window, weights, unknown_idf, close_enough),
+        float(number_missing(question, window)),
+        float(negation_missing(question, window)),
+        float(name_missing(question, window, weights, unknown_idf, close_enough)),
     )
     return dict(zip(FEATURES, values, strict=True))
 

@@ -57,6 +57,8 @@ def test_answer_type(question: str, kind: str | None) -> None:
         ("The county has 42 villages.", NUMBER, True),
         ("The county has several villages.", NUMBER, False),
         ("Three bridges cross the river.", NUMBER, True),
+        ("One bridge crosses the river.", NUMBER, True),
+        ("One of the bridges crosses the river.", NUMBER, False),  # a pronoun, not a count
         ("The mill closed in 1923.", DATE, True),
         ("The mill closed in the 12th century.", DATE, True),
         ("The mill closed on 4 March.", DATE, True),
@@ -86,6 +88,9 @@ def test_a_name_only_repeated_from_the_question_is_not_an_answer() -> None:
         ("What is the unemployment rate in Jingzhou?", ["unemployment", "rate"]),
         ("In what year did Jingzhou start these reforms?", ["start"]),
         ("How tall was William the Conqueror?", []),
+        # After a possessive, even past other content words, is the thing asked about.
+        ("Who was the first Norman king of England's wife?", ["wife"]),
+        ("What was the guild's annual income?", ["annual", "income"]),
     ],
 )
 def test_focus_is_the_thing_asked_for(question: str, focus: list[str]) -> None:
