@@ -94,10 +94,14 @@ def fit_logistic(
     *,
     l2: float = 1.0,
     iterations: int = 50,
+    sample_weight: np.ndarray | None = None,
 ) -> Calibration:
-    """Maximum-likelihood logistic regression with an L2 penalty (not on the intercept)."""
+    """Maximum-likelihood logistic regression with an L2 penalty (not on the intercept).
+    `sample_weight` lets a set count less than one question per row (SQuAD 2.0's adversarial
+    questions teach the mismatch signals without making every question look unanswerable)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
+    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     means = x.mean(axis=0)
     scales = x.std(axis=0)
     scales[scales < 1e-9] = 1.0
@@ -107,8 +111,8 @@ def fit_logistic(
     penalty[0] = 0.0
     for _ in range(iterations):
         p = _sigmoid(z @ w)
-        gradient = z.T @ (p - y) + penalty * w
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
+        gradient = z.T @ (s * (p - y)) + penalty * w
+        hessian = (z * (s * p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if np.abs(step).max() < 1e-8:

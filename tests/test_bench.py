@@ -68,3 +68,26 @@ def test_follow_up_choice_reads_only_the_training_folds() -> None:
     assert best(scored, [False, True]) == plain
     # a tie goes to more weight on the follow-up's own words
     assert best(scored, [True, True]) == plain
+
+
+def test_decline_threshold_lies_between_the_last_allowed_decline_and_the_first_kept() -> None:
+    from bench import answerability_fit as fit
+
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.9] + [0.95] * 194)
+    answerable = np.ones(len(p), dtype=bool)
+    # 1.5 % of 200 answerable questions: three may be declined, the fourth (0.4) must not be,
+    # even after its score is rounded for display.
+    threshold = fit.choose_threshold(p, answerable)
+    assert threshold == 0.35
+    assert round(0.4, 4) >= threshold > 0.3
+
+
+def test_squad_unanswerable_rows_count_their_chosen_weight_in_the_fit() -> None:
+    from bench import answerability_fit as fit
+
+    rows = [
+        {"set": "squad_dev", "candidates": [{}, {}]},
+        {"set": "squad_impossible", "candidates": [{}]},
+    ]
+    weights = fit.row_weights(rows, all_candidates=True)
+    assert list(weights) == [1.0, 1.0, fit.IMPOSSIBLE_WEIGHT]

@@ -71,3 +71,29 @@ def test_the_calibration_holds_only_for_the_model_it_was_fitted_with() -> None:
     assert not PassageJudge(FakeEmbedder()).applies  # another model: scores are not judged
     anyone = Calibration(("coverage",), (1.0,), 0.0, (0.0,), (1.0,))
     assert PassageJudge(FakeEmbedder(), anyone).applies
+
+
+def test_sample_weights_count_rows_fractionally() -> None:
+    # Ten copies of a row at weight 0.1 fit like one row at weight 1.
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 2))
+    y = (x[:, 0] + rng.normal(size=200) > 0).astype(float)
+    extra_x, extra_y = np.array([[3.0, 3.0]]), np.array([0.0])
+    once = fit_logistic(np.vstack([x, extra_x]), np.r_[y, extra_y], ["a", "b"])
+    tenfold = fit_logistic(
+        np.vstack([x, np.repeat(extra_x, 10, axis=0)]),
+        np.r_[y, np.repeat(extra_y, 10)],
+        ["a", "b"],
+        sample_weight=np.r_[np.ones(200), np.full(10, 0.1)],
+    )
+    point = np.array([[0.5, -0.5]])
+    assert tenfold.probabilities(point)[0] == pytest.approx(once.probabilities(point)[0], abs=0.02)
+    # and a zero weight leaves a row out
+    without = fit_logistic(x, y, ["a", "b"])
+    zero = fit_logistic(
+        np.vstack([x, extra_x]),
+        np.r_[y, extra_y],
+        ["a", "b"],
+        sample_weight=np.r_[np.ones(200), 0.0],
+    )
+    assert zero.probabilities(point)[0] == pytest.approx(without.probabilities(point)[0], abs=0.02)
