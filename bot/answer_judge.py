@@ -95,7 +95,8 @@ class PassageJudge:
                 fact=hit.fact,
                 focus_match=focus_match(focus_vectors, words),
             )
-            return self.calibration.probability(features(evidence, weights, unknown_idf))
+            signals = features(evidence, weights, unknown_idf, self.calibration.names)
+            return self.calibration.probability(signals)
 
         return judge
 

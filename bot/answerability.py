@@ -10,8 +10,9 @@ says it. `bot.calibration` turns them into a probability. Pure functions; no mod
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -216,6 +217,7 @@ def coverage(text: str, tokens: Sequence[str], weights: Mapping[str, float]) -> 
     return sum(weights.get(t, 1.0) for t in present) / total
 
 
+@lru_cache(maxsize=65536)
 def close_enough(a: str, b: str) -> bool:
     """Two stems of one word: same but for accents, or long and one edit apart, or sharing a
     long beginning ("purhcas"/"purchas", "fiancé"/"fiance", "broadcast"/"broadcaster")."""
@@ -227,6 +229,7 @@ def close_enough(a: str, b: str) -> bool:
     return abs(len(a) - len(b)) <= 1 and _one_edit(a, b)
 
 
+@lru_cache(maxsize=65536)
 def _fold(word: str) -> str:
     import unicodedata
 
@@ -285,38 +288,63 @@ def unknown_share(tokens: Sequence[str], weights: Mapping[str, float], unknown_i
 
 
 def features(
-    evidence: Evidence, weights: Mapping[str, float], unknown_idf: float
+    evidence: Evidence,
+    weights: Mapping[str, float],
+    unknown_idf: float,
+    names: Collection[str] = FEATURES,
 ) -> dict[str, float]:
-    """Every signal in FEATURES for one candidate. `weights` holds the idf of the question's
-    terms; `unknown_idf` is the idf of a term found in no passage."""
+    """The signals `names` (by default every one in FEATURES) for one candidate. `weights`
+    holds the idf of the question's terms; `unknown_idf` is the idf of a term found in no
+    passage. Only the signals asked for are computed: the service asks for the model's, the
+    fit script for all of them."""
     question, passage = evidence.question, evidence.passage
     tokens = content_tokens(question)
-    sentence = best_sentence(passage, tokens, weights)
-    kind = answer_type(question)
-    focus = focus_terms(question)
-    passage_tokens = set(keyword_tokens(passage))
-    unknown = [t for t in focus if weights.get(t, 0.0) >= unknown_idf - 1e-9]
-    window = best_window(passage, tokens, weights)
-    values = (
-        evidence.dense,
-        evidence.sentence_cosine,
-        coverage(passage, tokens, weights),
-        coverage(sentence, tokens, weights),
-        unknown_share(tokens, weights, unknown_idf),
-        float(bool(focus) and not passage_tokens.issuperset(focus)),
-        float(bool(unknown)),
-        float(not holds_type(window, kind, question)),
-        evidence.sentence_cosine - evidence.topic_sentence_cosine,
-        evidence.focus_match,
-        float(evidence.keyword_top),
-        float(evidence.fact),
-        coverage(window, tokens, weights),
-        missing_rare(tokens, window, weights, unknown_idf, close_enough),
-        float(number_missing(question, window)),
-        float(negation_missing(question, window)),
-        float(name_missing(question, window, weights, unknown_idf, close_enough)),
+    window = best_window(passage, tokens, weights) if _WINDOWED.intersection(names) else ""
+
+    def focus_missing() -> float:
+        focus = focus_terms(question)
+        return float(bool(focus) and not set(keyword_tokens(passage)).issuperset(focus))
+
+    def focus_unknown() -> float:
+        return float(any(weights.get(t, 0.0) >= unknown_idf - 1e-9 for t in focus_terms(question)))
+
+    signals: dict[str, Callable[[], float]] = {
+        "dense": lambda: evidence.dense,
+        "sentence_cosine": lambda: evidence.sentence_cosine,
+        "coverage": lambda: coverage(passage, tokens, weights),
+        "sentence_coverage": lambda: coverage(
+            best_sentence(passage, tokens, weights), tokens, weights
+        ),
+        "unknown_share": lambda: unknown_share(tokens, weights, unknown_idf),
+        "focus_missing": focus_missing,
+        "focus_unknown": focus_unknown,
+        "type_missing": lambda: float(not holds_type(window, answer_type(question), question)),
+        "focus_gain": lambda: evidence.sentence_cosine - evidence.topic_sentence_cosine,
+        "focus_match": lambda: evidence.focus_match,
+        "keyword_top": lambda: float(evidence.keyword_top),
+        "fact": lambda: float(evidence.fact),
+        "window_coverage": lambda: coverage(window, tokens, weights),
+        "missing_rare": lambda: missing_rare(tokens, window, weights, unknown_idf, close_enough),
+        "number_missing": lambda: float(number_missing(question, window)),
+        "negation_missing": lambda: float(negation_missing(question, window)),
+        "name_missing": lambda: float(
+            name_missing(question, window, weights, unknown_idf, close_enough)
+        ),
+    }
+    return {name: signals[name]() for name in names}
+
+
+# Signals read from the best sentence and its neighbours (computed once, when one is asked for).
+_WINDOWED = frozenset(
+    (
+        "type_missing",
+        "window_coverage",
+        "missing_rare",
+        "number_missing",
+        "negation_missing",
+        "name_missing",
     )
-    return dict(zip(FEATURES, values, strict=True))
+)
 
 
 def content_tokens(question: str) -> list[str]:

@@ -176,3 +176,14 @@ def test_features_of_a_near_miss_and_of_an_answer() -> None:
     assert answer["coverage"] == 1.0
     assert answer["focus_gain"] == pytest.approx(0.1)
     assert answer["keyword_top"] == 1.0 and answer["fact"] == 0.0
+
+
+def test_features_computes_only_the_signals_asked_for_with_the_same_values() -> None:
+    question = "Which channel was never dropped in 2011?"
+    weights = dict.fromkeys(keyword_tokens(question), 2.0)
+    evidence = Evidence(question, "Sky News was dropped in 2010.", 0.5, 0.6, 0.5, False, False)
+    everything = features(evidence, weights, unknown_idf=5.0)
+    asked = ("coverage", "number_missing", "negation_missing")
+    some = features(evidence, weights, unknown_idf=5.0, names=asked)
+    assert some == {name: everything[name] for name in asked}
+    assert some["number_missing"] == some["negation_missing"] == 1.0
