@@ -204,10 +204,16 @@ def _followed_changes(repl: Repl, service: QuoteService) -> None:
     is created)."""
     from bot.repl_follow import ReplFollows, follows_path, open_follows
 
-    if not follows_path(service.settings.index_dir).exists():
+    path = follows_path(service.settings.index_dir)
+    if not path.exists():
         return
-    repl.follows = ReplFollows(open_follows(service.settings.index_dir), repl.console)
-    repl.follows.report_changes(service.converse, service.index.manifest.generation)
+    try:  # a broken file must not keep the REPL from starting
+        repl.follows = ReplFollows(open_follows(service.settings.index_dir), repl.console)
+        repl.follows.report_changes(service.converse, service.index.manifest.generation)
+    except QuotebotError as exc:
+        repl.console.print(
+            inert_text(f"warning: could not check the followed questions: {exc}", "yellow")
+        )
 
 
 def _watch(service: QuoteService, console: Console) -> Watcher:

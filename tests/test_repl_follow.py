@@ -97,3 +97,14 @@ def test_follows_belong_to_the_local_user(fake_service: QuoteService) -> None:
     repl.handle(QUESTION)
     repl.handle(":follow")
     assert repl.follows is not None and repl.follows.follower == getpass.getuser()
+
+
+def test_a_broken_follows_file_is_a_warning_at_start_not_a_failure(
+    fake_service: QuoteService,
+) -> None:
+    path = follows_path(fake_service.settings.index_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a database, just bytes " * 100)
+    said = _restart(fake_service).replace("\n", "")  # one line, however wide the console
+    assert said.startswith("warning: could not check the followed questions: cannot open")
+    assert str(path) in said and said.endswith("file is not a database")
