@@ -123,9 +123,13 @@ def _no_space_script(char: str) -> bool:
 
 
 def _clean_cut(text: str, at: int) -> bool:
-    """A cut between words, next to a character of a script without spaces, or inside a run of
+    """A cut between words (after a space, or after a space carrying a combining mark, which
+    is one grapheme), next to a character of a script without spaces, or inside a run of
     non-space characters longer than MAX_WORD_GRAPHEMES (a URL, junk)."""
-    if at in (0, len(text)) or text[at - 1].isspace() or text[at].isspace():
+    if at in (0, len(text)) or text[at].isspace():
+        return True
+    before = regex.search(r"\X\Z", text[:at])
+    if before and before.group()[0].isspace():  # a space, perhaps with a combining mark on it
         return True
     if _no_space_script(text[at - 1]) or _no_space_script(text[at]):
         return True
