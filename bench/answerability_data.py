@@ -86,11 +86,11 @@ def main() -> None:
 
     import numpy as np
 
-    from bot.answer import ComposeSettings, compose
-    from bot.answerability import focus_match, focus_words, passage_words, without_focus
-    from bot.evaluation import contains_answer
+    from bot.answering.compose import ComposeSettings, compose
+    from bot.answering.signals import focus_match, focus_words, passage_words, without_focus
+    from bot.evaluation.questions import contains_answer
     from bot.service import QuoteService
-    from bot.text import keyword_tokens, sentence_spans
+    from bot.shared.text import keyword_tokens, sentence_spans
 
     embedder = real_embedder()
     folders = {"seed": ROOT / "knowledge", "squad_dev": EVAL / "squad_dev" / "docs"}

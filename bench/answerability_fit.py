@@ -1,6 +1,6 @@
 """Fit the calibrated answerability score and its decline threshold, with held-out numbers.
 
-Reads the candidates dumped by bench/answerability_data.py. Each signal of bot/answerability.py
+Reads the candidates dumped by bench/answerability_data.py. Each signal of bot/answering/signals.py
 is measured alone (AUC of "the top quote answers"), then a logistic regression over all of them
 is fitted (numpy, L2) with leave-one-article-out cross-validation: the three articles (the
 bundled one and the two squad_dev ones) are the folds, so every held-out number is on a document
@@ -8,7 +8,7 @@ the model and its threshold never saw. The threshold is chosen inside each train
 highest one that wrongly declines at most TARGET_FALSE_DECLINE of the answerable questions.
 Our own questions (bench/data/answerability_own.jsonl) are never fitted on: a second check.
 
-    .venv/bin/python bench/answerability_fit.py [--write]   (--write: bot/answerability_model.json)
+    .venv/bin/python bench/answerability_fit.py [--write]   (--write: bot/answering/answerability_model.json)
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT
-from bot.answerability import FEATURES, Evidence, features
-from bot.calibration import fit_logistic
+from bot.answering.calibration import fit_logistic
+from bot.answering.signals import FEATURES, Evidence, features
 
 TARGET_FALSE_DECLINE = 0.015
 # Signals the model uses: the others are measured (AUC below) but left out, because they add

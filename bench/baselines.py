@@ -1,6 +1,6 @@
 """The baselines a user would otherwise assemble: blank-line paragraphs searched by BM25 (bm25s),
 by dense MiniLM cosine, or by their reciprocal-rank fusion. No decline logic, no highlight: they
-always quote their top paragraphs. They implement `bot.evaluation.Answerer`, so they are scored by
+always quote their top paragraphs. They implement `bot.evaluation.questions.Answerer`, so they are scored by
 exactly the same code as quotebot.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.answer import Answer, Quote
-from bot.retrieval import fuse_rrf
+from bot.answering.compose import Answer, Quote
+from bot.answering.retrieval import fuse_rrf
 
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
 CANDIDATES = 50
@@ -32,7 +32,7 @@ class Paragraph:
 
 def paragraphs(folder: Path) -> list[Paragraph]:
     """Blank-line-separated blocks of every .txt/.md file, with exact offsets."""
-    from bot.documents import hash_files, read_document
+    from bot.ingest.documents import hash_files, read_document
 
     found: list[Paragraph] = []
     files, _ = hash_files(folder)

@@ -19,8 +19,8 @@ CHUNKS_PER_DOC = 3
 
 def embed_rate(base: Any, embedder: Any, n: int) -> dict[str, Any]:
     """Seconds to embed 1,000 chunks from scratch with the real model (a sample of real chunks)."""
-    from bot.index import embedding_input
-    from bot.indexing import EMBED_BATCH
+    from bot.index.generation import embedding_input
+    from bot.index.update import EMBED_BATCH
 
     texts = [embedding_input(c) for c in base.chunks]
     texts = (texts * (1 + n // len(texts)))[:n]
@@ -50,11 +50,11 @@ def make_folder(folder: Path, base: Any, n_docs: int) -> None:
 
 
 def folder_scaling(base: Any, real: Any, sizes: list[int]) -> list[dict[str, Any]]:
-    from bot.chunking import ChunkerSettings
-    from bot.documents import hash_files
-    from bot.file_store import FileStore
-    from bot.index import IndexRecipe
-    from bot.indexing import update_index
+    from bot.index.generation import IndexRecipe
+    from bot.index.update import update_index
+    from bot.ingest.chunking import ChunkerSettings
+    from bot.ingest.documents import hash_files
+    from bot.stores.files import FileStore
     from tests.fakes import FakeEmbedder
 
     rows = []

@@ -73,11 +73,11 @@ def _write(path: Path, paragraphs: list[str]) -> None:
 
 
 def run(documents: int, updates: int, edited: int, seed: int = 0) -> dict[str, Any]:
-    from bot.changes_diff import Reread, diff_passages, document_changes
-    from bot.chunking import ChunkerSettings, chunk_text
-    from bot.file_store import CHANGES, FileStore
-    from bot.index import IndexRecipe
-    from bot.indexing import update_index
+    from bot.index.diff import Reread, diff_passages, document_changes
+    from bot.index.generation import IndexRecipe
+    from bot.index.update import update_index
+    from bot.ingest.chunking import ChunkerSettings, chunk_text
+    from bot.stores.files import CHANGES, FileStore
     from tests.fakes import FakeEmbedder
 
     rng = random.Random(seed)

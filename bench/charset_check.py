@@ -2,7 +2,7 @@
 
 `python bench/charset_check.py` encodes short passages in 20 languages in their legacy encodings
 (Latin-1, cp1252, cp125x, KOI8-R, ISO-8859-x, Shift-JIS, EUC, GB18030, Big5) and decodes them the
-way quotebot does (bot.extraction.charset). It reports the accuracy of charset-normalizer alone,
+way quotebot does (bot.ingest.extraction.charset). It reports the accuracy of charset-normalizer alone,
 of the preference for cp1252 with the tolerances in the module, and chooses those two tolerances
 by leave-one-out cross-validation (each passage, in all its encodings, is held out together):
 the held-out accuracy is the number to trust, the in-sample one is shown beside it.
@@ -14,7 +14,7 @@ import itertools
 import json
 import sys
 
-from bot.extraction import charset
+from bot.ingest.extraction import charset
 
 # (language, text, encodings it is written in)
 SAMPLES: list[tuple[str, str, tuple[str, ...]]] = [
@@ -166,7 +166,7 @@ def binary_refused() -> tuple[int, int]:
     or only high bytes) and the first 50 kB of /bin/ls when there is one."""
     import random
 
-    from bot.extraction.plaintext import decode_text
+    from bot.ingest.extraction.plaintext import decode_text
 
     rng = random.Random(0)
     samples = [

@@ -54,7 +54,7 @@ def real_embedder() -> Any:
     import os
 
     from bot.config import BUNDLED_MODEL, EmbeddingSettings
-    from bot.embedding import SentenceTransformerEmbedder, resolve_model
+    from bot.embedding.model import SentenceTransformerEmbedder, resolve_model
 
     threads = int(os.environ.get("QUOTEBOT_EMBEDDING__THREADS", EmbeddingSettings().threads))
     return SentenceTransformerEmbedder(resolve_model(BUNDLED_MODEL), threads=threads)

@@ -48,8 +48,8 @@ service = cli.make_service(cli._settings(args))
 mark("make_service (settings, store, bm25s, pydantic)")
 import discord
 mark("import discord")
-import bot.discord_bot
-mark("import bot.discord_bot")
+import bot.discord.client
+mark("import bot.discord.client")
 service.refresh()
 mark("index refreshed (setup_hook)")
 import onnxruntime

@@ -41,9 +41,9 @@ def make_variants(work: Path) -> tuple[Path, dict[str, tuple[Path, str, bool]]]:
     from onnxruntime.transformers import optimizer
 
     from bench.common import real_embedder
-    from bot.onnx_encoder import MODEL_FILE, TOKENIZER_FILE, read_meta
-    from bot.onnx_export import _export_transformer
-    from bot.question_encoder import RuntimeEmbedder
+    from bot.embedding.onnx_encoder import MODEL_FILE, TOKENIZER_FILE, read_meta
+    from bot.embedding.onnx_export import _export_transformer
+    from bot.embedding.questions import RuntimeEmbedder
 
     model = real_embedder()
     runtime = RuntimeEmbedder(model, CACHE / "onnx", threads=1, on_notice=print)
@@ -101,7 +101,7 @@ def measure(export: Path, variants: dict[str, tuple[Path, str, bool]]) -> dict[s
     from tokenizers import Tokenizer
 
     from bench.scale import eval_questions
-    from bot.onnx_encoder import TOKENIZER_FILE, normalized, pool, read_meta
+    from bot.embedding.onnx_encoder import TOKENIZER_FILE, normalized, pool, read_meta
 
     meta = read_meta(export)
     tokenizer = Tokenizer.from_file(str(export / TOKENIZER_FILE))

@@ -43,9 +43,9 @@ def measure(threads: int) -> dict[str, Any]:
     from bench.scale import eval_questions
     from bench.synth import load_base
     from bot.config import BUNDLED_MODEL
-    from bot.embedding import SentenceTransformerEmbedder, resolve_model
-    from bot.index import embedding_input
-    from bot.question_encoder import RuntimeEmbedder
+    from bot.embedding.model import SentenceTransformerEmbedder, resolve_model
+    from bot.embedding.questions import RuntimeEmbedder
+    from bot.index.generation import embedding_input
 
     model = SentenceTransformerEmbedder(resolve_model(BUNDLED_MODEL), threads=threads)
     runtime = RuntimeEmbedder(model, CACHE / "onnx", threads=threads, on_notice=print)

@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.answering.conversation import Conversation
 from bot.config import DiscordSettings, load_settings
-from bot.conversation import Conversation
-from bot.discord_bot import QuoteBot
-from bot.feedback import FeedbackStore
-from bot.follows import FollowStore
+from bot.discord.client import QuoteBot
+from bot.feedback.follows import FollowStore
+from bot.feedback.votes import FeedbackStore
 from bot.service import QuoteService
 from tests.discord_stub import USER_ID, DiscordStub
 

@@ -24,9 +24,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import EVAL, ROOT, real_embedder
-from bot.conversation import Conversation, FollowUpSettings
-from bot.evaluation import contains_answer
-from bot.evaluation_chat import FOLLOW_UP_KINDS, ChatConversation, load_conversations
+from bot.answering.conversation import Conversation, FollowUpSettings
+from bot.evaluation.conversations import FOLLOW_UP_KINDS, ChatConversation, load_conversations
+from bot.evaluation.questions import contains_answer
 
 STEP = 0.1
 
@@ -120,7 +120,7 @@ def standalone_check(services: Services, settings: FollowUpSettings) -> dict[str
     """Self-contained questions asked after an unrelated one: squad_dev question i follows
     question i + n/2. Hits with the conversation against the question asked alone (whatever
     the gate lets through as a follow-up is blended with the wrong context here)."""
-    from bot.evaluation import load_questions
+    from bot.evaluation.questions import load_questions
 
     questions = [q for q in load_questions(EVAL / "squad_dev" / "questions.jsonl") if q.answers]
     service = services.get("squad_dev")

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.chunking import ChunkerSettings, chunk_text
-from bot.extraction import extract
+from bot.ingest.chunking import ChunkerSettings, chunk_text
+from bot.ingest.extraction import extract
 
 DEFAULT_EVAL = Path("/work/shared/eval")
 # file in formats/ -> (file whose questions apply, clean text it was made from)

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.config import load_settings
-from bot.embedding import Embedder
+from bot.embedding.model import Embedder
 from bot.service import QuoteService
 
 FORMATS = Path("/work/shared/eval/formats")

@@ -29,9 +29,9 @@ def _ms(call: Any, *args: Any) -> float:
 
 
 def measure(count: int) -> dict[str, Any]:
-    from bot.answer_judge import PassageJudge, _sentences
-    from bot.answerability import passage_words
-    from bot.question_encoder import QuestionEmbedder
+    from bot.answering.judge import PassageJudge, _sentences
+    from bot.answering.signals import passage_words
+    from bot.embedding.questions import QuestionEmbedder
     from bot.service import QuoteService
 
     knowledge = EVAL / "squad_dev" / "docs"

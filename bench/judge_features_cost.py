@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def timings(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, float]:
-    from bot.answerability import Evidence, features
+    from bot.answering.signals import Evidence, features
 
     spent = []
     for row in rows:
@@ -49,8 +49,8 @@ def timings(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, flo
 
 
 def main() -> None:
-    from bot.answerability import FEATURES, _fold, close_enough
-    from bot.calibration import bundled
+    from bot.answering.calibration import bundled
+    from bot.answering.signals import FEATURES, _fold, close_enough
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path("/tmp/decline/candidates.json"))

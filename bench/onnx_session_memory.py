@@ -70,12 +70,12 @@ def main() -> None:
     parser.add_argument("--export", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    from bot.onnx_encoder import MODEL_FILE, TOKENIZER_FILE
+    from bot.embedding.onnx_encoder import MODEL_FILE, TOKENIZER_FILE
 
     export = args.export
     if export is None:
         from bench.common import real_embedder
-        from bot.question_encoder import RuntimeEmbedder
+        from bot.embedding.questions import RuntimeEmbedder
 
         runtime = RuntimeEmbedder(real_embedder(), CACHE / "onnx", threads=1, on_notice=print)
         runtime.prepare_questions(writer=True)

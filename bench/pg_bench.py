@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot.chunking import Chunk, ChunkerSettings, chunk_text  # noqa: E402
 from bot.config import PostgresSettings  # noqa: E402
-from bot.index import DocumentRecord, IndexRecipe, Manifest, MemoryIndex  # noqa: E402
-from bot.text import keyword_tokens  # noqa: E402
+from bot.index.generation import DocumentRecord, IndexRecipe, Manifest, MemoryIndex  # noqa: E402
+from bot.ingest.chunking import Chunk, ChunkerSettings, chunk_text  # noqa: E402
+from bot.shared.text import keyword_tokens  # noqa: E402
 
 EF_CANDIDATES = (40, 64, 100, 160, 250, 400, 600, 800)
 CANDIDATES = 50  # what the service asks each method for
@@ -147,15 +147,15 @@ def reader_memory(kind: str, target: str, queries_file: Path, questions_file: Pa
     script = f"""
 import itertools, json, resource, sys, numpy as np
 sys.path.insert(0, {str(ROOT)!r})
-from bot.text import keyword_tokens
+from bot.shared.text import keyword_tokens
 queries = np.load({str(queries_file)!r})
 questions = json.loads(open({str(questions_file)!r}).read())
 if {kind!r} == "postgres":
-    from bot.pg_db import Database, PgOptions
-    from bot.pg_store import PgStore
+    from bot.stores.postgres.db import Database, PgOptions
+    from bot.stores.postgres.store import PgStore
     index = PgStore(Database({target!r}, PgOptions())).open()
 else:
-    from bot.file_store import FileStore
+    from bot.stores.files import FileStore
     from pathlib import Path
     index = FileStore(Path({target!r})).open()
 documents = index.manifest.documents
@@ -186,7 +186,7 @@ def build_mb(n: int) -> int:
 def run(
     n: int, database_url: str | None, workdir: Path, hnsw: tuple[int, int] = (24, 128)
 ) -> dict[str, Any]:
-    from bot.embedding import SentenceTransformerEmbedder, resolve_model
+    from bot.embedding.model import SentenceTransformerEmbedder, resolve_model
 
     results: dict[str, Any] = {"chunks": n, "cores": os.cpu_count(), "hnsw_m_ef_construction": hnsw}
     base, questions = base_corpus()
@@ -217,7 +217,7 @@ def run(
         **breakdown(parts),
         "recall@10": 1.0,
     }
-    from bot.file_store import FileStore
+    from bot.stores.files import FileStore
 
     files_dir = workdir / "files-index"
     FileStore(files_dir).commit(manifest, set(), chunks, vectors)
@@ -244,8 +244,8 @@ def run(
         restarted.stop()
         restarted.start()
         database_url = server.get_uri()
-    from bot.pg_db import Database, PgOptions
-    from bot.pg_store import PgStore
+    from bot.stores.postgres.db import Database, PgOptions
+    from bot.stores.postgres.store import PgStore
 
     stages: dict[str, float] = {}
     store = PgStore(
@@ -338,8 +338,8 @@ def _second_database(url: str, name: str) -> str:
 
 def fused_top(index: Any, vector: np.ndarray, question: str, n: int = 3) -> list[int]:
     """The chunk ids of the n passages the service would rank first (dense + keyword, fused)."""
+    from bot.answering.retrieval import fuse_weighted
     from bot.config import RetrievalSettings
-    from bot.retrieval import fuse_weighted
 
     settings = RetrievalSettings()
     dense = index.dense(vector, settings.candidates)

@@ -26,14 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot.chunking import ChunkerSettings  # noqa: E402
-from bot.evaluation import contains_answer, load_questions  # noqa: E402
-from bot.file_store import FileStore  # noqa: E402
-from bot.index import IndexRecipe, MemoryIndex  # noqa: E402
-from bot.indexing import update_index  # noqa: E402
-from bot.pg_db import Database, PgOptions  # noqa: E402
-from bot.pg_store import PgStore  # noqa: E402
-from bot.text import keyword_tokens  # noqa: E402
+from bot.evaluation.questions import contains_answer, load_questions  # noqa: E402
+from bot.index.generation import IndexRecipe, MemoryIndex  # noqa: E402
+from bot.index.update import update_index  # noqa: E402
+from bot.ingest.chunking import ChunkerSettings  # noqa: E402
+from bot.shared.text import keyword_tokens  # noqa: E402
+from bot.stores.files import FileStore  # noqa: E402
+from bot.stores.postgres.db import Database, PgOptions  # noqa: E402
+from bot.stores.postgres.store import PgStore  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"

@@ -1,6 +1,6 @@
 """Quality of quotebot and three paragraph baselines on the same folder and questions.
 
-Everything is scored by `bot.evaluation.evaluate`, so the metrics mean the same thing for all.
+Everything is scored by `bot.evaluation.questions.evaluate`, so the metrics mean the same thing for all.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ class CachingEmbedder:
 
 
 def run_set(qset: QuestionSet, embedder: Any, *, float16: bool = True) -> list[dict[str, Any]]:
-    from bot.evaluation import evaluate, load_questions
-    from bot.index import MemoryIndex
+    from bot.evaluation.questions import evaluate, load_questions
+    from bot.index.generation import MemoryIndex
     from bot.service import QuoteService
 
     questions = load_questions(qset.questions)
@@ -71,7 +71,7 @@ def run_set(qset: QuestionSet, embedder: Any, *, float16: bool = True) -> list[d
         if float16 and isinstance(index, MemoryIndex):
             # The contrast to the default float16 memory layout: exact float32 vectors, read
             # back from the same generation on disk.
-            from bot.file_store import FileStore
+            from bot.stores.files import FileStore
 
             exact = FileStore(Path(tmp) / "index", memory_dtype="float32").open()
             assert exact is not None
@@ -110,6 +110,6 @@ def _row(qset: QuestionSet, name: str, report: Any, seconds: float, n: int) -> d
 
 
 def formats_supported() -> bool:
-    from bot.documents import SUFFIXES
+    from bot.ingest.documents import SUFFIXES
 
     return ".html" in SUFFIXES and ".pdf" in SUFFIXES

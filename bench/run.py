@@ -115,7 +115,9 @@ def quality(args: argparse.Namespace, embedder: Any) -> dict[str, Any]:
         if formats_supported():
             sets.append(formats)
         else:
-            notes.append("formats set skipped: .html/.pdf are not supported by bot.documents yet")
+            notes.append(
+                "formats set skipped: .html/.pdf are not supported by bot.ingest.documents yet"
+            )
     rows = []
     for qset in sets:
         _say(f"quality: {qset.name}")
@@ -149,7 +151,7 @@ def render(results: dict[str, Any]) -> str:
         f"{results['seconds']:.0f} s"
     )
     if "quality" in results:
-        out.append("\nQUALITY (bot.evaluation over the same folder and questions)")
+        out.append("\nQUALITY (bot.evaluation.questions over the same folder and questions)")
         out.append(
             _table(
                 [

@@ -30,7 +30,7 @@ SIZES_FULL: list[tuple[str, int | None]] = [
 
 
 def eval_questions() -> list[str]:
-    from bot.evaluation import load_questions
+    from bot.evaluation.questions import load_questions
 
     questions: list[str] = []
     for qset in question_sets():
@@ -126,15 +126,15 @@ def probe(
     import numpy as np
 
     from bench.common import real_embedder, settings_for
-    from bot.file_store import FileStore
     from bot.service import QuoteService
+    from bot.stores.files import FileStore
 
     questions = eval_questions()
     questions = (questions * (1 + n_questions // max(len(questions), 1)))[:n_questions]
     embedder: Any = real_embedder()
     if runtime == "onnx":  # questions through the ONNX export (made once, kept in the cache)
         from bench.common import CACHE
-        from bot.question_encoder import RuntimeEmbedder
+        from bot.embedding.questions import RuntimeEmbedder
 
         embedder = RuntimeEmbedder(
             embedder,

@@ -22,14 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.answer import Answer, Quote
-from bot.changelog import ChangeEntry, DocumentChange, PassageChange, Span
-from bot.chat_store import AnswerRecord, ChatStore
+from bot.answering.compose import Answer, Quote
+from bot.answering.conversation import Conversation, Turn
+from bot.answering.stale import newly_stale, quoted_spans
 from bot.config import load_settings
-from bot.conversation import Conversation, Turn
-from bot.sqlite_db import Database
-from bot.stale import newly_stale, quoted_spans
-from bot.stale_queue import StaleEdit, StaleQueue
+from bot.discord.answer_store import AnswerRecord, ChatStore
+from bot.discord.stale_queue import StaleEdit, StaleQueue
+from bot.index.changelog import ChangeEntry, DocumentChange, PassageChange, Span
+from bot.shared.sqlite_db import Database
 from tests.fakes import FakeEmbedder
 
 PASSAGE = 250

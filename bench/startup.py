@@ -63,7 +63,7 @@ def _median_wall(command: list[str], repeat: int, runtime: str = "onnx") -> dict
 
 def measure(repeat: int) -> dict[str, Any]:
     from bot.config import BUNDLED_MODEL
-    from bot.embedding import resolve_model
+    from bot.embedding.model import resolve_model
 
     model_path = resolve_model(BUNDLED_MODEL).load_path
     tmp = Path(tempfile.mkdtemp(prefix="quotebot-bench-start-"))
@@ -147,7 +147,7 @@ import json, sys
 from bot import cli
 args = cli.build_parser().parse_args(sys.argv[1:] + ["discord"])
 service = cli.make_service(cli._settings(args))
-import discord, bot.discord_bot  # the bot's own imports
+import discord, bot.discord.client  # the bot's own imports
 service.refresh()  # what setup_hook does before the gateway connects
 service.question_vector("warm-up")
 service.ask("warm-up question")
@@ -211,8 +211,8 @@ def phases(argv: list[str]) -> dict[str, float]:
     t0 = time.perf_counter()
     from bot import cli
     from bot.config import load_settings  # noqa: F401
-    from bot.render import answer_to_terminal  # noqa: F401
     from bot.service import QuoteService  # noqa: F401
+    from bot.terminal.render import answer_to_terminal  # noqa: F401
 
     t1 = time.perf_counter()
     args = cli.build_parser().parse_args([*argv, "ask", QUESTION])

@@ -36,7 +36,7 @@ NOISE = 0.35
 
 @dataclass(frozen=True, slots=True)
 class Base:
-    chunks: list[Any]  # bot.chunking.Chunk
+    chunks: list[Any]  # bot.ingest.chunking.Chunk
     vectors: np.ndarray
     model_id: str
 
@@ -47,9 +47,9 @@ def base_folders() -> list[Path]:
 
 def load_base(embedder: Any | None = None) -> Base:
     """Real chunks and their real vectors (embedded once, then cached by content hash)."""
-    from bot.chunking import Chunk, ChunkerSettings, chunk_text
-    from bot.documents import hash_files, read_document
-    from bot.index import embedding_input
+    from bot.index.generation import embedding_input
+    from bot.ingest.chunking import Chunk, ChunkerSettings, chunk_text
+    from bot.ingest.documents import hash_files, read_document
 
     chunks: list[Chunk] = []
     for folder in base_folders():
@@ -76,8 +76,8 @@ def load_base(embedder: Any | None = None) -> Base:
 
 def synthesize(base: Base, n_chunks: int, seed: int = 0) -> tuple[list[Any], np.ndarray]:
     """`n_chunks` chunks (the real ones first) and their float32 unit vectors."""
-    from bot.chunking import Chunk
-    from bot.text import sentence_spans
+    from bot.ingest.chunking import Chunk
+    from bot.shared.text import sentence_spans
 
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
@@ -137,8 +137,8 @@ def synthesize(base: Base, n_chunks: int, seed: int = 0) -> tuple[list[Any], np.
 
 
 def manifest_for(chunks: list[Any], model_id: str, dimension: int) -> Any:
-    from bot.chunking import ChunkerSettings
-    from bot.index import DocumentRecord, IndexRecipe, Manifest
+    from bot.index.generation import DocumentRecord, IndexRecipe, Manifest
+    from bot.ingest.chunking import ChunkerSettings
 
     per_source: dict[str, list[Any]] = {}
     for chunk in chunks:
@@ -165,7 +165,7 @@ def manifest_for(chunks: list[Any], model_id: str, dimension: int) -> Any:
 
 
 def memory_index(base: Base, n_chunks: int, seed: int = 0) -> Any:
-    from bot.index import MemoryIndex
+    from bot.index.generation import MemoryIndex
 
     chunks, vectors = synthesize(base, n_chunks, seed)
     return MemoryIndex(manifest_for(chunks, base.model_id, vectors.shape[1]), chunks, vectors)
@@ -177,7 +177,7 @@ def store_dir(n_chunks: int) -> Path:
 
 def ensure_store(base: Base, n_chunks: int, seed: int = 0) -> Path:
     """A real FileStore generation holding the synthetic index (written once, then reused)."""
-    from bot.file_store import FileStore
+    from bot.stores.files import FileStore
 
     folder = store_dir(n_chunks)
     marker = folder / "bench.json"

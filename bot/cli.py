@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import QuotebotError
-from bot.terminal_safety import LAYOUT, inert, inert_last_resort, inert_text, json_line
-from bot.wording import plural
+from bot.shared.terminal_safety import LAYOUT, inert, inert_last_resort, inert_text, json_line
+from bot.shared.wording import plural
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.indexing import ProgressCallback, UpdateReport
+    from bot.index.update import ProgressCallback, UpdateReport
     from bot.service import QuoteService
 
 
@@ -113,7 +113,7 @@ def add_feedback_command(commands: Any) -> None:
 
 def _feedback_store(settings: Settings) -> Any:
     from bot.errors import ConfigError
-    from bot.feedback import FeedbackStore
+    from bot.feedback.votes import FeedbackStore
 
     path = settings.feedback.path
     if not path.is_file():
@@ -170,7 +170,9 @@ def main(
     _redact_last_resort()
     try:
         settings = _settings(args)
-        from bot.threads import limit_blas_threads  # before numpy or torch is imported
+        from bot.embedding.blas_threads import (
+            limit_blas_threads,  # before numpy or torch is imported
+        )
 
         limit_blas_threads(settings.embedding.threads)
         result: int = args.run(args, settings)
@@ -196,7 +198,7 @@ def _redact_last_resort() -> None:
     secrets removed, as the one error line does."""
     import logging
 
-    from bot.log_redaction import RedactingFilter, environment_secrets
+    from bot.shared.log_redaction import RedactingFilter, environment_secrets
 
     handler = logging.lastResort
     if handler is not None and not any(isinstance(f, RedactingFilter) for f in handler.filters):
@@ -204,7 +206,7 @@ def _redact_last_resort() -> None:
 
 
 def _redacted(text: str) -> str:
-    from bot.log_redaction import environment_secrets, redact
+    from bot.shared.log_redaction import environment_secrets, redact
 
     return redact(text, environment_secrets())
 
@@ -304,7 +306,7 @@ def _watch_until_stopped(service: QuoteService, *, as_json: bool) -> int:
     import signal
     import threading
 
-    from bot.watcher import Watcher
+    from bot.index.watcher import Watcher
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -321,9 +323,9 @@ def _watch_until_stopped(service: QuoteService, *, as_json: bool) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.conversation import Conversation
+    from bot.answering.conversation import Conversation
     from bot.errors import QuestionError
-    from bot.render import answer_to_json, answer_to_json_with_context
+    from bot.terminal.render import answer_to_json, answer_to_json_with_context
 
     if args.question != "-":
         _validate(args.question)
@@ -362,7 +364,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _validate(question: str) -> None:
     from bot.errors import QuestionError
-    from bot.text import normalize_for_matching
+    from bot.shared.text import normalize_for_matching
 
     if not normalize_for_matching(question):
         raise QuestionError("the question is empty; type a question to search the documents")
@@ -383,15 +385,15 @@ def _json_printer(data: Any) -> None:
 def _terminal_printer() -> Callable[[Any], None]:
     from rich.console import Console
 
-    from bot.render import answer_to_terminal
+    from bot.terminal.render import answer_to_terminal
 
     console = Console()
     return lambda answer: console.print(answer_to_terminal(answer))
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.evaluation import by_docs, evaluate, load_questions
-    from bot.evaluation_chat import is_conversation_file
+    from bot.evaluation.conversations import is_conversation_file
+    from bot.evaluation.questions import by_docs, evaluate, load_questions
 
     if is_conversation_file(args.file):
         return _eval_conversations(args, settings)
@@ -413,8 +415,8 @@ def _eval_by_docs(
     args: argparse.Namespace, settings: Settings, groups: dict[str | None, list[Any]]
 ) -> int:
     """A question set naming the knowledge of each question (`docs`): one row per knowledge."""
-    from bot.evaluation import evaluate
-    from bot.evaluation_chat import docs_folder
+    from bot.evaluation.conversations import docs_folder
+    from bot.evaluation.questions import evaluate
 
     reports = []
     for docs, questions in groups.items():
@@ -465,7 +467,7 @@ def _print_eval_table(title: str, reports: list[tuple[str, Any]]) -> None:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import asdict
 
-    from bot.migrate import migrate
+    from bot.stores.migrate import migrate
 
     report = migrate(settings, args.source, args.target, _notice)
     print(json.dumps(asdict(report)) if args.json else inert(report.summary()))
@@ -474,7 +476,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _eval_conversations(args: argparse.Namespace, settings: Settings) -> int:
     from bot.config import load_settings
-    from bot.evaluation_chat import docs_folder, evaluate_conversations, load_conversations
+    from bot.evaluation.conversations import docs_folder, evaluate_conversations, load_conversations
 
     conversations = load_conversations(args.file)
     services: dict[Path, QuoteService] = {}
@@ -521,12 +523,12 @@ def _eval_conversations(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.render import sources_to_json, sources_to_terminal
+    from bot.terminal.render import sources_to_json, sources_to_terminal
 
     service = args.service_factory(settings)
     refresh(service)
     records = service.sources()
-    from bot.changelog import last_changed
+    from bot.index.changelog import last_changed
 
     changed = last_changed(service.changes())
     if args.json:
@@ -541,8 +543,8 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_changes(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from bot.changelog import parse_since, select
-    from bot.changes_render import changes_to_json, changes_to_terminal
+    from bot.index.changelog import parse_since, select
+    from bot.terminal.changes import changes_to_json, changes_to_terminal
 
     since = parse_since(args.since, datetime.now(UTC))  # a bad value fails before any work
     service = args.service_factory(settings)
@@ -569,7 +571,7 @@ def cmd_text(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.repl import run_repl
+    from bot.terminal.repl import run_repl
 
     return run_repl(args.service_factory(settings), refresh, watch=settings.knowledge.watch)
 
@@ -593,12 +595,12 @@ def add_discord_command(commands: Any) -> None:
 def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
-    from bot.discord_bot import read_token
+    from bot.discord.client import read_token
 
     read_token(os.environ)  # a missing token is reported before the model loads
     from contextlib import nullcontext
 
-    from bot.discord_bot import run
+    from bot.discord.client import run
 
     service = args.service_factory(settings)
     with _background_watcher(service) if settings.knowledge.watch else nullcontext():
@@ -615,7 +617,7 @@ def _background_watcher(service: QuoteService) -> Any:
     """Re-index when the knowledge folder changes; the bot logs each update (or failure)."""
     import logging
 
-    from bot.watcher import Watcher
+    from bot.index.watcher import Watcher
 
     log = logging.getLogger("quotebot.watch")
     return Watcher(

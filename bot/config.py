@@ -15,8 +15,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.chunking import ChunkerSettings
 from bot.errors import ConfigError
+from bot.ingest.chunking import ChunkerSettings
 
 DEFAULT_CONFIG_FILE = Path("config.toml")
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"

@@ -17,14 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.answer import Answer, ComposeSettings, IdfLookup, Judge, Quote, compose, memoised
-from bot.answer_judge import PassageJudge
-from bot.calibration import Calibration
-from bot.changelog import ChangeEntry
-from bot.chunking import Chunk
-from bot.citation import with_citations
-from bot.config import Settings
-from bot.conversation import (
+from bot.answering.calibration import Calibration
+from bot.answering.citation import with_citations
+from bot.answering.compose import (
+    Answer,
+    ComposeSettings,
+    IdfLookup,
+    Judge,
+    Quote,
+    compose,
+    memoised,
+)
+from bot.answering.conversation import (
     Conversation,
     FollowUpSettings,
     Ranking,
@@ -35,19 +39,23 @@ from bot.conversation import (
     expanded_query,
     is_more_request,
 )
-from bot.decline_message import not_found_message
-from bot.embedding import Embedder
+from bot.answering.decline import not_found_message
+from bot.answering.intents import proper_names
+from bot.answering.judge import PassageJudge
+from bot.answering.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_weighted
+from bot.config import Settings
+from bot.embedding.model import Embedder
+from bot.embedding.questions import QuestionEmbedder, make_embedder
 from bot.errors import KnowledgeError, QuestionError
-from bot.index import DocumentRecord, IndexRecipe, SearchIndex, bm25_idf
-from bot.indexing import ProgressCallback, UpdateReport, update_index
-from bot.intents import proper_names
-from bot.question_encoder import QuestionEmbedder, make_embedder
-from bot.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_weighted
-from bot.store import SharedStore, Store
-from bot.stores import open_store
-from bot.text import keyword_tokens, normalize_for_matching
-from bot.warned import FILE_NAME as WARNED_FILE
-from bot.warned import WarnedFiles
+from bot.index.changelog import ChangeEntry
+from bot.index.generation import DocumentRecord, IndexRecipe, SearchIndex, bm25_idf
+from bot.index.storage import SharedStore, Store
+from bot.index.update import ProgressCallback, UpdateReport, update_index
+from bot.ingest.chunking import Chunk
+from bot.ingest.skip_warnings import FILE_NAME as WARNED_FILE
+from bot.ingest.skip_warnings import WarnedFiles
+from bot.shared.text import keyword_tokens, normalize_for_matching
+from bot.stores.open_store import open_store
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,7 +65,7 @@ log = logging.getLogger(__name__)
 
 def _warned_file(store: Store) -> Path | None:
     """Beside the files store's index; a database store remembers warnings per process."""
-    from bot.file_store import FileStore
+    from bot.stores.files import FileStore
 
     return store.directory / WARNED_FILE if isinstance(store, FileStore) else None
 
@@ -137,7 +145,7 @@ class QuoteService:
     def serve_latest(self) -> int | None:
         """The store's current generation (a cheap read: its manifest), served from now on if a
         writer elsewhere (`quotebot index`, a watcher in another process) landed a newer one.
-        None when there is no index yet. The Discord bot polls this (bot.generation_watch)."""
+        None when there is no index yet. The Discord bot polls this (bot.index.generation_watch)."""
         manifest = self.store.read_manifest()
         if manifest is None:
             return None
@@ -193,7 +201,7 @@ class QuoteService:
         Extraction is a deterministic function of the bytes and EXTRACTOR_VERSION, both recorded
         in the manifest, so the text need not be stored; a file changed since indexing is refused.
         """
-        from bot.documents import DocumentSkipped, locate, read_document
+        from bot.ingest.documents import DocumentSkipped, locate, read_document
 
         record = self.index.manifest.documents.get(source)
         if record is None:

@@ -51,7 +51,7 @@ def fake_service(knowledge: Path, make_settings: Callable[..., Settings]) -> Quo
 @pytest.fixture(scope="session")
 def real_embedder() -> Any:
     from bot.config import BUNDLED_MODEL
-    from bot.embedding import SentenceTransformerEmbedder, resolve_model
+    from bot.embedding.model import SentenceTransformerEmbedder, resolve_model
 
     embedder = SentenceTransformerEmbedder(resolve_model(BUNDLED_MODEL))
     embedder.encode(["load the model once per session"])
@@ -62,7 +62,7 @@ def real_embedder() -> Any:
 def onnx_export(real_embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled model's ONNX export, made and verified once per session: the folder under
     which it lives (copy it to <index dir>/onnx to give a service an export)."""
-    from bot.onnx_export import make_export
+    from bot.embedding.onnx_export import make_export
 
     root = tmp_path_factory.mktemp("onnx-export")
     make_export(real_embedder.load(), real_embedder.spec, root)

@@ -1,4 +1,4 @@
-"""Run `bot.discord_bot.run` against the local Discord stand-in, in a child process (tests only).
+"""Run `bot.discord.client.run` against the local Discord stand-in, in a child process (tests only).
 
     python tests/discord_stub_main.py API_BASE GATEWAY_URL KNOWLEDGE_DIR INDEX_DIR [FLAG ...]
 

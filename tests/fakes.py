@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.embedding import ModelSpec
-from bot.text import keyword_tokens
+from bot.embedding.model import ModelSpec
+from bot.shared.text import keyword_tokens
 
 
 class FakeEmbedder:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-import bot.file_store
-import bot.indexing
+import bot.index.update
+import bot.stores.files
 from bot.cli import main
 from bot.config import Settings
 from bot.service import QuoteService
@@ -46,6 +46,6 @@ def service_factory(settings: Settings) -> QuoteService:
 
 
 if __name__ == "__main__":
-    assert bot.file_store.FileStore  # keep the import: it is part of what "ready" means
+    assert bot.stores.files.FileStore  # keep the import: it is part of what "ready" means
     print("ready", file=sys.stderr, flush=True)
     raise SystemExit(main(sys.argv[1:], service_factory=service_factory))

@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from bot.chunking import ChunkerSettings
-from bot.index import IndexRecipe
-from bot.pg_db import Database, PgOptions
-from bot.pg_store import PgStore
+from bot.index.generation import IndexRecipe
+from bot.ingest.chunking import ChunkerSettings
+from bot.stores.postgres.db import Database, PgOptions
+from bot.stores.postgres.store import PgStore
 from tests.fakes import FakeEmbedder
 
 DOCUMENTS = 6
@@ -51,7 +51,7 @@ def store(url: str, pause_at: str | None = None) -> PgStore:
 
 
 def writer(url: str, folder: Path, version: int, pause_at: str | None) -> None:
-    from bot.indexing import update_index
+    from bot.index.update import update_index
 
     write_version(folder, version)
     _, report = update_index(folder, store(url, pause_at), RECIPE, FakeEmbedder())
@@ -60,9 +60,9 @@ def writer(url: str, folder: Path, version: int, pause_at: str | None) -> None:
 
 def reader(url: str, seconds: float) -> None:
     """Answer the same question until time is up; report any question that saw two generations."""
-    from bot.answer import ComposeSettings, compose
-    from bot.retrieval import fuse_weighted
-    from bot.text import keyword_tokens
+    from bot.answering.compose import ComposeSettings, compose
+    from bot.answering.retrieval import fuse_weighted
+    from bot.shared.text import keyword_tokens
 
     pg = store(url)
     embedder = FakeEmbedder()

@@ -10,9 +10,9 @@ from bench.baselines import paragraphs
 from bench.followup_cv import Tally, best, grid
 from bench.startup import heavy_modules
 from bench.synth import Base, manifest_for, synthesize
-from bot.chunking import ChunkerSettings, chunk_text
-from bot.conversation import FollowUpSettings
-from bot.index import MemoryIndex
+from bot.answering.conversation import FollowUpSettings
+from bot.index.generation import MemoryIndex
+from bot.ingest.chunking import ChunkerSettings, chunk_text
 from tests.conftest import SEED
 
 

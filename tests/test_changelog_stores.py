@@ -15,14 +15,14 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from bot.changelog import ChangeEntry, Retention
-from bot.chunking import ChunkerSettings
-from bot.file_store import FileStore
-from bot.index import IndexRecipe
-from bot.indexing import update_index
-from bot.pg_db import Database, PgOptions
-from bot.pg_store import PgStore
-from bot.store import Store
+from bot.index.changelog import ChangeEntry, Retention
+from bot.index.generation import IndexRecipe
+from bot.index.storage import Store
+from bot.index.update import update_index
+from bot.ingest.chunking import ChunkerSettings
+from bot.stores.files import FileStore
+from bot.stores.postgres.db import Database, PgOptions
+from bot.stores.postgres.store import PgStore
 from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -275,7 +275,7 @@ def test_a_postgres_writer_that_fails_before_committing_clears_its_journal(
     pg_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """Only a killed writer leaves a journal: an error the process lives through ends it."""
-    from bot.store import UpdateJournal
+    from bot.index.storage import UpdateJournal
 
     store = PgStore(Database(pg_url, PgOptions()), lock_timeout=5)
     request.addfinalizer(store.close)

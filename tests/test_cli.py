@@ -169,8 +169,8 @@ def test_ask_follow_ups_contract(tmp_path: Path, knowledge: Path) -> None:
 
 @pytest.mark.model
 def test_sources_and_text_commands(tmp_path: Path) -> None:
-    from bot.extraction import extract
-    from tests.test_extraction import NEWS_PAGE, _report_pdf
+    from bot.ingest.extraction import extract
+    from tests.test_ingest_extraction import NEWS_PAGE, _report_pdf
 
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -235,7 +235,7 @@ def test_index_watch_is_a_writer_that_stops_cleanly(tmp_path: Path, knowledge: P
 def test_ask_json_echoes_a_huge_question_only_as_searched(tmp_path: Path, knowledge: Path) -> None:
     """A 3 MB line on `ask - --json` (fake model): the echo is the part searched (at most
     max_question_chars) with `question_truncated`; an unsearchable one is cut the same way."""
-    from bot.text import normalize_for_matching
+    from bot.shared.text import normalize_for_matching
 
     huge = "What about the collective economy? " * 90_000
     invisible = "\u200b" * 3_000_000

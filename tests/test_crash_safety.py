@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.chunking import ChunkerSettings
 from bot.config import Settings
 from bot.errors import IndexCorruptError
-from bot.file_store import FileStore
-from bot.index import IndexRecipe, MemoryIndex, embedding_input
-from bot.indexing import UpdateReport, update_index
+from bot.index.generation import IndexRecipe, MemoryIndex, embedding_input
+from bot.index.update import UpdateReport, update_index
+from bot.index.watcher import Watcher
+from bot.ingest.chunking import ChunkerSettings
 from bot.service import QuoteService
-from bot.watcher import Watcher
+from bot.stores.files import FileStore
 from tests.fakes import FakeEmbedder, ManualSource
 from tests.index_entry import DIMENSION
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from bot.changelog import ChangeEntry, DocumentChange, PassageChange, Span
 from bot.config import Settings
-from bot.discord_changes_render import render_change_pages
-from bot.discord_render import CONTENT_BUDGET, NOT_HERE
-from bot.discord_text import ZWSP, width
+from bot.discord.changes_pages import render_change_pages
+from bot.discord.render import CONTENT_BUDGET, NOT_HERE
+from bot.discord.text import ZWSP, width
+from bot.index.changelog import ChangeEntry, DocumentChange, PassageChange, Span
 from bot.service import QuoteService
 from tests.discord_stub import OTHER_CHANNEL_ID, DiscordStub, Request
 from tests.fakes import FakeEmbedder
-from tests.test_discord_bot import running, stub  # noqa: F401  (the stand-in fixture)
+from tests.test_discord_client import running, stub  # noqa: F401  (the stand-in fixture)
 
 HOSTILE = (
     "Notice: @everyone must attend the budget hearing on Friday at the town hall, where the "

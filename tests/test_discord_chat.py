@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from bot.config import DiscordSettings, Settings
-from bot.discord_bot import QuoteBot
-from bot.discord_chat import EXPIRED, THREAD_HINT
-from bot.discord_render import CONTENT_BUDGET
-from bot.discord_text import width
-from bot.feedback import DOWN, UP, FeedbackStore
+from bot.discord.chat import EXPIRED, THREAD_HINT
+from bot.discord.client import QuoteBot
+from bot.discord.render import CONTENT_BUDGET
+from bot.discord.text import width
+from bot.feedback.votes import DOWN, UP, FeedbackStore
 from bot.service import QuoteService
 from tests.discord_stub import APP_ID, BOT_ID, CHANNEL_ID, USER_ID, DiscordStub, Request
 from tests.fakes import FakeEmbedder

@@ -1,7 +1,7 @@
 """What counts as an outage at start, the backoff between attempts, and the budget.
 
 The whole path (the real discord.py client against the local stand-in, and `quotebot discord` as
-a process) is tested in test_discord_bot.py; these are the pure parts, table by table.
+a process) is tested in test_discord_client.py; these are the pure parts, table by table.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import discord
 import pytest
 from discord.gateway import ReconnectWebSocket
 
-from bot.discord_connect import (
+from bot.discord.connect import (
     Attempts,
     DiscordUnavailableError,
     RetryPolicy,
@@ -100,7 +100,7 @@ async def test_attempts_log_each_retry_then_give_up(caplog: pytest.LogCaptureFix
     now = [0.0]
     policy = RetryPolicy(1.0, max_delay_seconds=0.02, first_delay_seconds=0.01)
     attempts = Attempts("login", policy, clock=lambda: now[0], rng=random.Random(1))
-    caplog.set_level(logging.WARNING, logger="bot.discord_connect")
+    caplog.set_level(logging.WARNING, logger="bot.discord.connect")
     error = ConnectionRefusedError(111, "Connect call failed")
     await attempts.wait_after(error)
     await attempts.wait_after(error)
@@ -146,7 +146,7 @@ def test_describe_is_one_short_line() -> None:
 
 
 def test_unavailable_is_the_only_retryable_exit_status() -> None:
-    from bot.discord_bot import DiscordSetupError
+    from bot.discord.client import DiscordSetupError
     from bot.errors import ConfigError, QuotebotError
 
     assert QuotebotError.exit_status == 2

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from bot.answer import Answer
+from bot.answering.compose import Answer
+from bot.answering.conversation import Conversation
 from bot.config import Settings
-from bot.conversation import Conversation
-from bot.discord_follow import SUBSCRIBER
-from bot.discord_follow_render import NONE_FOLLOWED
-from bot.follows import FollowStore
-from bot.generation_watch import GenerationCursors
+from bot.discord.follow import SUBSCRIBER
+from bot.discord.follow_render import NONE_FOLLOWED
+from bot.feedback.follows import FollowStore
+from bot.index.generation_watch import GenerationCursors
 from bot.service import QuoteService
-from bot.sqlite_db import Database
+from bot.shared.sqlite_db import Database
 from tests.discord_stub import CHANNEL_ID, USER_ID, DiscordStub
 from tests.fakes import FakeEmbedder
 from tests.test_discord_chat import (

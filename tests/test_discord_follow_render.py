@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from bot.answer import Quote
-from bot.conversation import Conversation, Turn
-from bot.discord_follow_render import (
+from bot.answering.compose import Quote
+from bot.answering.conversation import Conversation, Turn
+from bot.discord.follow_render import (
     NONE_FOLLOWED,
     followed_notice,
     render_change,
     render_following,
 )
-from bot.discord_render import CONTENT_BUDGET
-from bot.discord_text import width
-from bot.follows import Followed, Notice
+from bot.discord.render import CONTENT_BUDGET
+from bot.discord.text import width
+from bot.feedback.follows import Followed, Notice
 
 NASTY = "@everyone look at <@123> and **this** [link](https://evil.example) " * 80
 

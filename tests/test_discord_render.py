@@ -9,8 +9,8 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.answer import Answer, Quote
-from bot.discord_render import (
+from bot.answering.compose import Answer, Quote
+from bot.discord.render import (
     CONTENT_BUDGET,
     CONTENT_LIMIT,
     RELATED_HEADING,
@@ -19,8 +19,8 @@ from bot.discord_render import (
     render_answer,
     render_sources,
 )
-from bot.discord_text import ELLIPSIS, MAX_WORD_GRAPHEMES, escape, fit_passage, width
-from bot.index import DocumentRecord
+from bot.discord.text import ELLIPSIS, MAX_WORD_GRAPHEMES, escape, fit_passage, width
+from bot.index.generation import DocumentRecord
 
 EXAMPLES = 1000
 

@@ -14,20 +14,20 @@ from typing import Any
 
 import pytest
 
-from bot.chat_store import AnswerRecord
 from bot.config import Settings, load_settings
-from bot.discord_bot import QuoteBot
-from bot.discord_render import MAX_QUOTES, STALE_MARK, render_answer
-from bot.file_store import FileStore
-from bot.pg_db import Database as PgDatabase
-from bot.pg_db import PgOptions
-from bot.pg_store import PgStore
+from bot.discord.answer_store import AnswerRecord
+from bot.discord.client import QuoteBot
+from bot.discord.render import MAX_QUOTES, STALE_MARK, render_answer
+from bot.index.storage import Store
 from bot.service import QuoteService
-from bot.store import Store
+from bot.stores.files import FileStore
+from bot.stores.postgres.db import Database as PgDatabase
+from bot.stores.postgres.db import PgOptions
+from bot.stores.postgres.store import PgStore
 from tests.discord_stub import CHANNEL_ID, OTHER_CHANNEL_ID, DiscordStub, Request
 from tests.fakes import FakeEmbedder
-from tests.test_discord_bot import TOKEN, _child, _reap, running, stub  # noqa: F401
 from tests.test_discord_changes import _paragraph, _write
+from tests.test_discord_client import TOKEN, _child, _reap, running, stub  # noqa: F401
 
 QUESTIONS = (
     "What does section 1 of the harbour report say?",

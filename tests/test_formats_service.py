@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.extraction import EXTRACTOR_VERSION, extract
-from bot.render import answer_to_json, sources_to_json
+from bot.ingest.extraction import EXTRACTOR_VERSION, extract
 from bot.service import QuoteService
+from bot.terminal.render import answer_to_json, sources_to_json
 from tests.fakes import FakeEmbedder
-from tests.test_extraction import NEWS_PAGE, NOTES, _report_pdf
+from tests.test_ingest_extraction import NEWS_PAGE, NOTES, _report_pdf
 
 
 @pytest.fixture

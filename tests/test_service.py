@@ -90,7 +90,7 @@ def test_long_question_is_shortened_with_a_note(seed_service: QuoteService) -> N
 
 
 def test_follow_up_uses_the_conversation(seed_service: QuoteService) -> None:
-    from bot.conversation import Conversation
+    from bot.answering.conversation import Conversation
 
     first, conversation = seed_service.converse(
         Conversation(), "What should the organizations develop to increase financial capacity?"
@@ -104,7 +104,7 @@ def test_follow_up_uses_the_conversation(seed_service: QuoteService) -> None:
 def test_more_widens_to_the_next_passage_never_repeating(
     seed_service: QuoteService, knowledge: Path
 ) -> None:
-    from bot.conversation import Conversation
+    from bot.answering.conversation import Conversation
 
     text = next(knowledge.iterdir()).read_text(encoding="utf-8")
     first, conversation = seed_service.converse(Conversation(), "What is the first measure?")
@@ -118,7 +118,7 @@ def test_more_widens_to_the_next_passage_never_repeating(
 
 
 def test_a_new_topic_is_answered_as_asked_alone(seed_service: QuoteService) -> None:
-    from bot.conversation import Conversation
+    from bot.answering.conversation import Conversation
 
     _, conversation = seed_service.converse(Conversation(), "What is the second measure?")
     question = "Is Xi Jinping in the top leadership list?"
@@ -136,8 +136,8 @@ def test_a_cut_question_is_echoed_as_searched_and_remembered_so(
 ) -> None:
     """A 3 MB question: the answer (and a conversation's memory of it) holds exactly the part
     that was embedded and searched, `max_question_chars` at most, and says it was cut."""
-    from bot.conversation import Conversation
-    from bot.render import answer_to_json
+    from bot.answering.conversation import Conversation
+    from bot.terminal.render import answer_to_json
 
     embedder = fake_service.embedder
     assert isinstance(embedder, FakeEmbedder)
@@ -172,7 +172,7 @@ def test_a_cut_question_is_echoed_as_searched_and_remembered_so(
         "When was Jingzhou founded as a city?",
         "What is the average income of citizens in Jingzhou?",
         # The article's own words with one thing changed: a negation added, a year it never
-        # mentions (bot/answer_mismatch.py).
+        # mentions (bot/answering/mismatch.py).
         "Which measure did Jingzhou never take?",
         "What did Jingzhou strengthen in 2015?",
     ],

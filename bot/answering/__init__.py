@@ -1,0 +1,1 @@
+"""A question -> ranked passages -> an Answer of verbatim quotes, or a plain decline."""

@@ -1,0 +1,1 @@
+"""The Discord surface (discord.py is imported only inside it)."""

@@ -1,0 +1,1 @@
+"""Text -> normalised vectors: sentence-transformers, the ONNX question encoder."""

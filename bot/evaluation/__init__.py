@@ -1,0 +1,1 @@
+"""Scoring question sets and conversations against the service."""

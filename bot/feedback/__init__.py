@@ -1,0 +1,1 @@
+"""What users tell the bot back: votes on answers, followed questions."""

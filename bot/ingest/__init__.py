@@ -1,0 +1,1 @@
+"""Files of a knowledge folder -> documents -> quotable passages."""

@@ -1,0 +1,1 @@
+"""Where index generations are kept: files, PostgreSQL; migrate between them."""

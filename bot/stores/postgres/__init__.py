@@ -1,0 +1,1 @@
+"""The PostgreSQL + pgvector store (imported only when it is chosen)."""

@@ -1,0 +1,1 @@
+"""The terminal surfaces: what the command line prints, the REPL."""

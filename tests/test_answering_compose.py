@@ -1,0 +1,136 @@
+from collections.abc import Sequence
+
+from bot.answering.compose import ComposeSettings, compose, coverage, highlight, memoised
+from bot.answering.retrieval import Hit
+from bot.ingest.chunking import Chunk
+
+CHUNKS = {
+    0: Chunk("a.txt", 0, 60, "The river floods in spring. Farmers plant rice after the flood.", 1),
+    1: Chunk("a.txt", 40, 100, "rice after the flood. Markets open on Sundays in the town.", 2),
+    2: Chunk("b.txt", 0, 30, "Mountains are tall and snowy.", 1),
+}
+
+
+def _idf(tokens: object) -> dict[str, float]:
+    return {}
+
+
+def _compose(question: str, hits: list[Hit], **settings: float) -> object:
+    return compose(
+        question,
+        hits,
+        CHUNKS.__getitem__,
+        _idf,
+        ComposeSettings(**settings),  # type: ignore[arg-type]
+        decline_message="not here",
+    )
+
+
+def test_highlight_marks_the_sentence_sharing_most_terms() -> None:
+    start, end = highlight(CHUNKS[0], ["farmer", "plant", "rice"], {})  # type: ignore[misc]
+    assert CHUNKS[0].text[start:end] == "Farmers plant rice after the flood."
+
+
+def test_no_shared_term_means_no_highlight() -> None:
+    assert highlight(CHUNKS[2], ["river"], {}) is None
+
+
+def test_overlapping_passages_are_dropped_and_best_comes_first() -> None:
+    hits = [Hit(0, 0.9, 0.9, 1.0), Hit(1, 0.8, 0.8, 0.5), Hit(2, 0.7, 0.7, 0.1)]
+    answer = _compose("When do farmers plant rice?", hits)
+    assert [q.source for q in answer.quotes] == ["a.txt", "b.txt"]  # type: ignore[attr-defined]
+    assert answer.quotes[0].text == CHUNKS[0].text  # type: ignore[attr-defined]
+
+
+def test_weak_further_quotes_are_cut_relative_to_the_best() -> None:
+    hits = [Hit(0, 0.9, 0.9, 1.0), Hit(2, 0.3, 0.3, 0.0)]
+    assert len(_compose("rice", hits).quotes) == 1  # type: ignore[attr-defined]
+
+
+def test_declines_when_far_in_meaning_and_vocabulary() -> None:
+    hits = [Hit(2, 0.1, 0.1, 0.0)]
+    answer = _compose("Who painted the Mona Lisa?", hits)
+    assert answer.declined and answer.quotes == () and answer.message == "not here"  # type: ignore[attr-defined]
+
+
+def test_shared_rare_terms_keep_a_low_cosine_answer() -> None:
+    hits = [Hit(0, 0.1, 0.05, 1.0)]
+    assert not _compose("river floods", hits).declined  # type: ignore[attr-defined]
+    assert coverage(CHUNKS[0], ["river", "flood"], {}) == 1.0
+
+
+def test_a_fact_hit_is_never_declined() -> None:
+    hits = [Hit(2, 0.4, 0.0, 0.0, fact=True)]
+    assert not _compose("Who wrote it?", hits).declined  # type: ignore[attr-defined]
+
+
+def test_names_unknown_to_every_document_need_a_close_meaning() -> None:
+    def ask(dense: float, *, fact: bool = False, foreign: bool = True) -> bool:
+        hits = [Hit(2, dense, dense, 0.0, fact=fact)]
+        answer = compose(
+            "Who painted the Mona Lisa?",
+            hits,
+            CHUNKS.__getitem__,
+            _idf,
+            ComposeSettings(),
+            decline_message="no",
+            foreign_names=foreign,
+        )
+        return answer.declined
+
+    assert ask(0.3)  # would pass the ordinary cosine threshold, but names nothing known
+    assert not ask(0.3, foreign=False)
+    assert not ask(0.45)
+    assert not ask(0.1, fact=True)
+
+
+def _judged(hits: list[Hit], probability: dict[int, float], below: float) -> object:
+    return compose(
+        "When do farmers plant rice?",
+        hits,
+        CHUNKS.__getitem__,
+        _idf,
+        ComposeSettings(),
+        decline_message="not here",
+        judge=lambda hit: probability[hit.chunk_id],
+        decline_below=below,
+        not_found_message="My documents don't say when farmers plant rice.",
+    )
+
+
+def test_a_judged_answer_scores_each_quote_by_its_probability() -> None:
+    hits = [Hit(0, 0.9, 0.9, 1.0), Hit(2, 0.7, 0.7, 0.1)]
+    answer = _judged(hits, {0: 0.83, 2: 0.12}, below=0.5)
+    assert not answer.declined  # type: ignore[attr-defined]
+    assert [q.score for q in answer.quotes] == [0.83, 0.12]  # type: ignore[attr-defined]
+    assert answer.related == ()  # type: ignore[attr-defined]
+
+
+def test_an_unlikely_best_passage_is_declined_and_offered_as_related() -> None:
+    hits = [Hit(0, 0.9, 0.9, 1.0), Hit(2, 0.7, 0.7, 0.1)]
+    answer = _judged(hits, {0: 0.3, 2: 0.9}, below=0.5)
+    assert answer.declined and answer.quotes == ()  # type: ignore[attr-defined]
+    assert answer.message == "My documents don't say when farmers plant rice."  # type: ignore[attr-defined]
+    assert [q.text for q in answer.related] == [CHUNKS[0].text, CHUNKS[2].text]  # type: ignore[attr-defined]
+    assert [q.score for q in answer.related] == [0.3, 0.9]  # type: ignore[attr-defined]
+
+
+def test_an_off_topic_question_is_declined_without_related_passages() -> None:
+    hits = [Hit(2, 0.05, 0.05, 0.0)]  # far in meaning, no shared term
+    answer = _judged(hits, {2: 0.99}, below=0.5)
+    assert answer.declined and answer.related == ()  # type: ignore[attr-defined]
+    assert answer.message == "not here"  # type: ignore[attr-defined]
+
+
+def test_memoised_idf_looks_each_term_up_once() -> None:
+    asked: list[list[str]] = []
+
+    def idf(tokens: Sequence[str]) -> dict[str, float]:
+        asked.append(list(tokens))
+        return {token: float(len(token)) for token in tokens}
+
+    lookup = memoised(idf)
+    assert lookup(["mayor", "city", "mayor"]) == {"mayor": 5.0, "city": 4.0}
+    assert lookup(["city", "river"]) == {"city": 4.0, "river": 5.0}
+    assert lookup(["river"]) == {"river": 5.0}
+    assert asked == [["mayor", "city"], ["river"]]
