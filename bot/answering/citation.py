@@ -12,6 +12,7 @@ from datetime import date as Date
 
 from bot.answering.compose import Answer, Quote
 from bot.index.generation import DocumentRecord
+from bot.shared.text import shorten_line
 
 TITLE_CHARS = 60
 
@@ -72,11 +73,9 @@ def citation_details(quote: Quote) -> list[str]:
 
 
 def shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit - 1)
-    return text[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:-—") + "…"
+    """A title cut for a citation: between words when that keeps more than half, without
+    dangling punctuation."""
+    return shorten_line(text, limit, word_cut_after=limit // 2, trim=" ,;:-—")
 
 
 def human_date(iso: str) -> str:

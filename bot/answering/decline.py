@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from bot.shared.text import shorten_line
+
 _WH = r"(?:what|which|who|whom|whose|when|where|why|how(?:\s+(?:many|much|long|old|tall|far|often|big))?)"
 _BE = r"(?:is|are|was|were)"
 _MODAL = r"(?:will|would|can|could|should|shall|may|might|must|has|have|had)"
@@ -27,9 +29,7 @@ def not_found_message(question: str) -> str:
     clause = _indirect(" ".join(question.split()).rstrip(" ?.!"))
     if clause:
         return f"My documents don't say {clause}."
-    shown = " ".join(question.split())
-    if len(shown) > 200:
-        shown = shown[:199].rstrip() + "…"
+    shown = shorten_line(question, 200, trim=" ")
     return f"My documents don't answer “{shown}”."
 
 

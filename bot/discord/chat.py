@@ -29,6 +29,7 @@ from bot.discord.sessions import ChatKey, ChatSessions, next_passage
 from bot.discord.text import shorten
 from bot.errors import QuestionError, QuotebotError
 from bot.feedback.votes import DOWN, UP, FeedbackStore, Vote
+from bot.shared.text import shorten_line
 
 if TYPE_CHECKING:
     from bot.discord.client import QuoteBot
@@ -110,11 +111,7 @@ def view_kwargs(reply: Reply) -> dict[str, Any]:
 def thread_name(question: str) -> str:
     """A thread title from the question: one line, at most 90 characters, cut between words.
     Channel names are shown literally (no markdown, no mentions), so no escaping."""
-    text = " ".join(question.split()) or "question"
-    if len(text) <= 90:
-        return text
-    cut = text.rfind(" ", 0, 89)
-    return text[: cut if cut > 40 else 89] + "…"
+    return shorten_line(question, 90, word_cut_after=40) or "question"
 
 
 class ChatDesk:

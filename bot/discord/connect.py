@@ -30,6 +30,7 @@ import discord
 from discord.gateway import ReconnectWebSocket
 
 from bot.errors import QuotebotError
+from bot.shared.text import shorten_line
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def describe(exc: BaseException) -> str:
     """One short line naming the failure (aiohttp's messages name the host, never the token)."""
     text = " ".join(str(exc).split())
     line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return line if len(line) <= 240 else line[:239] + "…"
+    return shorten_line(line, 240)
 
 
 class Attempts:

@@ -281,3 +281,24 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
 def trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     """The span without surrounding whitespace, or None if nothing is left."""
     return _trim(text, start, end)
+
+
+ELLIPSIS = "…"
+
+
+def shorten_line(
+    text: str, limit: int, *, word_cut_after: int | None = None, trim: str = ""
+) -> str:
+    """`text` as one line (whitespace collapsed) of at most `limit` characters, ending in "…"
+    where it was cut. Each caller keeps its own rule: with `word_cut_after`, the cut moves back
+    to the last space before the limit when that space lies past `word_cut_after` characters;
+    `trim` lists characters stripped from the end of the kept part before the "…"."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    end = limit - 1
+    if word_cut_after is not None:
+        space = flat.rfind(" ", 0, limit - 1)
+        if space > word_cut_after:
+            end = space
+    return flat[:end].rstrip(trim) + ELLIPSIS

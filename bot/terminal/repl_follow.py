@@ -22,6 +22,7 @@ from bot.answering.conversation import Conversation
 from bot.feedback.follows import FollowLimitError, FollowStore, Notice
 from bot.shared.sqlite_db import Database
 from bot.shared.terminal_safety import inert_text
+from bot.shared.text import shorten_line
 from bot.shared.wording import plural
 
 if TYPE_CHECKING:
@@ -146,5 +147,4 @@ def _one_line(text: str) -> str:
 
 
 def _short(text: str, limit: int = QUOTE_CHARS) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+    return shorten_line(text, limit, trim=" ")
