@@ -116,7 +116,7 @@ def main() -> None:
     for number, row in enumerate(rows):
         service = services[row["knowledge"]]
         index = service.index
-        query, _ = service._prepare(row["question"])
+        query = service.question(row["question"]).query
         vector, topic_vector = embedder.encode([query, without_focus(query)])
         hits = service._rank(index, query, vector)
         answer = compose(

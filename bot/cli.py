@@ -324,11 +324,13 @@ def _watch_until_stopped(service: QuoteService, *, as_json: bool) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.answering.conversation import Conversation
+    from bot.answering.question import Question
     from bot.errors import QuestionError
     from bot.terminal.render import answer_to_json, answer_to_json_with_context
 
     if args.question != "-":
-        _validate(args.question)
+        # Refused before the index is brought up to date; answered as parsed here.
+        asked = Question.parse(args.question, settings.retrieval.max_question_chars)
     elif sys.stdin.isatty():
         _notice("reading questions from standard input, one per line (Ctrl-D to end)")
     service = args.service_factory(settings)
@@ -336,7 +338,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     printer = _json_printer if args.json else _terminal_printer()
     as_json = answer_to_json_with_context if args.follow_ups else answer_to_json
     if args.question != "-":
-        answer = service.ask(args.question)
+        answer = service.ask(asked)
         printer(as_json(answer) if args.json else answer)
         return 0
     status = 0
@@ -360,14 +362,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             continue
         printer(as_json(answer) if args.json else answer)
     return status
-
-
-def _validate(question: str) -> None:
-    from bot.errors import QuestionError
-    from bot.shared.text import normalize_for_matching
-
-    if not normalize_for_matching(question):
-        raise QuestionError("the question is empty; type a question to search the documents")
 
 
 def _question_error(question: str, exc: Exception, settings: Settings) -> dict[str, Any]:

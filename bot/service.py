@@ -42,11 +42,12 @@ from bot.answering.conversation import (
 from bot.answering.decline import not_found_message
 from bot.answering.intents import proper_names
 from bot.answering.judge import PassageJudge
+from bot.answering.question import Question
 from bot.answering.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_weighted
 from bot.config import Settings
 from bot.embedding.model import Embedder
 from bot.embedding.questions import QuestionEmbedder, make_embedder
-from bot.errors import KnowledgeError, QuestionError
+from bot.errors import KnowledgeError
 from bot.index.changelog import ChangeEntry
 from bot.index.generation import DocumentRecord, IndexRecipe, SearchIndex, bm25_idf
 from bot.index.storage import SharedStore, Store
@@ -54,7 +55,7 @@ from bot.index.update import ProgressCallback, UpdateReport, update_index
 from bot.ingest.chunking import Chunk
 from bot.ingest.skip_warnings import FILE_NAME as WARNED_FILE
 from bot.ingest.skip_warnings import WarnedFiles
-from bot.shared.text import keyword_tokens, normalize_for_matching
+from bot.shared.text import keyword_tokens
 from bot.stores.open_store import open_store
 
 if TYPE_CHECKING:
@@ -216,17 +217,26 @@ class QuoteService:
             raise KnowledgeError(f"{source} changed since it was indexed; run: quotebot index")
         return document.text
 
-    def ask(self, question: str) -> Answer:
+    def question(self, text: str | Question) -> Question:
+        """`text` as a Question (raises QuestionError if empty); a Question passes through."""
+        if isinstance(text, Question):
+            return text
+        return Question.parse(text, self.settings.retrieval.max_question_chars)
+
+    def ask(self, question: str | Question) -> Answer:
         return self.answer(question)[0]
 
-    def answer(self, question: str, *, limit: int | None = None) -> tuple[Answer, Timings]:
+    def answer(
+        self, question: str | Question, *, limit: int | None = None
+    ) -> tuple[Answer, Timings]:
         """Answer one question from the current generation; raises QuestionError if empty.
 
         `Answer.generation` names the index generation every part of the answer came from.
         """
         import time
 
-        query, note = self._prepare(question)
+        asked = self.question(question)
+        query = asked.query
         index = self.index  # one generation for the whole question: never read self.index again
         t0 = time.perf_counter()
         vector = self.question_vector(query)
@@ -235,25 +245,25 @@ class QuoteService:
         t2 = time.perf_counter()
         idf = memoised(index.idf)
         judge = (
-            self.judge.for_question(index, question, query, vector, idf)
+            self.judge.for_question(index, asked.text, query, vector, idf)
             if self.judge.applies
             else None
         )
-        composed = self._compose(
-            query if note else question, hits, index, limit=limit, judge=judge, idf=idf
-        )
-        answer = _noted(composed, note)
+        composed = self._compose(asked.shown, hits, index, limit=limit, judge=judge, idf=idf)
+        answer = _noted(composed, asked.note)
         t3 = time.perf_counter()
         return answer, Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
-    def converse(self, conversation: Conversation, question: str) -> tuple[Answer, Conversation]:
+    def converse(
+        self, conversation: Conversation, question: str | Question
+    ) -> tuple[Answer, Conversation]:
         """Answer a turn of a conversation and return the conversation with that turn added.
 
         First turns and self-contained questions are answered exactly as `ask` answers them.
         """
-        query, note = self._prepare(question)
-        if note:  # cut: what was searched is what is echoed and remembered
-            question = query
+        asked = self.question(question)
+        query, note = asked.query, asked.note
+        question = asked.shown  # cut: what was searched is what is echoed and remembered
         index = self.index
         last = conversation.last
         if last is not None and last.quotes and is_more_request(question):
@@ -264,7 +274,7 @@ class QuoteService:
             turn = Turn(question, last.query, answer.quotes, answer.context)
             return _noted(answer, note), conversation.add(turn)
         if last is None or not depends_on_context(question):
-            answer = _noted(self.ask(question), note)
+            answer = self.ask(asked)
             return answer, conversation.add(Turn(question, query, answer.quotes))
         expanded, context = expanded_query(conversation, query)
         weights = self.follow_ups
@@ -351,7 +361,7 @@ class QuoteService:
     ) -> list[Quote]:
         """The k best passages regardless of the decline threshold (evaluation, "more"), from
         `index` when the caller already holds a generation."""
-        query, _ = self._prepare(question)
+        query = self.question(question).query
         index = index or self.index
         hits = self._rank(index, query, self.question_vector(query))
         settings = ComposeSettings(k, -1.0, 0.0, 0.0)
@@ -374,20 +384,6 @@ class QuoteService:
         message = f"I could not find that in my documents. They cover: {topics}{more}."
         self._decline_by_generation = (key, message)
         return message
-
-    def _prepare(self, question: str) -> tuple[str, str | None]:
-        query = normalize_for_matching(question)
-        if not query:
-            raise QuestionError("the question is empty; type a question to search the documents")
-        limit = self.settings.retrieval.max_question_chars
-        if len(query) > limit:
-            cut = query.rfind(" ", 0, limit)
-            query = query[: cut if cut > limit // 2 else limit]
-            return (
-                query,
-                f"Your question was long; I searched for its first {len(query)} characters.",
-            )
-        return query, None
 
     def _rank(
         self, index: SearchIndex, query: str, vector: object, intent: str | None = None
