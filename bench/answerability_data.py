@@ -124,7 +124,7 @@ def main() -> None:
             hits,
             index.chunk,
             index.idf,
-            ComposeSettings(CANDIDATES, -1.0, 0.0, 0.0),
+            ComposeSettings.keep_all(CANDIDATES),
             decline_message="",
             limit=CANDIDATES,
         )

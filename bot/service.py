@@ -339,13 +339,7 @@ class QuoteService:
             hits,
             index.chunk,
             idf,
-            ComposeSettings(
-                retrieval.top_k,
-                retrieval.decline_below_cosine,
-                retrieval.decline_below_coverage,
-                retrieval.relative_cutoff,
-                retrieval.decline_unknown_names_below_cosine,
-            ),
+            ComposeSettings.from_settings(retrieval),
             decline_message=self.decline_message(index),
             limit=limit,
             foreign_names=_names_unknown_to(index, question, idf),
@@ -364,7 +358,7 @@ class QuoteService:
         query = self.question(question).query
         index = index or self.index
         hits = self._rank(index, query, self.question_vector(query))
-        settings = ComposeSettings(k, -1.0, 0.0, 0.0)
+        settings = ComposeSettings.keep_all(k)
         answer = compose(
             question, hits, index.chunk, index.idf, settings, decline_message="", limit=k
         )

@@ -80,7 +80,7 @@ def reader(url: str, seconds: float) -> None:
         keyword = index.keyword(keyword_tokens(question), 200)
         hits = fuse_weighted(dense, keyword, 0.7)
         answer = compose(
-            question, hits, index.chunk, index.idf, ComposeSettings(3, -1, 0, 0), decline_message=""
+            question, hits, index.chunk, index.idf, ComposeSettings.keep_all(3), decline_message=""
         )
         markers = {
             word

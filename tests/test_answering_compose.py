@@ -134,3 +134,37 @@ def test_memoised_idf_looks_each_term_up_once() -> None:
     assert lookup(["city", "river"]) == {"city": 4.0, "river": 5.0}
     assert lookup(["river"]) == {"river": 5.0}
     assert asked == [["mayor", "city"], ["river"]]
+
+
+def test_compose_settings_come_from_the_retrieval_settings_by_name() -> None:
+    """Each field from its own setting (distinct values, so a swapped pair would show)."""
+    from bot.config import RetrievalSettings
+
+    retrieval = RetrievalSettings(
+        top_k=7,
+        decline_below_cosine=0.11,
+        decline_below_coverage=0.22,
+        relative_cutoff=0.33,
+        decline_unknown_names_below_cosine=0.44,
+    )
+    assert ComposeSettings.from_settings(retrieval) == ComposeSettings(
+        top_k=7,
+        decline_below_cosine=0.11,
+        decline_below_coverage=0.22,
+        relative_cutoff=0.33,
+        foreign_names_cosine=0.44,
+    )
+
+
+def test_keep_all_declines_nothing_and_cuts_nothing() -> None:
+    hits = [Hit(0, 0.9, 0.01, 0.0), Hit(2, 0.1, 0.01, 0.0)]  # far in meaning, no word shared
+    answer = compose(
+        "unrelated words",
+        hits,
+        CHUNKS.__getitem__,
+        _idf,
+        ComposeSettings.keep_all(5),
+        decline_message="not here",
+    )
+    assert not answer.declined
+    assert [q.source for q in answer.quotes] == ["a.txt", "b.txt"]  # below the relative cutoff too

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.answering.retrieval import Hit
 from bot.ingest.chunking import Chunk
 from bot.shared.text import keyword_tokens, sentence_spans
+
+if TYPE_CHECKING:
+    from bot.config import RetrievalSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,25 @@ class ComposeSettings:
     # When every name in the question is absent from all documents, the question is about
     # something they do not contain unless the best passage is this close in meaning.
     foreign_names_cosine: float = 0.4
+
+    @classmethod
+    def from_settings(cls, retrieval: RetrievalSettings) -> ComposeSettings:
+        """The composer's part of the `[retrieval]` settings (built here only, by name)."""
+        return cls(
+            top_k=retrieval.top_k,
+            decline_below_cosine=retrieval.decline_below_cosine,
+            decline_below_coverage=retrieval.decline_below_coverage,
+            relative_cutoff=retrieval.relative_cutoff,
+            foreign_names_cosine=retrieval.decline_unknown_names_below_cosine,
+        )
+
+    @classmethod
+    def keep_all(cls, top_k: int) -> ComposeSettings:
+        """The `top_k` best passages whatever their scores: nothing declined, no relative
+        cutoff (the full ranking for evaluation, "more", and fitting the answer judge)."""
+        return cls(
+            top_k=top_k, decline_below_cosine=-1.0, decline_below_coverage=0.0, relative_cutoff=0.0
+        )
 
 
 IdfLookup = Callable[[Sequence[str]], dict[str, float]]
