@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from bot.errors import ConfigError
 from bot.ingest.chunking import ChunkerSettings
@@ -272,8 +277,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # init = flags, then the environment, then the TOML values (passed in as a fallback layer).
-        return init_settings, env_settings, _TomlLayer(settings_cls)
+        # init = flags, then the environment; load_settings adds the config file below both.
+        return init_settings, env_settings
 
     @property
     def index_dir(self) -> Path:
@@ -284,40 +289,53 @@ class Settings(BaseSettings):
         return Path(".quotebot") / "index" / f"{folder.name or 'root'}-{digest}"
 
 
-class _TomlLayer(PydanticBaseSettingsSource):
-    """The values read from the TOML file, set by load_settings just before validation."""
+class _ExactKeys(Settings):
+    """What the config file is read against: its keys match exactly (`[Retrieval]` is refused as
+    an unknown key), while the QUOTEBOT_* variables of the environment stay case-insensitive."""
 
-    values: ClassVar[dict[str, Any]] = {}
+    model_config = SettingsConfigDict(case_sensitive=True)
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self.values.get(field_name), field_name, False
 
-    def __call__(self) -> dict[str, Any]:
-        return dict(type(self).values)
+def _reading(toml: TomlConfigSettingsSource) -> type[Settings]:
+    """Settings with the config file as the lowest layer. pydantic-settings picks sources per
+    class, so one small class per load carries this load's file: nothing is shared between loads."""
+
+    class _WithFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, toml
+
+    return _WithFile
 
 
 def load_settings(
     config_file: Path | None = None, overrides: dict[str, Any] | None = None
 ) -> Settings:
     """Build Settings from an optional TOML file plus flag overrides (nested dicts)."""
-    toml_values: dict[str, Any] = {}
     path = config_file if config_file is not None else DEFAULT_CONFIG_FILE
     if config_file is not None and not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    if path.is_file():
-        try:
-            toml_values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    _reject_secrets(toml_values, path)
-    _reject_secret_variables(os.environ)
-    _TomlLayer.values = toml_values
     try:
-        return Settings(**(overrides or {}))
+        # Absolute, so that a relative folder literally named "~" is not read as the home folder.
+        toml = TomlConfigSettingsSource(_ExactKeys, toml_file=path.absolute())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    _reject_secrets(toml.toml_data, path)
+    _reject_secret_variables(os.environ)
+    try:
+        loaded = _reading(toml)(**(overrides or {}))
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path)) from None
-    finally:
-        _TomlLayer.values = {}
+    # Handed back as plain Settings (validated already), so that settings from different loads
+    # compare equal, pickle and print as one class.
+    return Settings.model_construct(loaded.model_fields_set, **dict(loaded))
 
 
 def _reject_secrets(values: dict[str, Any], path: Path) -> None:
