@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test test-slow lint bench bench-quick clean
+.PHONY: setup run test test-fast test-slow lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/pytest
+
+# The inner loop: no model, no child process, no PostgreSQL, no 1,000-example property test.
+# Markers come from the fixtures a test uses (tests/conftest.py) and from the test files.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow and not model and not subprocess and not postgres and not thorough"
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow

@@ -80,6 +80,20 @@ def seed_service(
     return service
 
 
+# A test that uses one of these fixtures (directly or through another fixture: `fixturenames` is
+# the whole closure) gets the marker, so `make test-fast` can leave it out without a list to keep
+# up to date. Modules whose tests start child processes carry `pytest.mark.subprocess` themselves.
+MARKER_OF_FIXTURE = {"real_embedder": "model", "pg_server": "postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = getattr(item, "fixturenames", ())
+        for fixture, marker in MARKER_OF_FIXTURE.items():
+            if fixture in used:
+                item.add_marker(marker)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No developer config.toml or QUOTEBOT_* variable may leak into a test."""

@@ -46,7 +46,8 @@ def _write(path: Path, paragraphs: list[str]) -> str:
 StoreFactory = Callable[..., Store]
 
 
-@pytest.fixture(params=["files", "postgres"])
+# The PostgreSQL side asks for `pg_url` only when it runs, so it carries its marker itself.
+@pytest.fixture(params=["files", pytest.param("postgres", marks=pytest.mark.postgres)])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     """Builds the store under test (each call: the same index, a new store object); database
     stores are closed afterwards (an unclosed pool's threads outlive the test)."""

@@ -30,6 +30,7 @@ def quotebot(
     )
 
 
+@pytest.mark.subprocess
 def test_help_is_instant_and_imports_nothing_heavy(tmp_path: Path) -> None:
     started = time.perf_counter()
     result = quotebot("--help", cwd=tmp_path)
@@ -61,6 +62,7 @@ def test_help_is_instant_and_imports_nothing_heavy(tmp_path: Path) -> None:
         (("ask", "\u200b"), "empty"),
     ],
 )
+@pytest.mark.subprocess
 def test_errors_are_one_line_and_exit_non_zero(
     tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
@@ -72,6 +74,7 @@ def test_errors_are_one_line_and_exit_non_zero(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.subprocess
 def test_unreadable_index_is_rebuilt_with_one_line(tmp_path: Path, knowledge: Path) -> None:
     index_dir = tmp_path / "idx"
     base = ("--knowledge", str(knowledge), "--index-dir", str(index_dir))
@@ -190,6 +193,7 @@ def test_sources_and_text_commands(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no indexed document" in missing.stderr
 
 
+@pytest.mark.subprocess
 def test_index_watch_is_a_writer_that_stops_cleanly(tmp_path: Path, knowledge: Path) -> None:
     """`quotebot index --watch` (fake model): an added document is indexed, SIGTERM ends it."""
     import signal
@@ -232,6 +236,7 @@ def test_index_watch_is_a_writer_that_stops_cleanly(tmp_path: Path, knowledge: P
         child.communicate(timeout=15)  # reaps it and closes its pipes
 
 
+@pytest.mark.subprocess
 def test_ask_json_echoes_a_huge_question_only_as_searched(tmp_path: Path, knowledge: Path) -> None:
     """A 3 MB line on `ask - --json` (fake model): the echo is the part searched (at most
     max_question_chars) with `question_truncated`; an unsearchable one is cut the same way."""
@@ -259,6 +264,7 @@ def test_ask_json_echoes_a_huge_question_only_as_searched(tmp_path: Path, knowle
     assert "question_truncated" not in short
 
 
+@pytest.mark.subprocess
 def test_changes_command_lists_what_changed_passage_by_passage(tmp_path: Path) -> None:
     """`quotebot changes` through a subprocess with the fake embedder (tests/index_entry.py)."""
     folder = tmp_path / "docs"

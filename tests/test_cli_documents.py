@@ -18,6 +18,8 @@ import pytest
 from tests.conftest import ROOT
 from tests.privileges import child_without_override, require_droppable_override
 
+pytestmark = pytest.mark.subprocess  # every test runs quotebot as a child process
+
 SECRET = "mfa.k33p-th1s-s3cret"
 LATIN1 = (
     "Le conseil municipal s'est réuni jeudi. La grève des éboueurs a duré trois semaines.\n\n"

@@ -337,6 +337,7 @@ def run_kill_lane(tmp_path: Path, kills: int, seed: int, subprocess_every: int =
     return stats
 
 
+@pytest.mark.subprocess
 def test_sigkill_during_updates_never_loses_or_corrupts_the_index(tmp_path: Path) -> None:
     stats = run_kill_harness(tmp_path, kills=50, seed=4)
     print(stats.line())
@@ -402,6 +403,7 @@ def _check_serial(
     assert _settled(index_dir)
 
 
+@pytest.mark.subprocess
 def test_concurrent_writers_take_turns(tmp_path: Path) -> None:
     knowledge, index_dir = _small_folder(tmp_path), tmp_path / "index"
     results = _writers(knowledge, index_dir, 6)
@@ -417,6 +419,7 @@ def test_a_hundred_concurrent_writers_never_interleave(tmp_path: Path) -> None:
         _check_serial(index_dir, results, before=10 * round_)
 
 
+@pytest.mark.subprocess
 def test_a_second_writer_that_cannot_wait_exits_with_one_clear_line(tmp_path: Path) -> None:
     from filelock import FileLock, Timeout
 
@@ -456,6 +459,7 @@ def test_a_second_writer_that_cannot_wait_exits_with_one_clear_line(tmp_path: Pa
     assert "waiting up to 0 s" in lines[-2] and "Traceback" not in second.stderr
 
 
+@pytest.mark.subprocess
 def test_the_run_after_a_killed_update_says_it_was_interrupted_and_what_is_redone(
     tmp_path: Path,
 ) -> None:

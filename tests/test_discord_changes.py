@@ -164,7 +164,7 @@ async def test_long_changes_are_pages_with_buttons_that_survive_a_restart(
     assert stub.double_acks == 0
 
 
-@pytest.mark.parametrize("names", [1, 40])
+@pytest.mark.parametrize("names", [1, pytest.param(40, marks=pytest.mark.thorough)])
 def test_pages_stay_within_discords_limit(names: int) -> None:
     long = "x" * 3000
     passages = tuple(

@@ -849,6 +849,7 @@ def _quotebot_discord(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.subprocess
 def test_missing_token_is_one_line_and_exit_2() -> None:
     result = _quotebot_discord(_env())
     assert result.returncode == 2
@@ -895,6 +896,7 @@ async def _reap(child: Any) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.subprocess
 async def test_signal_closes_cleanly_and_exits_0(
     stub: DiscordStub, tmp_path: Path, council_knowledge: Path, sig: signal.Signals
 ) -> None:
@@ -915,6 +917,7 @@ async def test_signal_closes_cleanly_and_exits_0(
     assert TOKEN.encode() not in stderr
 
 
+@pytest.mark.subprocess
 async def test_rejected_token_exits_2_with_one_error_line(
     stub: DiscordStub, tmp_path: Path, council_knowledge: Path
 ) -> None:
@@ -934,6 +937,7 @@ async def test_rejected_token_exits_2_with_one_error_line(
     assert stub.identifies == []  # it never got as far as the gateway
 
 
+@pytest.mark.subprocess
 async def test_discord_watch_answers_from_a_document_added_while_running(
     stub: DiscordStub, tmp_path: Path, council_knowledge: Path
 ) -> None:
@@ -962,6 +966,7 @@ async def test_discord_watch_answers_from_a_document_added_while_running(
         await _reap(child)
 
 
+@pytest.mark.subprocess
 async def test_a_shard_process_identifies_as_its_shard(
     stub: DiscordStub, tmp_path: Path, council_knowledge: Path
 ) -> None:
@@ -976,6 +981,7 @@ async def test_a_shard_process_identifies_as_its_shard(
         await _reap(child)
 
 
+@pytest.mark.subprocess
 async def test_one_process_runs_a_range_of_shards_and_answers(
     stub: DiscordStub, tmp_path: Path, council_knowledge: Path
 ) -> None:
@@ -1028,6 +1034,7 @@ async def _stderr_until(child: Any, text: str, timeout: float = 30.0) -> list[st
     return lines
 
 
+@pytest.mark.subprocess
 async def test_nothing_listening_retries_then_exits_75(
     tmp_path: Path, council_knowledge: Path
 ) -> None:
@@ -1051,6 +1058,7 @@ async def test_nothing_listening_retries_then_exits_75(
     assert elapsed < 20
 
 
+@pytest.mark.subprocess
 async def test_discord_down_at_first_then_up_connects_after_retries(
     tmp_path: Path, council_knowledge: Path
 ) -> None:
@@ -1076,6 +1084,7 @@ async def test_discord_down_at_first_then_up_connects_after_retries(
     assert "Traceback" not in stderr and TOKEN not in stderr
 
 
+@pytest.mark.subprocess
 async def test_sigterm_while_retrying_exits_0_at_once(
     tmp_path: Path, council_knowledge: Path
 ) -> None:
@@ -1174,6 +1183,7 @@ async def test_sharded_client_gives_up_on_the_gateway_within_the_budget(
     assert stub.refused_handshakes >= 1 and stub.identifies == []
 
 
+@pytest.mark.subprocess
 def test_quotebot_discord_token_variable_says_to_use_discord_token() -> None:
     result = _quotebot_discord(_env() | {"QUOTEBOT_DISCORD__TOKEN": "MTIz.secret-value.abc"})
     assert result.returncode == 2

@@ -102,6 +102,7 @@ answers = st.builds(
 # ---------------------------------------------------------------------------- properties
 
 
+@pytest.mark.thorough
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(answers, st.booleans())
 def test_every_answer_fits_and_is_mention_safe(answer: Answer, show_question: bool) -> None:
@@ -139,6 +140,7 @@ def _clean_cut(text: str, at: int) -> bool:
     return len(regex.findall(r"\X", run)) > MAX_WORD_GRAPHEMES
 
 
+@pytest.mark.thorough
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(passages, st.integers(20, 1900), st.data())
 def test_shortening_cuts_at_words_and_graphemes(text: str, budget: int, data: st.DataObject):

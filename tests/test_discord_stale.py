@@ -153,7 +153,8 @@ async def test_an_update_marks_exactly_the_answers_that_quoted_the_changed_passa
         assert len(stub.followup_messages(token)) == 0  # nothing posted besides the edit
 
 
-@pytest.fixture(params=["files", "postgres"])
+# The PostgreSQL side asks for `pg_url` only when it runs, so it carries its marker itself.
+@pytest.fixture(params=["files", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_of(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
     """A new store object on one index per call (each writer or reader process has its own)."""
     if request.param == "files":
@@ -236,6 +237,7 @@ def _child_settings(tmp_path: Path, knowledge: Path) -> Settings:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+@pytest.mark.subprocess
 async def test_sigkill_before_the_edits_edits_once_after_restart(
     stub: DiscordStub,  # noqa: F811
     tmp_path: Path,
@@ -278,6 +280,7 @@ async def test_sigkill_before_the_edits_edits_once_after_restart(
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+@pytest.mark.subprocess
 async def test_sigkill_between_queued_edits_sends_the_rest_once_after_restart(
     stub: DiscordStub,  # noqa: F811
     tmp_path: Path,

@@ -23,6 +23,7 @@ def test_zero_leaves_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "OMP_NUM_THREADS" not in os.environ
 
 
+@pytest.mark.subprocess
 def test_the_cli_caps_threads_from_the_settings(tmp_path: object) -> None:
     code = (
         "import os, sys, bot.cli; assert 'numpy' not in sys.modules; "

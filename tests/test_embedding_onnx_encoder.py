@@ -57,6 +57,7 @@ def _meta(**changes: Any) -> ExportMeta:
         ("cls", "max", "mean"),
     ],
 )
+@pytest.mark.model  # imports torch and sentence-transformers (seconds), not the weights
 def test_pooling_matches_sentence_transformers(modes: tuple[str, ...]) -> None:
     """Every mode, on a right-padded batch, against sentence-transformers' own Pooling module."""
     import torch

@@ -146,6 +146,7 @@ while True:
 """
 
 
+@pytest.mark.subprocess
 def test_acknowledged_votes_survive_sigkill_of_the_writer(tmp_path: Path) -> None:
     path = tmp_path / "f.sqlite3"
     writer = subprocess.Popen(

@@ -15,6 +15,8 @@ from bot.terminal.render import answer_to_json, sources_to_json
 from tests.fakes import FakeEmbedder
 from tests.test_ingest_extraction import NEWS_PAGE, NOTES, _report_pdf
 
+pytestmark = pytest.mark.subprocess  # PDF and HTML are extracted in the sandbox, a child process
+
 
 @pytest.fixture
 def mixed(tmp_path: Path) -> Path:

@@ -57,6 +57,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
         ("lock-is-a-folder", ["write.lock: Is a directory", "remove it"]),
     ],
 )
+@pytest.mark.subprocess
 def test_an_unusable_index_folder_is_one_line(
     tmp_path: Path, knowledge: Path, index_dir: str, expected: list[str]
 ) -> None:
@@ -69,6 +70,7 @@ def test_an_unusable_index_folder_is_one_line(
     assert time.monotonic() - started < 60  # never the 600 s wait for a lock holder
 
 
+@pytest.mark.subprocess
 def test_the_default_index_in_an_unwritable_working_directory_is_one_line(
     knowledge: Path,
 ) -> None:
@@ -92,6 +94,7 @@ def _read_only_bind(folder: Path) -> tuple[str, ...]:
     return ("unshare", "-m", "sh", "-c", script, str(folder))
 
 
+@pytest.mark.subprocess
 def test_a_read_only_index_answers_until_it_must_be_updated(
     tmp_path: Path, knowledge: Path
 ) -> None:

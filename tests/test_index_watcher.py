@@ -280,6 +280,7 @@ def test_questions_during_a_re_embed_are_answered_from_one_generation_each(
     print(f"{len(answers)} answers from generations {sorted(seen)}")
 
 
+@pytest.mark.subprocess
 def test_repl_with_watch_prints_one_line_when_an_update_lands(
     animals: Path, tmp_path: Path
 ) -> None:

@@ -132,6 +132,7 @@ def test_html_without_main_text_fails() -> None:
         extract_in_process("html", page)
 
 
+@pytest.mark.subprocess
 def test_huge_html_fails_fast_with_reason() -> None:
     paragraph = b"<p>" + b"word " * 200 + b"</p>\n"
     data = b"<html><body>" + paragraph * (50_000_000 // len(paragraph)) + b"</body></html>"
@@ -286,6 +287,7 @@ def test_encrypted_pdf_fails_with_reason(report_pdf: bytes) -> None:
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.1])
+@pytest.mark.subprocess
 def test_truncated_pdf_fails_or_extracts(report_pdf: bytes, cut: float) -> None:
     data = report_pdf[: int(len(report_pdf) * cut)]
     try:
@@ -296,11 +298,13 @@ def test_truncated_pdf_fails_or_extracts(report_pdf: bytes, cut: float) -> None:
         assert result.text.strip()
 
 
+@pytest.mark.subprocess
 def test_garbage_pdf_fails() -> None:
     with pytest.raises(ExtractionFailed):
         extract(Path("junk.pdf"), b"%PDF-1.7\n" + bytes(range(256)) * 40, time_limit_s=20)
 
 
+@pytest.mark.subprocess
 def test_500_page_pdf_is_extracted_within_the_limit() -> None:
     data = _report_pdf(pages=500)
     result = extract(Path("big.pdf"), data, time_limit_s=60)
@@ -308,12 +312,14 @@ def test_500_page_pdf_is_extracted_within_the_limit() -> None:
     assert "Page 250 of 500" not in result.text
 
 
+@pytest.mark.subprocess
 def test_time_limit_stops_extraction() -> None:
     data = _report_pdf(pages=60)
     with pytest.raises(ExtractionFailed, match="longer than"):
         extract(Path("slow.pdf"), data, time_limit_s=0.05)
 
 
+@pytest.mark.subprocess
 def test_memory_limit_is_enforced(report_pdf: bytes) -> None:
     with pytest.raises(ExtractionFailed):
         extract(Path("tight.pdf"), report_pdf, memory_limit_mb=20)
@@ -440,6 +446,7 @@ def test_wrong_content_is_a_clear_reason(name: str, data: bytes, reason: str) ->
         extract(Path(name), data)
 
 
+@pytest.mark.subprocess
 def test_pdf_with_html_extension_is_read_as_pdf(report_pdf: bytes) -> None:
     result = extract(Path("saved.html"), report_pdf)
     assert result.format == "pdf" and len(result.pages) == 3
@@ -454,6 +461,7 @@ def test_unreadable_text(data: bytes, reason: str) -> None:
         extract(Path("x.txt"), data)
 
 
+@pytest.mark.subprocess
 def test_sandboxed_and_in_process_results_agree(report_pdf: bytes) -> None:
     assert extract(Path("r.pdf"), report_pdf) == extract_in_process("pdf", report_pdf)
     page = NEWS_PAGE.encode()

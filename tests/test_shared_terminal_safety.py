@@ -205,6 +205,7 @@ def hostile(tmp_path: Path) -> tuple[str, ...]:
     return ("--knowledge", str(folder), "--index-dir", str(tmp_path / "idx"))
 
 
+@pytest.mark.subprocess
 def test_ask_on_a_terminal_shows_sequences_and_json_keeps_them(
     tmp_path: Path, hostile: tuple[str, ...]
 ) -> None:
@@ -225,6 +226,7 @@ def test_ask_on_a_terminal_shows_sequences_and_json_keeps_them(
     assert "\x1b]52;c;" in quote["text"] and "\u202e" in quote["text"]
 
 
+@pytest.mark.subprocess
 def test_sources_lists_markup_and_escapes_as_text(tmp_path: Path, hostile: tuple[str, ...]) -> None:
     listed = fake_quotebot(*hostile, "sources", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
@@ -235,6 +237,7 @@ def test_sources_lists_markup_and_escapes_as_text(tmp_path: Path, hostile: tuple
     assert {row["source"] for row in rows} == {HOSTILE_NAME, "[draft] report.txt", "notes.md"}
 
 
+@pytest.mark.subprocess
 def test_text_is_exact_through_a_pipe_and_inert_on_a_terminal(
     tmp_path: Path, hostile: tuple[str, ...]
 ) -> None:
@@ -277,6 +280,7 @@ def _on_a_terminal(*args: str, cwd: Path) -> tuple[int, str]:
     return process.wait(timeout=120), received.decode("utf-8")
 
 
+@pytest.mark.subprocess
 def test_errors_warnings_and_eval_tables_are_inert(
     tmp_path: Path, hostile: tuple[str, ...]
 ) -> None:
@@ -291,6 +295,7 @@ def test_errors_warnings_and_eval_tables_are_inert(
     assert obeyed(table.stdout, "\n") == [] and "q [bold] \\x1b[2J.jsonl" in table.stdout
 
 
+@pytest.mark.subprocess
 def test_watch_warnings_about_new_files_are_inert(tmp_path: Path) -> None:
     """`index --watch`: the watcher's warning about a file added later (logged, not printed)."""
     import signal

@@ -840,6 +840,7 @@ def test_writer_retries_while_the_database_is_away(pg_server: PgServer, pg_url: 
     assert any("retrying" in w for w in waits)
 
 
+@pytest.mark.subprocess
 def test_cli_reports_an_unreachable_database_in_one_line(knowledge: Path) -> None:
     env = {
         **os.environ,
@@ -894,6 +895,7 @@ def _cli_with_database(
         ("host=no-such-host.invalid password=hunter2 dbname=kb", "host name is not known"),
     ],
 )
+@pytest.mark.subprocess
 def test_cli_names_a_configuration_error_at_once(knowledge: Path, url: str, expected: str) -> None:
     started = time.monotonic()
     done = _cli_with_database(url, knowledge, timeout="30")
@@ -914,6 +916,7 @@ def test_cli_names_a_configuration_error_at_once(knowledge: Path, url: str, expe
         "postgres://bot:hunter2%21@127.0.0.1:1/kb",
     ],
 )
+@pytest.mark.subprocess
 def test_cli_never_prints_the_password_even_with_debug(knowledge: Path, url: str) -> None:
     done = _cli_with_database(url, knowledge, timeout="1")
     assert done.returncode == 2 and done.stderr.count("\n") == 1

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from bot.answering.calibration import Calibration
@@ -122,6 +123,7 @@ def test_ctrl_c_while_answering_stops_that_answer_and_stays(fake_service: QuoteS
     assert _prompted(repl, console, ":reindex\r:quit\r") == "interrupted\nbye\n"
 
 
+@pytest.mark.subprocess
 def test_repl_greets_with_a_singular_count_through_the_cli(tmp_path: Path, knowledge: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tests.index_entry", "--knowledge", str(knowledge), "repl"],

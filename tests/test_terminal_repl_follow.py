@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from bot.service import QuoteService
@@ -99,6 +100,7 @@ def test_follows_belong_to_the_local_user(fake_service: QuoteService) -> None:
     assert repl.follows is not None and repl.follows.follower == getpass.getuser()
 
 
+@pytest.mark.subprocess
 def test_a_broken_follows_file_is_a_warning_at_start_not_a_failure(
     fake_service: QuoteService,
 ) -> None:
