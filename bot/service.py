@@ -9,7 +9,6 @@ writer lock), because a watcher thread and a surface command may both ask for on
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -17,45 +16,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.answering import answer as answering
+from bot.answering.answer import AnswerSettings
 from bot.answering.calibration import Calibration
-from bot.answering.citation import with_citations
-from bot.answering.compose import (
-    Answer,
-    ComposeSettings,
-    IdfLookup,
-    Judge,
-    Quote,
-    compose,
-    memoised,
-)
-from bot.answering.conversation import (
-    Conversation,
-    FollowUpSettings,
-    Ranking,
-    Turn,
-    answer_query,
-    blend,
-    depends_on_context,
-    expanded_query,
-    is_more_request,
-)
-from bot.answering.decline import not_found_message
-from bot.answering.intents import proper_names
+from bot.answering.compose import Answer, Quote
+from bot.answering.conversation import Conversation, FollowUpSettings
+from bot.answering.decline import covered_message
 from bot.answering.judge import PassageJudge
 from bot.answering.question import Question
-from bot.answering.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_weighted
 from bot.config import Settings
 from bot.embedding.model import Embedder
 from bot.embedding.questions import QuestionEmbedder, make_embedder
 from bot.errors import KnowledgeError
 from bot.index.changelog import ChangeEntry
-from bot.index.generation import DocumentRecord, IndexRecipe, SearchIndex, bm25_idf
+from bot.index.document_text import document_text
+from bot.index.generation import DocumentRecord, IndexRecipe, SearchIndex
 from bot.index.storage import SharedStore, Store
 from bot.index.update import ProgressCallback, UpdateReport, update_index
-from bot.ingest.chunking import Chunk
 from bot.ingest.skip_warnings import FILE_NAME as WARNED_FILE
 from bot.ingest.skip_warnings import WarnedFiles
-from bot.shared.text import keyword_tokens
 from bot.stores.open_store import open_store
 
 if TYPE_CHECKING:
@@ -197,25 +176,9 @@ class QuoteService:
         return len(self.index.manifest.documents)
 
     def document_text(self, source: str) -> str:
-        """Exactly the text the quote offsets of `source` refer to (extracted again, same bytes).
-
-        Extraction is a deterministic function of the bytes and EXTRACTOR_VERSION, both recorded
-        in the manifest, so the text need not be stored; a file changed since indexing is refused.
-        """
-        from bot.ingest.documents import DocumentSkipped, locate, read_document
-
-        record = self.index.manifest.documents.get(source)
-        if record is None:
-            raise KnowledgeError(f"no indexed document {source!r} (see: quotebot sources)")
+        """Exactly the text the quote offsets of `source` refer to (bot.index.document_text)."""
         follow = self.settings.knowledge.follow_external_links
-        try:
-            file = locate(self.knowledge, source, follow_external_links=follow)
-            document = read_document(file, encoding=record.encoding)
-        except DocumentSkipped as exc:
-            raise KnowledgeError(f"cannot read {source}: {exc}") from None
-        if document.sha256 != record.sha256:
-            raise KnowledgeError(f"{source} changed since it was indexed; run: quotebot index")
-        return document.text
+        return document_text(self.index, self.knowledge, source, follow_external_links=follow)
 
     def question(self, text: str | Question) -> Question:
         """`text` as a Question (raises QuestionError if empty); a Question passes through."""
@@ -236,22 +199,25 @@ class QuoteService:
         import time
 
         asked = self.question(question)
-        query = asked.query
         index = self.index  # one generation for the whole question: never read self.index again
         t0 = time.perf_counter()
-        vector = self.question_vector(query)
+        vector = self.question_vector(asked.query)
         t1 = time.perf_counter()
-        hits = self._rank(index, query, vector)
-        t2 = time.perf_counter()
-        idf = memoised(index.idf)
-        judge = (
-            self.judge.for_question(index, asked.text, query, vector, idf)
-            if self.judge.applies
-            else None
+        ranked: list[float] = []
+        answer, _ = answering.answer(
+            index,
+            vector,
+            asked,
+            Conversation(),
+            self._answer_settings(),
+            embed=self.question_vector,
+            decline_message=self.decline_message(index),
+            judge=self.judge if self.judge.applies else None,
+            limit=limit,
+            on_ranked=lambda: ranked.append(time.perf_counter()),
         )
-        composed = self._compose(asked.shown, hits, index, limit=limit, judge=judge, idf=idf)
-        answer = _noted(composed, asked.note)
         t3 = time.perf_counter()
+        t2 = ranked[0]
         return answer, Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
     def converse(
@@ -262,107 +228,27 @@ class QuoteService:
         First turns and self-contained questions are answered exactly as `ask` answers them.
         """
         asked = self.question(question)
-        query, note = asked.query, asked.note
-        question = asked.shown  # cut: what was searched is what is echoed and remembered
         index = self.index
-        last = conversation.last
-        if last is not None and last.quotes and is_more_request(question):
-            answer = with_citations(
-                self._widen(index, question, conversation), index.manifest.documents
-            )
-            answer = dataclasses.replace(answer, generation=index.manifest.generation)
-            turn = Turn(question, last.query, answer.quotes, answer.context)
-            return _noted(answer, note), conversation.add(turn)
-        if last is None or not depends_on_context(question):
-            answer = self.ask(asked)
-            return answer, conversation.add(Turn(question, query, answer.quotes))
-        expanded, context = expanded_query(conversation, query)
-        weights = self.follow_ups
-        answered = answer_query(conversation, query)
-        own_weight = weights.own_weight + (weights.answer_weight if answered is None else 0.0)
-        rankings = [
-            Ranking(own_weight, self._rank(index, query, self.question_vector(query))),
-            Ranking(weights.context_weight, self._rank_for(index, expanded, query)),
-        ]
-        if answered is not None:
-            hits = self._rank_for(index, answered, query)
-            rankings.append(Ranking(weights.answer_weight, hits))
-        hits = blend(rankings)
-        answer = _noted(
-            dataclasses.replace(self._compose(question, hits, index), context=context), note
-        )
-        return answer, conversation.add(Turn(question, expanded, answer.quotes, context))
-
-    def _rank_for(self, index: SearchIndex, text: str, intent: str) -> list[Hit]:
-        return self._rank(index, text, self.question_vector(text), intent=intent)
-
-    def _widen(self, index: SearchIndex, question: str, conversation: Conversation) -> Answer:
-        """The passages around the last answer's best quote, never one already shown."""
-        last = conversation.last
-        assert last is not None and last.quotes
-        shown = conversation.shown()
-        top = last.quotes[0]
-        before, after = index.adjacent(top.source, top.start, top.end)
-        fresh = [c for c in (after, before) if c is not None and not _was_shown(c, shown)]
-        quotes = [Quote(c.source, c.start, c.end, c.text, None, 0.0, c.paragraph) for c in fresh]
-        if len(quotes) < self.settings.retrieval.top_k:
-            for quote in self.ranked_quotes(last.query, 10, index=index):
-                if len(quotes) >= self.settings.retrieval.top_k:
-                    break
-                if not any(_same_span(quote, q) for q in [*shown, *quotes]):
-                    quotes.append(quote)
-        context = (*last.used_context, last.question)[-2:]
-        if not quotes:
-            return Answer(question, (), True, "That is all my documents say about it.", context)
-        return Answer(
-            question, tuple(quotes[: self.settings.retrieval.top_k]), False, None, context
-        )
-
-    def _compose(
-        self,
-        question: str,
-        hits: list[Hit],
-        index: SearchIndex,
-        *,
-        limit: int | None = None,
-        judge: Judge | None = None,
-        idf: IdfLookup | None = None,
-    ) -> Answer:
-        """Quotes with citations from `index` alone (decline message included), stamped with
-        its generation. With a `judge` (questions asked alone; follow-ups are judged by the
-        conversation instead), a question is also declined when its best passage is unlikely
-        to answer it, and every score is that calibrated probability."""
-        retrieval = self.settings.retrieval
-        idf = idf or memoised(index.idf)
-        answer = compose(
-            question,
-            hits,
-            index.chunk,
-            idf,
-            ComposeSettings.from_settings(retrieval),
+        return answering.answer(
+            index,
+            self.question_vector(asked.query),
+            asked,
+            conversation,
+            self._answer_settings(),
+            embed=self.question_vector,
             decline_message=self.decline_message(index),
-            limit=limit,
-            foreign_names=_names_unknown_to(index, question, idf),
-            judge=judge,
-            decline_below=self.judge.threshold,
-            not_found_message=not_found_message(question),
+            judge=self.judge if self.judge.applies else None,
         )
-        answer = with_citations(answer, index.manifest.documents)
-        return dataclasses.replace(answer, generation=index.manifest.generation)
 
     def ranked_quotes(
         self, question: str, k: int = 10, *, index: SearchIndex | None = None
     ) -> list[Quote]:
         """The k best passages regardless of the decline threshold (evaluation, "more"), from
         `index` when the caller already holds a generation."""
-        query = self.question(question).query
+        asked = self.question(question)
         index = index or self.index
-        hits = self._rank(index, query, self.question_vector(query))
-        settings = ComposeSettings.keep_all(k)
-        answer = compose(
-            question, hits, index.chunk, index.idf, settings, decline_message="", limit=k
-        )
-        return list(with_citations(answer, index.manifest.documents).quotes)
+        vector = self.question_vector(asked.query)
+        return answering.ranked_quotes(index, vector, asked, k, self.settings.retrieval)
 
     def decline_message(self, index: SearchIndex | None = None) -> str:
         """Names the first documents; kept per generation (a shared store looks them up)."""
@@ -371,57 +257,9 @@ class QuoteService:
         cached = self._decline_by_generation
         if cached is not None and cached[0] == key:
             return cached[1]
-        names = list(itertools.islice(manifest.documents, 5))  # documents iterate in source order
-        topics = ", ".join(_topic(name) for name in names)
-        count = len(manifest.documents)
-        more = f" and {count - 5} more" if count > 5 else ""
-        message = f"I could not find that in my documents. They cover: {topics}{more}."
+        message = covered_message(manifest)
         self._decline_by_generation = (key, message)
         return message
 
-    def _rank(
-        self, index: SearchIndex, query: str, vector: object, intent: str | None = None
-    ) -> list[Hit]:
-        """Fused ranking for `query`; document-structure intents are read from `intent` (the
-        follow-up itself, when `query` is expanded by earlier turns)."""
-        import numpy as np
-
-        candidates = self.settings.retrieval.candidates
-        dense = index.dense(np.asarray(vector, dtype=np.float32), candidates)
-        keyword = index.keyword(keyword_tokens(query), candidates)
-        hits = fuse_weighted(dense, keyword, self.settings.retrieval.dense_weight)
-        intent = intent or query
-        hits = boost_document_facts(intent, hits, index.chunk)
-        return boost_enumeration(intent, hits, index.chunk)
-
-
-def _noted(answer: Answer, note: str | None) -> Answer:
-    """An answer to a question that was cut says so (`question_truncated`, and the note as its
-    message unless it has one: a decline explains itself)."""
-    if note is None:
-        return answer
-    return dataclasses.replace(answer, message=answer.message or note, question_truncated=True)
-
-
-def _names_unknown_to(index: SearchIndex, question: str, idf: IdfLookup) -> bool:
-    """True when the question names things (capitalised words) and no passage contains any."""
-    names = keyword_tokens(" ".join(proper_names(question)))
-    if not names:
-        return False
-    never_seen = bm25_idf(0, index.manifest.chunk_count)
-    return all(weight >= never_seen - 1e-9 for weight in idf(names).values())
-
-
-def _was_shown(chunk: Chunk, shown: list[Quote]) -> bool:
-    return any(
-        q.source == chunk.source and q.start < chunk.end and chunk.start < q.end for q in shown
-    )
-
-
-def _same_span(a: Quote, b: Quote) -> bool:
-    return a.source == b.source and a.start < b.end and b.start < a.end
-
-
-def _topic(source: str) -> str:
-    stem = Path(source).stem.replace("_", " ").replace("-", " ")
-    return " ".join(stem.split()) or source
+    def _answer_settings(self) -> AnswerSettings:
+        return AnswerSettings(self.settings.retrieval, self.follow_ups)

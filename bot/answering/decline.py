@@ -5,9 +5,15 @@ question, never to invented words."""
 
 from __future__ import annotations
 
+import itertools
 import re
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.shared.text import shorten_line
+
+if TYPE_CHECKING:
+    from bot.index.generation import Manifest
 
 _WH = r"(?:what|which|who|whom|whose|when|where|why|how(?:\s+(?:many|much|long|old|tall|far|often|big))?)"
 _BE = r"(?:is|are|was|were)"
@@ -22,6 +28,21 @@ _YES_NO = re.compile(rf"^(?P<aux>{_BE}|{_MODAL})\s+(?P<rest>.+)$", re.I)
 _DO = re.compile(r"\b(do|does|did)\b", re.I)
 _PARTICIPLE = re.compile(r"(?:\w+ly\s+)?\w{3,}(?:ed|en)(?:\s+.*)?", re.I)
 _SUBJECT_WORDS = {"a", "an", "the", "this", "that", "these", "those", "his", "her", "its", "their"}
+
+
+def covered_message(manifest: Manifest) -> str:
+    """The decline for a question about nothing the documents hold: names the first documents
+    (they iterate in source order), so a reader sees what they do cover."""
+    names = list(itertools.islice(manifest.documents, 5))
+    topics = ", ".join(_topic(name) for name in names)
+    count = len(manifest.documents)
+    more = f" and {count - 5} more" if count > 5 else ""
+    return f"I could not find that in my documents. They cover: {topics}{more}."
+
+
+def _topic(source: str) -> str:
+    stem = Path(source).stem.replace("_", " ").replace("-", " ")
+    return " ".join(stem.split()) or source
 
 
 def not_found_message(question: str) -> str:
