@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from bot.embedding.model import ModelSpec
+from bot.index.watcher import Debounce
 from bot.shared.text import keyword_tokens
 
 
@@ -46,14 +47,27 @@ class FakeEmbedder:
 
 
 class ManualSource:
-    """Filesystem events on demand, in place of watchfiles."""
+    """Batches of filesystem changes on demand, in place of watchfiles' debounced watch.
 
-    def __init__(self) -> None:
-        self.events: queue.Queue[object] = queue.Queue()
+    Each collection put in `events` is yielded as one batch; while none is waiting, an empty
+    batch every `idle_seconds` (what watchfiles yields when nothing changed). `events.join()`
+    returns once every batch put has been handled: the watcher has asked for the next one.
+    """
 
-    def __call__(self, folder: Path, stop: threading.Event) -> Iterator[object]:
+    def __init__(self, idle_seconds: float = 0.05) -> None:
+        self.events: queue.Queue[Collection[object]] = queue.Queue()
+        self._idle = idle_seconds
+
+    def __call__(
+        self, folder: Path, stop: threading.Event, debounce: Debounce
+    ) -> Iterator[Collection[object]]:
         while not stop.is_set():
             try:
-                yield self.events.get(timeout=0.05)
+                batch = self.events.get(timeout=self._idle)
             except queue.Empty:
+                yield set()
                 continue
+            try:
+                yield batch
+            finally:
+                self.events.task_done()

@@ -8,7 +8,7 @@ import errno
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.embedding.model import ModelSpec
 from bot.index.generation import SearchIndex
 from bot.index.update import UpdateReport
-from bot.index.watcher import Watcher, is_relevant
+from bot.index.watcher import Debounce, Watcher, is_relevant, watchfiles_source
 from bot.service import QuoteService
 from tests.fakes import FakeEmbedder, ManualSource
 from tests.privileges import permission_bits_apply
@@ -27,12 +27,14 @@ WAIT = 15.0  # generous: two shared cores
 
 
 class CountingService:
-    """A stand-in for QuoteService: counts refreshes, can be told to fail the next ones."""
+    """A stand-in for QuoteService: counts refreshes, can be told to fail the next ones, and
+    notes the folder's documents as each refresh saw them."""
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
         self.refreshes = 0
         self.failures: list[BaseException] = []
+        self.seen: list[list[str]] = []
         self.done = threading.Semaphore(0)
 
     @property
@@ -41,6 +43,7 @@ class CountingService:
 
     def refresh(self) -> UpdateReport:
         self.refreshes += 1
+        self.seen.append(sorted(path.name for path in self._folder.iterdir()))
         try:
             if self.failures:
                 raise self.failures.pop(0)
@@ -52,32 +55,6 @@ class CountingService:
 def _wait_for(semaphore: threading.Semaphore, count: int = 1) -> None:
     for _ in range(count):
         assert semaphore.acquire(timeout=WAIT), "no update within the time limit"
-
-
-def test_a_burst_of_saves_becomes_one_update(tmp_path: Path) -> None:
-    service = CountingService(tmp_path)
-    source = ManualSource()
-    updates: list[UpdateReport] = []
-    with Watcher(service, on_update=updates.append, quiet_seconds=0.3, source=source):
-        _wait_for(service.done)  # the update scheduled by start()
-        for _ in range(20):
-            source.events.put({"saved"})
-            time.sleep(0.01)
-        _wait_for(service.done)
-        time.sleep(0.6)  # longer than the quiet period: no second update may follow
-    assert service.refreshes == 2 and len(updates) == 2
-
-
-def test_constant_churn_still_updates_after_max_delay(tmp_path: Path) -> None:
-    service = CountingService(tmp_path)
-    source = ManualSource()
-    with Watcher(service, quiet_seconds=0.5, max_delay_seconds=0.3, source=source):
-        _wait_for(service.done)
-        started = time.monotonic()
-        while service.refreshes < 2 and time.monotonic() - started < WAIT:
-            source.events.put({"saved"})  # never quiet for 0.5 s
-            time.sleep(0.05)
-    assert service.refreshes >= 2
 
 
 def test_a_failed_update_is_reported_once_and_the_next_change_retries(tmp_path: Path) -> None:
@@ -94,6 +71,44 @@ def test_a_failed_update_is_reported_once_and_the_next_change_retries(tmp_path: 
         _wait_for(service.done)
     assert len(errors) == 1 and "No space left" in errors[0] and "previous" in errors[0]
     assert len(updates) == 1
+
+
+# -- watchfiles' own debounce, over a real folder ------------------------------------------------
+
+
+def test_a_burst_of_saves_becomes_one_update(tmp_path: Path) -> None:
+    service = CountingService(tmp_path)
+    batches: list[set[str]] = []
+
+    def recorded(
+        folder: Path, stop: threading.Event, debounce: Debounce
+    ) -> Iterator[Collection[object]]:
+        for batch in watchfiles_source(folder, stop, debounce):
+            if batch:
+                batches.append({Path(path).name for _, path in batch})  # type: ignore[misc]
+            yield batch
+
+    with Watcher(service, quiet_seconds=0.3, source=recorded):
+        _wait_for(service.done)  # the start-up update runs once the watch is set up
+        burst = [f"note{i:02}.txt" for i in range(20)]
+        for name in burst:
+            (tmp_path / name).write_text(name)
+        _wait_for(service.done)
+    assert batches == [set(burst)]  # split in two, the first would hold only part of it
+    assert service.seen == [[], burst]
+
+
+def test_constant_churn_still_updates_after_max_delay(tmp_path: Path) -> None:
+    service = CountingService(tmp_path)
+    with Watcher(service, quiet_seconds=0.5, max_delay_seconds=0.3):
+        _wait_for(service.done)
+        started = time.monotonic()
+        written = 0
+        while service.refreshes < 2 and time.monotonic() - started < WAIT:
+            (tmp_path / f"churn{written:04}.txt").write_text("x")  # never quiet for 0.5 s
+            written += 1
+            time.sleep(0.05)  # the pace of the churn, not a wait for the watcher
+    assert service.refreshes >= 2
 
 
 def test_only_documents_and_folders_are_relevant(tmp_path: Path) -> None:

@@ -1,21 +1,23 @@
 """Keep a service's index current while it serves: watch the knowledge folder, update in the
 background, swap the new generation in.
 
-Two threads, so that no change is lost while an update runs: a listener that only turns filesystem
-events into "something changed", and a worker that waits until the folder has been quiet for a
-moment (a burst of saves becomes one update) and then calls `refresh()`. The service swaps the new
-index in with one reference assignment, so questions never wait for, or see half of, an update.
+One thread over watchfiles' own debouncing: `watch(step=quiet, debounce=max_delay)` gathers a
+burst of saves into one set of changes (yielded once the folder has been quiet for `quiet`
+seconds, or after `max_delay` of constant churn), and the thread calls `refresh()` for each set.
+Changes made while an update runs are kept by watchfiles and yielded next, so none is lost. The
+service swaps the new index in with one reference assignment, so questions never wait for, or
+see half of, an update.
 
-Surface-agnostic: callbacks run on the worker thread. An asyncio surface (the Discord bot) should
-hand them to its loop, e.g. `on_update=lambda r: loop.call_soon_threadsafe(announce, r)`.
+Surface-agnostic: callbacks run on the watcher's thread. An asyncio surface (the Discord bot)
+should hand them to its loop, e.g. `on_update=lambda r: loop.call_soon_threadsafe(announce, r)`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -26,8 +28,20 @@ from bot.ingest.documents import SUFFIXES
 
 log = logging.getLogger(__name__)
 
-# Yields one item per batch of filesystem changes under the folder until the event is set.
-ChangeSource = Callable[[Path, threading.Event], Iterable[object]]
+
+@dataclass(frozen=True)
+class Debounce:
+    """How changes are gathered into one update: after `quiet_seconds` without a new change, or
+    after `max_delay_seconds` of constant churn."""
+
+    quiet_seconds: float = 0.3
+    max_delay_seconds: float = 5.0
+
+
+# Yields one collection of changes per burst (gathered as `Debounce` says), and an empty one when
+# `quiet_seconds` pass without a change, until the event is set. The first item, empty or not,
+# tells that the watch is set up: the watcher's start-up update runs then.
+ChangeSource = Callable[[Path, threading.Event, Debounce], Iterable[Collection[object]]]
 
 
 class Refreshable(Protocol):
@@ -54,8 +68,11 @@ def is_relevant(path: str, folder: Path) -> bool:
     return candidate.suffix.lower() in SUFFIXES or candidate.suffix == ""
 
 
-def watchfiles_source(folder: Path, stop: threading.Event) -> Iterable[object]:
-    """Filesystem events from watchfiles (inotify, FSEvents, ... or polling where those fail)."""
+def watchfiles_source(
+    folder: Path, stop: threading.Event, debounce: Debounce
+) -> Iterable[Collection[object]]:
+    """Filesystem events from watchfiles (inotify, FSEvents, ... or polling where those fail),
+    gathered by its own debounce; it checks `stop` every `quiet_seconds`."""
     from watchfiles import DefaultFilter, watch
 
     default = DefaultFilter()
@@ -64,16 +81,26 @@ def watchfiles_source(folder: Path, stop: threading.Event) -> Iterable[object]:
     def wanted(change: object, path: str) -> bool:
         return default(change, path) and is_relevant(path, root)  # type: ignore[arg-type]
 
-    return watch(root, watch_filter=wanted, stop_event=stop, raise_interrupt=False)
+    quiet_ms = max(1, round(debounce.quiet_seconds * 1000))
+    return watch(
+        root,
+        watch_filter=wanted,
+        debounce=max(1, round(debounce.max_delay_seconds * 1000)),
+        step=quiet_ms,
+        rust_timeout=quiet_ms,
+        yield_on_timeout=True,
+        stop_event=stop,
+        raise_interrupt=False,
+    )
 
 
 class Watcher:
     """Watches `service.knowledge` and refreshes the service after each burst of changes.
 
-    `start()` also schedules one update, so edits made before the watch began are picked up.
-    Errors (disk full, another writer holding the lock too long, a folder emptied) are reported
-    through `on_error` once per failed update; the previous generation keeps being served and
-    the next change tries again.
+    `start()` also schedules one update (once the watch is set up), so edits made before the
+    watch began are picked up. Errors (disk full, another writer holding the lock too long, a
+    folder emptied) are reported through `on_error` once per failed update; the previous
+    generation keeps being served and the next change tries again.
     """
 
     def __init__(
@@ -85,43 +112,30 @@ class Watcher:
         quiet_seconds: float = 0.3,
         max_delay_seconds: float = 5.0,
         source: ChangeSource = watchfiles_source,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._service = service
         self._on_update = on_update
         self._on_error = on_error
-        self._quiet = quiet_seconds
-        self._max_delay = max_delay_seconds
+        self._debounce = Debounce(quiet_seconds, max_delay_seconds)
         self._source = source
-        self._clock = clock
         self._stop = threading.Event()
-        self._wake = threading.Condition()
-        self._first_change: float | None = None  # pending changes since (None: nothing pending)
-        self._last_change = 0.0
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
         self.updates = 0  # refreshes that ran (changed or not); for tests and status lines
 
     def start(self) -> Watcher:
-        if self._threads:
+        if self._thread is not None:
             raise RuntimeError("the watcher is already running")
         self._stop.clear()
-        self._threads = [
-            threading.Thread(target=self._listen, name="quotebot-watch", daemon=True),
-            threading.Thread(target=self._work, name="quotebot-update", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-        self.changed()
+        self._thread = threading.Thread(target=self._run, name="quotebot-watch", daemon=True)
+        self._thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop watching; waits up to `timeout` for an update in progress to commit."""
         self._stop.set()
-        with self._wake:
-            self._wake.notify_all()
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads = []
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
 
     def __enter__(self) -> Watcher:
         return self.start()
@@ -134,46 +148,20 @@ class Watcher:
     ) -> None:
         self.stop()
 
-    def changed(self) -> None:
-        """Note that the folder changed; an update follows once it has been quiet."""
-        with self._wake:
-            now = self._clock()
-            if self._first_change is None:
-                self._first_change = now
-            self._last_change = now
-            self._wake.notify_all()
-
-    # -- threads -------------------------------------------------------------------------------
-
-    def _listen(self) -> None:
+    def _run(self) -> None:
+        started = False  # the start-up update has run
         try:
-            for _ in self._source(self._service.knowledge, self._stop):
+            for changes in self._source(self._service.knowledge, self._stop, self._debounce):
                 if self._stop.is_set():
                     return
-                self.changed()
+                if changes or not started:
+                    started = True
+                    self._update()
         except Exception as exc:  # the watch itself failed (folder gone, too many watches)
             if not self._stop.is_set():
                 self._report_error(f"stopped watching {self._service.knowledge}: {exc}")
-
-    def _work(self) -> None:
-        while self._wait_for_quiet():
-            self._update()
-
-    def _wait_for_quiet(self) -> bool:
-        """Block until changes are pending and the folder has been quiet (or changes have been
-        pending for max_delay); False when stopping."""
-        with self._wake:
-            while not self._stop.is_set():
-                if self._first_change is None:
-                    self._wake.wait()
-                    continue
-                now = self._clock()
-                due = min(self._last_change + self._quiet, self._first_change + self._max_delay)
-                if now >= due:
-                    self._first_change = None
-                    return True
-                self._wake.wait(due - now)
-            return False
+        if not started and not self._stop.is_set():
+            self._update()  # the watch never started: the start-up update still runs
 
     def _update(self) -> None:
         try:
