@@ -57,20 +57,64 @@ def _wait_for(semaphore: threading.Semaphore, count: int = 1) -> None:
         assert semaphore.acquire(timeout=WAIT), "no update within the time limit"
 
 
+# -- the watcher over an injected source of batches (no filesystem, no waiting on time) ----------
+
+
+def test_one_update_per_batch_of_changes_and_none_while_quiet(tmp_path: Path) -> None:
+    service = CountingService(tmp_path)
+    source = ManualSource()
+    updates: list[UpdateReport] = []
+    with Watcher(service, on_update=updates.append, source=source) as watcher:
+        _wait_for(service.done)  # the start-up update, on the source's first (empty) batch
+        source.events.put({"a.txt", "b.txt", "c.txt"})  # a burst, as watchfiles gathers it
+        source.events.put(set())  # quiet: nothing changed
+        source.events.put(set())
+        source.events.join()
+        assert service.refreshes == 2 and watcher.updates == 2
+        source.events.put({"a.txt"})
+        source.events.join()
+    assert service.refreshes == 3 and len(updates) == 3
+
+
 def test_a_failed_update_is_reported_once_and_the_next_change_retries(tmp_path: Path) -> None:
     service = CountingService(tmp_path)
     service.failures.append(OSError(errno.ENOSPC, "No space left on device"))
     source = ManualSource()
     errors: list[str] = []
     updates: list[UpdateReport] = []
-    with Watcher(
-        service, on_update=updates.append, on_error=errors.append, quiet_seconds=0.1, source=source
-    ):
+    with Watcher(service, on_update=updates.append, on_error=errors.append, source=source):
         _wait_for(service.done)
         source.events.put({"saved"})
-        _wait_for(service.done)
+        source.events.join()
     assert len(errors) == 1 and "No space left" in errors[0] and "previous" in errors[0]
     assert len(updates) == 1
+
+
+def test_a_watch_that_cannot_start_is_reported_and_the_start_up_update_still_runs(
+    tmp_path: Path,
+) -> None:
+    def no_watches(folder: Path, stop: threading.Event, debounce: Debounce) -> list[set[str]]:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    service = CountingService(tmp_path)
+    errors: list[str] = []
+    with Watcher(service, on_error=errors.append, source=no_watches):
+        _wait_for(service.done)
+    assert service.refreshes == 1
+    assert errors == [f"stopped watching {tmp_path}: [Errno 28] inotify watch limit reached"]
+
+
+def test_the_source_is_given_the_folder_and_the_debounce(tmp_path: Path) -> None:
+    given: queue.Queue[tuple[Path, Debounce]] = queue.Queue()
+
+    def recording(folder: Path, stop: threading.Event, debounce: Debounce) -> list[set[str]]:
+        given.put((folder, debounce))
+        return []
+
+    with Watcher(
+        CountingService(tmp_path), quiet_seconds=0.2, max_delay_seconds=4.0, source=recording
+    ):
+        assert given.get(timeout=WAIT) == (tmp_path, Debounce(0.2, 4.0))
 
 
 # -- watchfiles' own debounce, over a real folder ------------------------------------------------
@@ -109,6 +153,16 @@ def test_constant_churn_still_updates_after_max_delay(tmp_path: Path) -> None:
             written += 1
             time.sleep(0.05)  # the pace of the churn, not a wait for the watcher
     assert service.refreshes >= 2
+
+
+def test_stop_is_prompt_while_watching(tmp_path: Path) -> None:
+    service = CountingService(tmp_path)
+    watcher = Watcher(service, quiet_seconds=0.2).start()
+    _wait_for(service.done)
+    started = time.monotonic()
+    watcher.stop()
+    assert time.monotonic() - started < 5.0  # watchfiles checks the stop event every 0.2 s
+    assert not [t for t in threading.enumerate() if t.name == "quotebot-watch"]
 
 
 def test_only_documents_and_folders_are_relevant(tmp_path: Path) -> None:
@@ -157,11 +211,22 @@ def test_edits_adds_renames_and_deletes_change_answers_without_a_restart(
     service = QuoteService(make_settings(animals), embedder=FakeEmbedder(), on_notice=print)
     assert _source(service, "zebra stripes") == "a.txt"
     reports: queue.Queue[UpdateReport] = queue.Queue()
-    watcher = Watcher(service, on_update=reports.put, quiet_seconds=0.2)
-    with watcher:
-        while watcher.updates < 1:  # the start-up check, then give inotify a moment
-            time.sleep(0.05)
-        time.sleep(0.5)
+    started = threading.Event()
+
+    class StartUpNoted:
+        """The service, telling when the watcher's start-up check (after the watch is set up)
+        is done."""
+
+        knowledge = service.knowledge
+
+        def refresh(self) -> UpdateReport:
+            try:
+                return service.refresh()
+            finally:
+                started.set()
+
+    with Watcher(StartUpNoted(), on_update=reports.put, quiet_seconds=0.2):
+        assert started.wait(WAIT)
 
         (animals / "a.txt").write_text(GIRAFFE)
         report = reports.get(timeout=WAIT)
@@ -333,8 +398,7 @@ def test_repl_with_watch_prints_one_line_when_an_update_lands(
         raise AssertionError(f"no line starting with {prefix!r}")
 
     try:
-        wait_for("watching ")
-        time.sleep(1.0)  # the start-up check and inotify set-up
+        wait_for("watching ")  # a change from here on is seen by the start-up check or the watch
         (animals / "c.txt").write_text(OCTOPUS)
         notice = wait_for("index updated")
         process.stdin.write("octopus arms hearts\n:quit\n")
