@@ -222,7 +222,9 @@ def _calibrate(knowledge: Path, index_dir: Path) -> tuple[float, float]:
     return ended - started, ended - writing
 
 
-def run_kill_harness(tmp_path: Path, kills: int, seed: int, lanes: int = 2) -> KillStats:
+def run_kill_harness(
+    tmp_path: Path, kills: int, seed: int, lanes: int = 2, subprocess_every: int = 10
+) -> KillStats:
     """`lanes` independent harnesses in parallel (each on its own folder and index), so the
     suite's 50 kills fit in about a minute on two cores; the statistics are summed."""
     from concurrent.futures import ThreadPoolExecutor
@@ -231,7 +233,13 @@ def run_kill_harness(tmp_path: Path, kills: int, seed: int, lanes: int = 2) -> K
     share = -(-kills // lanes)
     with ThreadPoolExecutor(lanes) as pool:
         futures = [
-            pool.submit(run_kill_lane, tmp_path / f"lane{lane}", share, seed * 100 + lane)
+            pool.submit(
+                run_kill_lane,
+                tmp_path / f"lane{lane}",
+                share,
+                seed * 100 + lane,
+                subprocess_every,
+            )
             for lane in range(lanes)
         ]
         results = [future.result() for future in futures]
@@ -337,12 +345,24 @@ def run_kill_lane(tmp_path: Path, kills: int, seed: int, subprocess_every: int =
     return stats
 
 
+# 10 kills in `make test` (~12 s); the 50 of before (~42 s) are `slow`, and CI runs them by name
+# (.ci/run). The small run finishes every fifth update after a kill with a real process (the big
+# one every tenth), so it still has some. Only the big run must see kills on both sides of the
+# switch: about one kill in ten lands after it (three runs of ten kills: 0, 1 and 2 did).
 @pytest.mark.subprocess
-def test_sigkill_during_updates_never_loses_or_corrupts_the_index(tmp_path: Path) -> None:
-    stats = run_kill_harness(tmp_path, kills=50, seed=4)
+@pytest.mark.parametrize(
+    ("kills", "subprocess_every"),
+    [(10, 5), pytest.param(50, 10, marks=pytest.mark.slow)],
+    ids=["10-kills", "50-kills"],
+)
+def test_sigkill_during_updates_never_loses_or_corrupts_the_index(
+    tmp_path: Path, kills: int, subprocess_every: int
+) -> None:
+    stats = run_kill_harness(tmp_path, kills=kills, seed=4, subprocess_every=subprocess_every)
     print(stats.line())
-    assert stats.kills >= 50 and stats.corrupt == 0, stats.errors
-    assert stats.old and stats.new, "the kills did not land on both sides of the switch"
+    assert stats.kills >= kills and stats.corrupt == 0, stats.errors
+    if kills >= 50:
+        assert stats.old and stats.new, "the kills did not land on both sides of the switch"
 
 
 @pytest.mark.slow
