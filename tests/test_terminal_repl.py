@@ -1,8 +1,10 @@
-"""Exact REPL transcripts, driven through Repl.handle with a recording console."""
+"""Exact REPL transcripts (what was typed and what was printed, as literal strings), driven
+through Repl.handle with a recording console, or through the real prompt fed keys."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,51 +21,123 @@ from bot.terminal.repl import CTRL_C_HINT, HELP, Repl, _loop, prompt_session
 from tests.conftest import ROOT
 from tests.fakes import FakeEmbedder
 
+INDEXED_AT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+00:00")
+
 
 def _repl(service: QuoteService) -> tuple[Repl, Console]:
     console = Console(record=True, width=120, color_system=None)
     return Repl(service, console, lambda s: s.refresh()), console
 
 
+def _transcript(repl: Repl, console: Console, lines: list[str]) -> str:
+    """What the user sees: each line typed after the prompt, then what the REPL printed for it.
+    Lines are right-stripped (rich pads them to the console's width), and the time a document
+    was indexed, the only clock in a transcript, reads YYYY-MM-DD hh:mm:ss+00:00."""
+    shown = []
+    for line in lines:
+        assert repl.handle(line), f"{line!r} left the REPL"
+        shown.append(f"? {line}\n{console.export_text(clear=True)}")
+    text = "\n".join(line.rstrip() for line in "".join(shown).split("\n"))
+    return INDEXED_AT.sub("YYYY-MM-DD hh:mm:ss+00:00", text)
+
+
 def test_help_sources_unknown_and_quit(fake_service: QuoteService) -> None:
     repl, console = _repl(fake_service)
-    assert repl.handle(":help")
-    assert repl.handle(":sources")
-    assert repl.handle(":frobnicate")
-    assert repl.handle("   ")
+    assert _transcript(repl, console, [":help", ":sources", ":frobnicate", "   "]) == (
+        """\
+? :help
+Type a question and press Enter; answers are quotes from the documents.
+  :new       start a new conversation (follow-ups like "and the second?" use earlier turns)
+  :sources   list the indexed documents
+  :reindex   bring the index up to date with the knowledge folder
+  :follow    follow the last question: the next start lists it if its answer changed
+  :following the questions you follow; :unfollow N stops following number N
+  :good      the last answer's top quote answered the question (stored as feedback)
+  :bad       it did not
+  :help      this text
+  :quit      leave (or Ctrl-D); Ctrl-C clears the line, or stops an answer being looked up
+? :sources
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ document                                    ┃ size    ┃ chunks ┃ indexed                   ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
+│ jingzhou-grassroots-party-organizations.txt │ 3,997 B │ 12     │ YYYY-MM-DD hh:mm:ss+00:00 │
+└─────────────────────────────────────────────┴─────────┴────────┴───────────────────────────┘
+? :frobnicate
+unknown command ':frobnicate'; :help lists the commands
+?
+"""
+    )
     assert not repl.handle(":quit")
-    out = console.export_text()
-    assert out.startswith(HELP)
-    assert "jingzhou-grassroots-party-organizations.txt" in out and "3,997 B" in out
-    assert "unknown command ':frobnicate'; :help lists the commands" in out
+    assert console.export_text() == ""
 
 
 def test_question_and_empty_question(fake_service: QuoteService) -> None:
     repl, console = _repl(fake_service)
-    repl.handle("\u200b")
-    repl.handle("What about the collective economy?")
-    out = console.export_text()
-    assert out.splitlines()[0] == ("the question is empty; type a question to search the documents")
-    assert "1. jingzhou-grassroots-party-organizations.txt ¶" in out
-    assert "collective economy" in out
+    assert _transcript(repl, console, ["\u200b", "What about the collective economy?"]) == (
+        """\
+? \u200b
+the question is empty; type a question to search the documents
+? What about the collective economy?
+1. jingzhou-grassroots-party-organizations.txt ¶18  score 0.66
+│   Third, grassroots-level Party organizations should develop the collective economy to increase their financial
+    capacity to service ordinary citizens. Developing and expanding collective economy, particularly rural collective
+    economy is not only the key task of grassroots-level Party organizations but also the foundation to boost their
+    service capacity.
+
+"""
+    )
 
 
 def test_reindex_reports_counts(fake_service: QuoteService) -> None:
     repl, console = _repl(fake_service)
     fake_service.refresh()
-    repl.handle(":reindex")
-    assert "0 added, 0 changed, 0 removed, 1 unchanged; 0 chunks embedded" in console.export_text()
+    assert _transcript(repl, console, [":reindex"]) == (
+        """\
+? :reindex
+0 added, 0 changed, 0 removed, 1 unchanged; 0 chunks embedded, 12 in the index
+"""
+    )
 
 
 def test_follow_up_shows_what_it_follows_and_new_resets(fake_service: QuoteService) -> None:
     repl, console = _repl(fake_service)
-    repl.handle("What about the collective economy?")
-    repl.handle("And the infrastructure?")
-    assert "↳ following up on: What about the collective economy?" in console.export_text()
-    repl.handle(":new")
-    repl.handle("And the infrastructure?")
-    out = console.export_text()
-    assert out.startswith("new conversation") and "following up" not in out
+    follow_up = ["What about the collective economy?", "And the infrastructure?"]
+    assert _transcript(repl, console, [*follow_up, ":new", follow_up[1]]) == (
+        """\
+? What about the collective economy?
+1. jingzhou-grassroots-party-organizations.txt ¶18  score 0.66
+│   Third, grassroots-level Party organizations should develop the collective economy to increase their financial
+    capacity to service ordinary citizens. Developing and expanding collective economy, particularly rural collective
+    economy is not only the key task of grassroots-level Party organizations but also the foundation to boost their
+    service capacity.
+
+? And the infrastructure?
+↳ following up on: What about the collective economy?
+1. jingzhou-grassroots-party-organizations.txt ¶19  score 0.32
+│   Fourth, grassroots-level Party organizations should improve the infrastructure and establish service platforms. The
+    first step is to strive to push for the construction of buildings in which grassroots-level Party organizations can
+    work and conduct activities, ensuring enough room for Party members and ordinary citizens to conduct activities in
+    each village and community. The second is to establish service centers for Party members and ordinary citizens in
+    rural areas and residential communities. The third is to streamline work procedures and improve service efficiency.
+
+2. jingzhou-grassroots-party-organizations.txt ¶18  score 0.32
+│   Third, grassroots-level Party organizations should develop the collective economy to increase their financial
+    capacity to service ordinary citizens. Developing and expanding collective economy, particularly rural collective
+    economy is not only the key task of grassroots-level Party organizations but also the foundation to boost their
+    service capacity.
+
+? :new
+new conversation
+? And the infrastructure?
+1. jingzhou-grassroots-party-organizations.txt ¶19  score 0.36
+│   Fourth, grassroots-level Party organizations should improve the infrastructure and establish service platforms. The
+    first step is to strive to push for the construction of buildings in which grassroots-level Party organizations can
+    work and conduct activities, ensuring enough room for Party members and ordinary citizens to conduct activities in
+    each village and community. The second is to establish service centers for Party members and ordinary citizens in
+    rural areas and residential communities. The third is to streamline work procedures and improve service efficiency.
+
+"""
+    )
 
 
 def test_markup_and_escapes_in_commands_and_names_are_shown_as_typed(
@@ -75,16 +149,22 @@ def test_markup_and_escapes_in_commands_and_names_are_shown_as_typed(
     (folder / "clear\x1b[2J.md").write_text("---\ntitle: Budget [/] notes\n---\nTight.\n")
     service = QuoteService(make_settings(folder), embedder=FakeEmbedder(), on_notice=print)
     repl, console = _repl(service)
-    assert repl.handle(":[/]")
-    assert repl.handle(":[bold]\x1b]52;c;eA==\x07")
-    assert repl.handle(":sources")
-    lines = console.export_text().splitlines()
-    assert lines[:2] == [
-        "unknown command ':[/]'; :help lists the commands",
-        "unknown command ':[bold]\\x1b]52;c;eA==\\x07'; :help lists the commands",
-    ]
-    table = "\n".join(lines[2:])
-    assert "[draft] report.txt" in table and "clear\\x1b[2J.md" in table
+    typed = [":[/]", ":[bold]\x1b]52;c;eA==\x07", ":sources"]
+    assert _transcript(repl, console, typed) == (
+        """\
+? :[/]
+unknown command ':[/]'; :help lists the commands
+? :[bold]\x1b]52;c;eA==\x07
+unknown command ':[bold]\\x1b]52;c;eA==\\x07'; :help lists the commands
+? :sources
+┏━━━━━━━━━━━━━━━━━━━━┳━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ document           ┃ size ┃ chunks ┃ indexed                   ┃
+┡━━━━━━━━━━━━━━━━━━━━╇━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━┩
+│ [draft] report.txt │ 42 B │ 1      │ YYYY-MM-DD hh:mm:ss+00:00 │
+│ clear\\x1b[2J.md    │ 39 B │ 1      │ YYYY-MM-DD hh:mm:ss+00:00 │
+└────────────────────┴──────┴────────┴───────────────────────────┘
+"""
+    )
 
 
 def _prompted(repl: Repl, console: Console, keys: str) -> str:
@@ -149,12 +229,18 @@ def test_a_declined_question_shows_related_passages(
         make_settings(knowledge), FakeEmbedder(), on_notice=lambda m: None, calibration=never
     )
     repl, console = _repl(service)
-    repl.handle("Who is the mayor of the collective economy?")
-    out = console.export_text()
-    lines = out.splitlines()
-    assert lines[0] == "My documents don't say who the mayor of the collective economy is."
-    assert lines[1] == "Related passages (not an answer):"
-    assert lines[2].startswith("1. jingzhou-grassroots-party-organizations.txt ¶")
-    assert "score 0.50" in lines[2]
-    assert "collective economy" in out
+    question = "Who is the mayor of the collective economy?"
+    assert _transcript(repl, console, [question]) == (
+        """\
+? Who is the mayor of the collective economy?
+My documents don't say who the mayor of the collective economy is.
+Related passages (not an answer):
+1. jingzhou-grassroots-party-organizations.txt ¶18  score 0.50
+│   Third, grassroots-level Party organizations should develop the collective economy to increase their financial
+    capacity to service ordinary citizens. Developing and expanding collective economy, particularly rural collective
+    economy is not only the key task of grassroots-level Party organizations but also the foundation to boost their
+    service capacity.
+
+"""
+    )
     assert repl.last_answer is not None and repl.last_answer.declined
