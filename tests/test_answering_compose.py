@@ -1,6 +1,18 @@
 from collections.abc import Sequence
 
-from bot.answering.compose import ComposeSettings, compose, coverage, highlight, memoised
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.answering.compose import (
+    ComposeSettings,
+    Quote,
+    compose,
+    coverage,
+    highlight,
+    memoised,
+    overlaps,
+)
 from bot.answering.retrieval import Hit
 from bot.ingest.chunking import Chunk
 
@@ -168,3 +180,34 @@ def test_keep_all_declines_nothing_and_cuts_nothing() -> None:
     )
     assert not answer.declined
     assert [q.source for q in answer.quotes] == ["a.txt", "b.txt"]  # below the relative cutoff too
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (("a.txt", 0, 10), ("a.txt", 5, 15), True),
+        (("a.txt", 0, 10), ("a.txt", 10, 20), False),  # touching ends share no character
+        (("a.txt", 0, 10), ("a.txt", 9, 10), True),
+        (("a.txt", 3, 4), ("a.txt", 0, 10), True),  # one inside the other
+        (("a.txt", 0, 10), ("b.txt", 0, 10), False),  # another document
+    ],
+)
+def test_overlaps_table(a: tuple[str, int, int], b: tuple[str, int, int], expected: bool) -> None:
+    assert overlaps(Chunk(*a, "", 1), _quote(*b)) is expected
+    assert overlaps(_quote(*b), Chunk(*a, "", 1)) is expected
+
+
+def _quote(source: str, start: int, end: int) -> Quote:
+    return Quote(source, start, end, "", None, 0.0, 1)
+
+
+# Passages and quotes are never empty: start < end.
+_SPAN = st.tuples(st.sampled_from(["a.txt", "b.txt"]), st.integers(0, 30), st.integers(1, 10)).map(
+    lambda t: (t[0], t[1], t[1] + t[2])
+)
+
+
+@given(_SPAN, _SPAN)
+def test_overlaps_is_a_shared_character(a: tuple[str, int, int], b: tuple[str, int, int]) -> None:
+    shared = a[0] == b[0] and bool(set(range(a[1], a[2])) & set(range(b[1], b[2])))
+    assert overlaps(_quote(*a), _quote(*b)) is shared is overlaps(_quote(*b), _quote(*a))

@@ -25,6 +25,7 @@ from bot.answering.compose import (
     Quote,
     compose,
     memoised,
+    overlaps,
 )
 from bot.answering.conversation import (
     Conversation,
@@ -43,7 +44,6 @@ from bot.answering.judge import PassageJudge
 from bot.answering.question import Question
 from bot.answering.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_weighted
 from bot.index.generation import SearchIndex, bm25_idf
-from bot.ingest.chunking import Chunk
 from bot.shared.text import keyword_tokens
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def _widen(
     shown = conversation.shown()
     top = last.quotes[0]
     before, after = index.adjacent(top.source, top.start, top.end)
-    fresh = [c for c in (after, before) if c is not None and not _was_shown(c, shown)]
+    fresh = [c for c in (after, before) if c is not None and not any(overlaps(c, q) for q in shown)]
     quotes = [Quote(c.source, c.start, c.end, c.text, None, 0.0, c.paragraph) for c in fresh]
     if len(quotes) < top_k:
         searched = Question.parse(last.query, settings.retrieval.max_question_chars)
@@ -199,7 +199,7 @@ def _widen(
         for quote in nearest:
             if len(quotes) >= top_k:
                 break
-            if not any(_same_span(quote, q) for q in [*shown, *quotes]):
+            if not any(overlaps(quote, q) for q in [*shown, *quotes]):
                 quotes.append(quote)
     context = (*last.used_context, last.question)[-2:]
     if not quotes:
@@ -254,13 +254,3 @@ def _names_unknown_to(index: SearchIndex, question: str, idf: IdfLookup) -> bool
         return False
     never_seen = bm25_idf(0, index.manifest.chunk_count)
     return all(weight >= never_seen - 1e-9 for weight in idf(names).values())
-
-
-def _was_shown(chunk: Chunk, shown: list[Quote]) -> bool:
-    return any(
-        q.source == chunk.source and q.start < chunk.end and chunk.start < q.end for q in shown
-    )
-
-
-def _same_span(a: Quote, b: Quote) -> bool:
-    return a.source == b.source and a.start < b.end and b.start < a.end

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.answering.retrieval import Hit
 from bot.ingest.chunking import Chunk
@@ -157,7 +157,7 @@ def _quotes(
         if limit is None and hit.score < best * settings.relative_cutoff:
             break
         chunk = chunk_of(hit.chunk_id)
-        if any(_overlaps(chunk, q) for q in quotes):
+        if any(overlaps(chunk, q) for q in quotes):
             continue
         quotes.append(
             Quote(
@@ -223,5 +223,18 @@ def highlight(
     return chunk.start + best[1], chunk.start + best[2]
 
 
-def _overlaps(chunk: Chunk, quote: Quote) -> bool:
-    return chunk.source == quote.source and chunk.start < quote.end and quote.start < chunk.end
+class SourceSpan(Protocol):
+    """Characters [start, end) of one document: a Chunk, a Quote, or anything shaped like them."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
+def overlaps(a: SourceSpan, b: SourceSpan) -> bool:
+    """Whether two spans share a character of the same document (half-open, so touching ends do
+    not count): one rule for "already quoted" wherever an answer avoids repeating itself."""
+    return a.source == b.source and a.start < b.end and b.start < a.end

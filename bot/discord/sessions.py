@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.answering.compose import Answer, Quote
+from bot.answering.compose import Answer, Quote, overlaps
 from bot.answering.conversation import Conversation, Turn
 
 NEXT_PASSAGE = "next passage"
@@ -58,13 +58,9 @@ def next_passage(conversation: Conversation, ranked: Sequence[Quote]) -> tuple[A
     shown = conversation.shown()
     context = (*last.used_context, last.question)[-2:]
     for quote in ranked:
-        if not any(_overlap(quote, s) for s in shown):
+        if not any(overlaps(quote, s) for s in shown):
             answer = Answer(NEXT_PASSAGE, (quote,), False, None, context)
             return answer, Turn(NEXT_PASSAGE, last.query, (quote,), context)
     return Answer(NEXT_PASSAGE, (), True, NOTHING_MORE, context), Turn(
         NEXT_PASSAGE, last.query, (), context
     )
-
-
-def _overlap(a: Quote, b: Quote) -> bool:
-    return a.source == b.source and a.start < b.end and b.start < a.end
