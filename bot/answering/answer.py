@@ -38,7 +38,7 @@ from bot.answering.conversation import (
     expanded_query,
     is_more_request,
 )
-from bot.answering.decline import not_found_message
+from bot.answering.decline import NOTHING_MORE, not_found_message
 from bot.answering.intents import proper_names
 from bot.answering.judge import PassageJudge
 from bot.answering.question import Question
@@ -203,7 +203,7 @@ def _widen(
                 quotes.append(quote)
     context = (*last.used_context, last.question)[-2:]
     if not quotes:
-        return Answer(question, (), True, "That is all my documents say about it.", context)
+        return Answer(question, (), True, NOTHING_MORE, context)
     return Answer(question, tuple(quotes[:top_k]), False, None, context)
 
 

@@ -15,6 +15,9 @@ from bot.shared.text import shorten_line
 if TYPE_CHECKING:
     from bot.index.generation import Manifest
 
+# The answer to "more" once every passage worth showing has been shown (REPL, CLI and Discord).
+NOTHING_MORE = "That is all my documents say about it."
+
 _WH = r"(?:what|which|who|whom|whose|when|where|why|how(?:\s+(?:many|much|long|old|tall|far|often|big))?)"
 _BE = r"(?:is|are|was|were)"
 _MODAL = r"(?:will|would|can|could|should|shall|may|might|must|has|have|had)"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from bot.answering.compose import Answer, Quote, overlaps
 from bot.answering.conversation import Conversation, Turn
+from bot.answering.decline import NOTHING_MORE
 
 NEXT_PASSAGE = "next passage"
-NOTHING_MORE = "That is all my documents say about it."
 
 
 @dataclass(frozen=True, slots=True)
