@@ -9,14 +9,14 @@ on standardised features, small enough to read and to test.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from bot.shared.atomic_write import write_atomically
 
 MODEL_FILE = Path(__file__).with_name("answerability_model.json")
 
@@ -60,11 +60,7 @@ class Calibration:
 
     def save(self, path: Path) -> None:
         """Written through a temp file and os.replace, like every other file we write."""
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self.to_json(), handle, indent=1)
-            handle.write("\n")
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(self.to_json(), indent=1) + "\n")
 
 
 def load(path: Path = MODEL_FILE) -> Calibration:

@@ -63,6 +63,7 @@ from bot.index.changelog import ChangeEntry
 from bot.index.generation import DocumentRecord
 from bot.index.generation_watch import GenerationCursors, GenerationWatch
 from bot.index.update import UpdateReport
+from bot.shared.atomic_write import write_atomically
 from bot.shared.log_redaction import install_redaction
 from bot.shared.sqlite_db import MEMORY, Database
 from bot.shared.terminal_safety import log_to_stderr
@@ -499,9 +500,7 @@ def _read_state(path: Path) -> str | None:
 
 def _write_state(path: Path, fingerprint: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps({"commands_sha256": fingerprint}), encoding="utf-8")
-    os.replace(temp, path)
+    write_atomically(path, json.dumps({"commands_sha256": fingerprint}))
 
 
 # ---------------------------------------------------------------------------- running it

@@ -35,6 +35,7 @@ from bot.embedding.onnx_encoder import (
     OnnxEncoder,
     export_folder,
 )
+from bot.shared.atomic_write import write_atomically
 
 MAX_COSINE_GAP = 1e-4
 OPSET = 17
@@ -375,9 +376,7 @@ def record_refusal(root: Path, model_id: str, reason: str) -> None:
     data = {"model_id": model_id, "reason": reason, "libraries": library_versions()}
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:12]}")
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(data, indent=1))
     except OSError:
         pass  # only a shortcut: without it the next writer tries again
 

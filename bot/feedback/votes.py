@@ -32,6 +32,7 @@ from typing import Any
 
 from bot.answering.compose import Answer
 from bot.errors import QuotebotError
+from bot.shared.atomic_write import write_atomically
 from bot.shared.sqlite_db import Database
 
 UP, DOWN = 1, -1
@@ -224,12 +225,9 @@ class FeedbackStore:
         """Write the votes as an evaluation set (see the module docstring); atomic."""
         lines = export_lines(self.votes())
         left_out = len({(v.question, v.context) for v in self.votes()}) - len(lines)
-        temp = path.with_name(path.name + ".tmp")
-        temp.write_text(
-            "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines),
-            encoding="utf-8",
+        write_atomically(
+            path, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
         )
-        temp.replace(path)
         return ExportReport(len(lines), left_out)
 
 

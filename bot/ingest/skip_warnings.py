@@ -13,13 +13,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 from bot.ingest.documents import Problem
+from bot.shared.atomic_write import write_atomically
 
 FILE_NAME = "warned.json"
 _FORMAT = 1
@@ -58,17 +57,9 @@ class WarnedFiles:
         if self._path is None or not self._path.parent.is_dir():
             return
         payload = json.dumps({"format": _FORMAT, "said": said}, ensure_ascii=False, indent=0)
-        try:  # a read-only index still answers; its warnings are then said again next time
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-warned-", dir=self._path.parent)
-        except OSError:
-            return
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-            os.replace(tmp, self._path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        # a read-only index still answers; its warnings are then said again next time
+        with contextlib.suppress(OSError):
+            write_atomically(self._path, payload)
 
 
 def _digest(problem: Problem) -> str:
