@@ -147,3 +147,13 @@ def test_empty_knowledge_folder_is_an_error(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(KnowledgeError, match="no readable"):
         update_index(folder, FileStore(tmp_path / "idx"), RECIPE, FakeEmbedder())
+
+
+def test_no_documents_names_the_formats_read(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    with pytest.raises(KnowledgeError) as raised:
+        update_index(folder, FileStore(tmp_path / "idx"), RECIPE, FakeEmbedder())
+    assert str(raised.value) == (
+        f"no readable documents (.txt .md .html .pdf) in the knowledge folder {folder}"
+    )

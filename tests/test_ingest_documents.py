@@ -12,7 +12,9 @@ from bot.ingest.documents import (
     locate,
     read_document,
     scan_folder,
+    supported_suffixes,
 )
+from bot.ingest.extraction import SUFFIX_FORMATS
 from tests.privileges import permission_bits_apply
 
 LATIN1 = "Le café de la rue Saint-Honoré est fermé à cause de la grève. Où est mon élève?"
@@ -243,3 +245,12 @@ def test_an_unreadable_subfolder_is_one_warning(linked: Path) -> None:
     assert [f.source for f in scan.files] == ["real.txt"]
     assert list(scan.unreadable_folders) == ["sub/"]
     assert scan.unreadable_folders["sub/"].reason == "Permission denied"
+
+
+def test_supported_suffixes_name_each_format_once_by_its_first_suffix() -> None:
+    named = supported_suffixes().split(" ")
+    assert named == [".txt", ".md", ".html", ".pdf"]  # what the messages have always said
+    assert sorted(SUFFIX_FORMATS[s] for s in named) == sorted(set(SUFFIX_FORMATS.values()))
+    for suffix, kind in SUFFIX_FORMATS.items():
+        first = named[[SUFFIX_FORMATS[s] for s in named].index(kind)]
+        assert list(SUFFIX_FORMATS).index(first) <= list(SUFFIX_FORMATS).index(suffix)

@@ -37,6 +37,7 @@ from bot.ingest.documents import (
     folder_warning,
     read_document,
     scan_folder,
+    supported_suffixes,
 )
 from bot.ingest.extraction import EXTRACTOR_VERSION, READER_VERSION
 from bot.ingest.safe_read import identity
@@ -126,7 +127,7 @@ def update_index(
     scan = scan_folder(folder, follow_external_links=follow_external_links)
     if not (scan.files or scan.unreadable or scan.unreadable_folders):
         raise KnowledgeError(
-            f"no readable documents (.txt .md .html .pdf) in the knowledge folder {folder}"
+            f"no readable documents ({supported_suffixes()}) in the knowledge folder {folder}"
             + _listed(scan.problems)
         )
     current, corrupt = _open_current(store)
@@ -259,7 +260,7 @@ def _apply(
         records[document.source] = _record(document, len(chunks), timestamp)
     if not records:
         raise KnowledgeError(
-            "no readable documents (.txt .md .html .pdf) in the knowledge folder"
+            f"no readable documents ({supported_suffixes()}) in the knowledge folder"
             + _listed(plan.problems + notes + _skip_problems(skipped.values()))
         )
     generation = _next_generation(store, manifest)
@@ -410,7 +411,7 @@ def _listed(problems: list[Problem], shown: int = 3) -> str:
 def _require_documents(folder: Path, manifest: Manifest) -> None:
     if not manifest.documents:
         raise KnowledgeError(
-            f"no readable documents (.txt .md .html .pdf) in the knowledge folder {folder}"
+            f"no readable documents ({supported_suffixes()}) in the knowledge folder {folder}"
         )
 
 

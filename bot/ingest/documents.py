@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import KnowledgeError
-from bot.ingest.extraction import Extracted, ExtractionFailed, extract, sidecar_paths
+from bot.ingest.extraction import (
+    SUFFIX_FORMATS,
+    Extracted,
+    ExtractionFailed,
+    extract,
+    sidecar_paths,
+)
 from bot.ingest.extraction.plaintext import read_sidecar_bytes
 from bot.ingest.folder_walk import (
     SUFFIXES,
@@ -47,7 +53,17 @@ __all__ = [
     "locate",
     "read_document",
     "scan_folder",
+    "supported_suffixes",
 ]
+
+
+def supported_suffixes() -> str:
+    """The formats read, for messages: the first suffix of each, in the extractors' order
+    (".txt .md .html .pdf"), built from the table so a new format is named without editing them."""
+    first: dict[str, str] = {}
+    for suffix, kind in SUFFIX_FORMATS.items():
+        first.setdefault(kind, suffix)
+    return " ".join(first.values())
 
 
 @dataclass(frozen=True, slots=True)
