@@ -21,7 +21,8 @@ from bot.shared.wording import plural
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.index.update import ProgressCallback, UpdateReport
+    from bot.index.report import UpdateReport
+    from bot.index.update import ProgressCallback
     from bot.service import QuoteService
 
 

@@ -31,8 +31,9 @@ from bot.errors import KnowledgeError
 from bot.index.changelog import ChangeEntry
 from bot.index.document_text import document_text
 from bot.index.generation import DocumentRecord, IndexRecipe, SearchIndex
+from bot.index.report import UpdateReport
 from bot.index.storage import SharedStore, Store
-from bot.index.update import ProgressCallback, UpdateReport, update_index
+from bot.index.update import ProgressCallback, update_index
 from bot.ingest.skip_warnings import FILE_NAME as WARNED_FILE
 from bot.ingest.skip_warnings import WarnedFiles
 from bot.stores.open_store import open_store

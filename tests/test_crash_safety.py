@@ -26,7 +26,8 @@ import pytest
 from bot.config import Settings
 from bot.errors import IndexCorruptError
 from bot.index.generation import IndexRecipe, MemoryIndex, embedding_input
-from bot.index.update import UpdateReport, update_index
+from bot.index.report import UpdateReport
+from bot.index.update import update_index
 from bot.index.watcher import Watcher
 from bot.ingest.chunking import ChunkerSettings
 from bot.service import QuoteService

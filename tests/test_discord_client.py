@@ -41,7 +41,7 @@ from bot.discord.text import width
 from bot.discord.worker import WorkerExecutor
 from bot.index.changelog import ChangeEntry
 from bot.index.generation import DocumentRecord
-from bot.index.update import UpdateReport
+from bot.index.report import UpdateReport
 from bot.service import QuoteService
 from bot.shared.log_redaction import RedactingFilter, install_redaction, remove_redaction
 from tests.discord_stub import (

@@ -17,7 +17,7 @@ import pytest
 from bot.config import Settings
 from bot.embedding.model import ModelSpec
 from bot.index.generation import SearchIndex
-from bot.index.update import UpdateReport
+from bot.index.report import UpdateReport
 from bot.index.watcher import Debounce, Watcher, is_relevant, watchfiles_source
 from bot.service import QuoteService
 from tests.fakes import FakeEmbedder, ManualSource

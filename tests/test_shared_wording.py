@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.index.update import UpdateReport
+from bot.index.report import UpdateReport
 from bot.shared.wording import plural
 from bot.stores.migrate import MigrateReport
 

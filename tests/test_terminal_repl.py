@@ -15,7 +15,7 @@ from rich.console import Console
 
 from bot.answering.calibration import Calibration
 from bot.config import Settings
-from bot.index.update import UpdateReport
+from bot.index.report import UpdateReport
 from bot.service import QuoteService
 from bot.terminal.repl import CTRL_C_HINT, HELP, Repl, _loop, prompt_session
 from tests.conftest import ROOT

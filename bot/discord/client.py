@@ -62,7 +62,7 @@ from bot.feedback.votes import FeedbackStore
 from bot.index.changelog import ChangeEntry
 from bot.index.generation import DocumentRecord
 from bot.index.generation_watch import GenerationCursors, GenerationWatch
-from bot.index.update import UpdateReport
+from bot.index.report import UpdateReport
 from bot.shared.atomic_write import write_atomically
 from bot.shared.log_redaction import install_redaction
 from bot.shared.sqlite_db import MEMORY, Database

@@ -17,7 +17,7 @@ from datetime import datetime
 from bot.answering.compose import Answer, Quote
 from bot.discord.text import render_passage, shorten, visible_chars, width
 from bot.index.generation import DocumentRecord
-from bot.index.update import UpdateReport
+from bot.index.report import UpdateReport
 from bot.shared.wording import plural
 
 CONTENT_LIMIT = 2000  # Discord rejects longer message content with HTTP 400 (code 50035)

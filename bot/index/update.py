@@ -7,7 +7,7 @@ readers never wait), and again under the lock, against whatever the previous wri
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from bot.index.generation import (
     SkippedRecord,
     embedding_input,
 )
+from bot.index.report import UpdateReport
 from bot.index.storage import Store, UpdateJournal
 from bot.ingest.chunking import Chunk, chunk_text
 from bot.ingest.documents import (
@@ -45,50 +46,6 @@ from bot.shared.wording import plural
 
 ProgressCallback = Callable[[int, int], None]
 EMBED_BATCH = 64
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateReport:
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    chunks_embedded: int = 0
-    chunks_total: int = 0
-    warnings: list[str] = field(default_factory=list)
-    rebuild_reason: str | None = None
-    generation: int = 0  # the generation now served
-    interrupted: str | None = None  # a killed previous update whose work this one redid
-    # Every file not indexed now, with its identity; `warnings` are their messages (a surface
-    # may narrow them to those not said before, see bot.ingest.skip_warnings).
-    problems: tuple[Problem, ...] = ()
-
-    @property
-    def changed_anything(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
-
-    def notices(self) -> list[str]:
-        """What a user should read, one line each: a rebuild (and why) first, then warnings."""
-        rebuild = [f"{self.rebuild_reason}: re-embedding everything"] if self.rebuild_reason else []
-        interrupted = [self.interrupted] if self.interrupted else []
-        return rebuild + interrupted + self.warnings
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "added": self.added,
-            "changed": self.changed,
-            "removed": self.removed,
-            "unchanged": self.unchanged,
-            "chunks_embedded": self.chunks_embedded,
-            "chunks_total": self.chunks_total,
-        }
-
-    def summary(self) -> str:
-        return (
-            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} "
-            f"removed, {len(self.unchanged)} unchanged; {plural(self.chunks_embedded, 'chunk')} "
-            f"embedded, {self.chunks_total} in the index"
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Protocol
 
 from bot.errors import QuotebotError
-from bot.index.update import UpdateReport
+from bot.index.report import UpdateReport
 from bot.ingest.documents import SUFFIXES
 
 log = logging.getLogger(__name__)

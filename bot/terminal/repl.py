@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from bot.answering.compose import Answer
     from bot.feedback.votes import FeedbackStore
-    from bot.index.update import UpdateReport
+    from bot.index.report import UpdateReport
     from bot.index.watcher import Watcher
     from bot.service import QuoteService
     from bot.terminal.repl_follow import ReplFollows
