@@ -45,9 +45,6 @@ LAYERS: dict[str, int] = {
 # Known on 2026-12-03 after the move alone, each removed by the plan step named beside it.
 # (importer, imported): reason.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("bot.discord.changes_pages", "bot.terminal.changes"): (
-        "plan step 'changelog summary down': document_summary/when move to bot.index.changelog"
-    ),
     ("bot.feedback.follows", "bot.discord.answer_store"): (
         "plan step 'answer codec down': quote/answer/conversation <-> JSON state move to "
         "bot.answering.state (follows is used by the REPL too)"

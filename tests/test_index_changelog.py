@@ -14,9 +14,11 @@ from bot.index.changelog import (
     Retention,
     Since,
     Span,
+    document_summary,
     last_changed,
     parse_since,
     select,
+    when,
 )
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -93,3 +95,35 @@ def test_last_changed_ignores_removals() -> None:
         "a.txt": (NOW - timedelta(days=3)).isoformat(timespec="seconds"),
         "b.txt": (NOW - timedelta(days=1)).isoformat(timespec="seconds"),
     }
+
+
+def _passage(kind: str) -> PassageChange:
+    return PassageChange(kind, Span(0, 1, "a"), Span(0, 1, "b"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (DocumentChange("a.txt", "added", passages_after=1), "added (1 passage)"),
+        (DocumentChange("a.txt", "removed", passages_before=3), "removed (3 passages)"),
+        (DocumentChange("a.txt", "renamed", renamed_from="old.txt"), "renamed from old.txt"),
+        (
+            DocumentChange(
+                "a.txt", "edited", (_passage("added"), _passage("changed"), _passage("added"))
+            ),
+            "edited: 1 changed, 2 added",
+        ),
+        (DocumentChange("a.txt", "edited", (_passage("removed"),)), "edited: 1 removed"),
+    ],
+)
+def test_document_summary_in_words(document: DocumentChange, expected: str) -> None:
+    assert document_summary(document) == expected
+
+
+def test_document_summary_passes_the_old_name_through_the_given_shortener() -> None:
+    renamed = DocumentChange("new.txt", "renamed", renamed_from="a/very/long/old.txt")
+    assert document_summary(renamed, lambda n: n[-7:]) == "renamed from old.txt"
+
+
+def test_when_is_minutes_in_utc() -> None:
+    assert when(_entry(5, 0.5)) == "2026-12-03 00:00 UTC"

@@ -13,9 +13,14 @@ from dataclasses import dataclass
 
 from bot.discord.render import CONTENT_BUDGET
 from bot.discord.text import render_passage, shorten, width
-from bot.index.changelog import ChangeEntry, DocumentChange, PassageChange
+from bot.index.changelog import (
+    ChangeEntry,
+    DocumentChange,
+    PassageChange,
+    document_summary,
+    when,
+)
 from bot.shared.wording import plural
-from bot.terminal.changes import document_summary, when
 
 PASSAGE_BUDGET = 320  # each side of a change; a page holds a few changes at full length
 MAX_PASSAGES = 8  # per document and entry; the rest is counted, `quotebot changes` has them all

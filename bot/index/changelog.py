@@ -10,12 +10,13 @@ Their size is bounded by `Retention`. The diff that produces them lives in index
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from bot.errors import ChangesSinceError
+from bot.shared.wording import plural
 
 PassageKind = Literal["added", "removed", "changed"]
 DocumentKind = Literal["added", "removed", "edited", "renamed"]
@@ -220,3 +221,25 @@ def entries_to_json(entries: Sequence[ChangeEntry]) -> list[dict[str, Any]]:
 
 def entries_from_json(rows: Sequence[dict[str, Any]]) -> list[ChangeEntry]:
     return [ChangeEntry.from_json(row) for row in rows]
+
+
+# -- in words, for every surface (the terminal's `changes`, Discord's /changes pages) ------------
+
+
+def when(entry: ChangeEntry) -> str:
+    return entry.moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def document_summary(document: DocumentChange, name: Callable[[str], str] = str) -> str:
+    """`edited: 1 changed, 2 added`, `removed (3 passages)`, `renamed from old.txt` (the old
+    name passed through `name`, e.g. to shorten it for Discord)."""
+    if document.kind == "added":
+        return f"added ({plural(document.passages_after, 'passage')})"
+    if document.kind == "removed":
+        return f"removed ({plural(document.passages_before, 'passage')})"
+    if document.kind == "renamed":
+        return f"renamed from {name(document.renamed_from or '')}"
+    counts = {kind: 0 for kind in ("changed", "added", "removed")}
+    for passage in document.passages:
+        counts[passage.kind] += 1
+    return "edited: " + ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)

@@ -6,16 +6,22 @@ Document names and passages are untrusted: on the terminal they go through `iner
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 
-from bot.index.changelog import ChangeEntry, DocumentChange, PassageChange, Since
+from bot.index.changelog import (
+    ChangeEntry,
+    DocumentChange,
+    PassageChange,
+    Since,
+    document_summary,
+    when,
+)
 from bot.shared.terminal_safety import LAYOUT, inert_text
-from bot.shared.wording import plural
 
 
 def changes_to_json(
@@ -26,25 +32,6 @@ def changes_to_json(
         "generation": generation,
         "changes": [entry.to_json() for entry in entries],
     }
-
-
-def when(entry: ChangeEntry) -> str:
-    return entry.moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def document_summary(document: DocumentChange, name: Callable[[str], str] = str) -> str:
-    """`edited: 1 changed, 2 added`, `removed (3 passages)`, `renamed from old.txt` (the old
-    name passed through `name`, e.g. to shorten it for Discord)."""
-    if document.kind == "added":
-        return f"added ({plural(document.passages_after, 'passage')})"
-    if document.kind == "removed":
-        return f"removed ({plural(document.passages_before, 'passage')})"
-    if document.kind == "renamed":
-        return f"renamed from {name(document.renamed_from or '')}"
-    counts = {kind: 0 for kind in ("changed", "added", "removed")}
-    for passage in document.passages:
-        counts[passage.kind] += 1
-    return "edited: " + ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
 
 
 def changes_to_terminal(entries: Sequence[ChangeEntry], since: Since) -> RenderableType:
