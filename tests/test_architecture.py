@@ -44,12 +44,7 @@ LAYERS: dict[str, int] = {
 
 # Known on 2026-12-03 after the move alone, each removed by the plan step named beside it.
 # (importer, imported): reason.
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("bot.feedback.follows", "bot.discord.answer_store"): (
-        "plan step 'answer codec down': quote/answer/conversation <-> JSON state move to "
-        "bot.answering.state (follows is used by the REPL too)"
-    ),
-}
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 KNOWN_CYCLES: dict[frozenset[str], str] = {
     # main 078a218: the three plus /changes pages, the 🔔 follow and the stale marking,
     # all calling back into QuoteBot

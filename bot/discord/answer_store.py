@@ -16,8 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.answering.compose import Answer, Quote
-from bot.answering.conversation import Conversation, Turn
+from bot.answering.compose import Answer
+from bot.answering.conversation import Conversation
+from bot.answering.state import (
+    answer_from_state,
+    answer_to_state,
+    conversation_from_state,
+    conversation_to_state,
+)
 from bot.shared.sqlite_db import Database
 
 _SCHEMA = (
@@ -155,88 +161,4 @@ def _record(row: Sequence[Any]) -> AnswerRecord:
         answer_from_state(json.loads(row[4])),
         conversation_from_state(json.loads(row[5])),
         float(row[3]),
-    )
-
-
-# ---------------------------------------------------------------------------- JSON codec
-_CITATION = ("title", "date", "url", "page", "section", "author")
-
-
-def _quote_to_state(q: Quote) -> dict[str, Any]:
-    return {
-        "source": q.source,
-        "start": q.start,
-        "end": q.end,
-        "text": q.text,
-        "highlight": list(q.highlight) if q.highlight else None,
-        "score": q.score,
-        "paragraph": q.paragraph,
-        # citation details, so an answer re-rendered later (stale marks, issue 18) looks the same
-        **{key: getattr(q, key) for key in _CITATION if getattr(q, key) is not None},
-    }
-
-
-def _quote_from_state(d: dict[str, Any]) -> Quote:
-    highlight = d["highlight"]
-    return Quote(
-        d["source"],
-        int(d["start"]),
-        int(d["end"]),
-        d["text"],
-        (int(highlight[0]), int(highlight[1])) if highlight else None,
-        float(d["score"]),
-        int(d["paragraph"]),
-        **{key: d[key] for key in _CITATION if d.get(key) is not None},
-    )
-
-
-quote_to_state = _quote_to_state  # also the followed questions' codec (bot.feedback.follows)
-quote_from_state = _quote_from_state
-
-
-def answer_to_state(a: Answer) -> dict[str, Any]:
-    return {
-        "question": a.question,
-        "quotes": [_quote_to_state(q) for q in a.quotes],
-        "declined": a.declined,
-        "message": a.message,
-        "context": list(a.context),
-        "generation": a.generation,
-    }
-
-
-def answer_from_state(d: dict[str, Any]) -> Answer:
-    return Answer(
-        d["question"],
-        tuple(_quote_from_state(q) for q in d["quotes"]),
-        bool(d["declined"]),
-        d["message"],
-        tuple(d["context"]),
-        d["generation"],
-    )
-
-
-def conversation_to_state(c: Conversation) -> list[dict[str, Any]]:
-    return [
-        {
-            "question": t.question,
-            "query": t.query,
-            "quotes": [_quote_to_state(q) for q in t.quotes],
-            "used_context": list(t.used_context),
-        }
-        for t in c.turns
-    ]
-
-
-def conversation_from_state(turns: list[dict[str, Any]]) -> Conversation:
-    return Conversation(
-        tuple(
-            Turn(
-                t["question"],
-                t["query"],
-                tuple(_quote_from_state(q) for q in t["quotes"]),
-                tuple(t["used_context"]),
-            )
-            for t in turns
-        )
     )

@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.answering.compose import Answer, Quote
 from bot.answering.conversation import Conversation
-from bot.discord.answer_store import (
+from bot.answering.state import (
     conversation_from_state,
     conversation_to_state,
     quote_from_state,
