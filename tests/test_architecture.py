@@ -58,9 +58,6 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
             "bot.discord.stale",
         }
     ): "plan step D 'Discord split': gate, sender, policy, cooldown passed by constructor",
-    frozenset({"bot.ingest.extraction", "bot.ingest.extraction.sandbox"}): (
-        "plan step 'extraction registry': the child looks extractors up in a module of their own"
-    ),
 }
 
 

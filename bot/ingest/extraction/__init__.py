@@ -17,6 +17,8 @@ from bot.ingest.extraction.base import (
     ExtractionFailed,
 )
 from bot.ingest.extraction.plaintext import read_sidecar, sidecar_paths, with_sidecar
+from bot.ingest.extraction.registry import SUFFIX_FORMATS, extract_in_process
+from bot.ingest.extraction.sandbox import run_isolated
 
 __all__ = [
     "EXTRACTOR_VERSION",
@@ -30,16 +32,6 @@ __all__ = [
     "sidecar_paths",
 ]
 
-SUFFIX_FORMATS = {
-    ".txt": "text",
-    ".text": "text",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".xhtml": "html",
-    ".pdf": "pdf",
-}
 DEFAULT_MEMORY_MB = 1024
 
 _BINARY_MAGIC = (
@@ -90,33 +82,7 @@ def extract(
     """
     fmt = detect_format(path, data)
     if fmt in ("html", "pdf"):
-        from bot.ingest.extraction.sandbox import run_isolated
-
         extracted = run_isolated(fmt, data, time_limit_s=time_limit_s, memory_mb=memory_limit_mb)
     else:
         extracted = extract_in_process(fmt, data, encoding)
     return with_sidecar(extracted, read_sidecar(path))
-
-
-def extract_in_process(fmt: str, data: bytes, encoding: str | None = None) -> Extracted:
-    """Run one extractor here, without isolation: for trusted input, tests and the sandbox child."""
-    if fmt == "html":
-        from bot.ingest.extraction.html import extract_html
-
-        return extract_html(data)
-    if fmt == "pdf":
-        from bot.ingest.extraction.pdf import extract_pdf
-
-        return extract_pdf(data)
-    from bot.ingest.extraction.plaintext import decode_text, extract_plaintext
-
-    text, used = decode_text(data, encoding)
-    if fmt == "markdown":
-        from dataclasses import replace
-
-        from bot.ingest.extraction.markdown import extract_markdown
-
-        return replace(extract_markdown(text), encoding=used)
-    if fmt == "text":
-        return extract_plaintext(text, used)
-    raise ExtractionFailed(f"unknown format {fmt!r}")

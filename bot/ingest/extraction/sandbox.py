@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.ingest.extraction.base import Extracted, ExtractionFailed
+from bot.ingest.extraction.registry import extract_in_process
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 _CHILD = (
@@ -124,8 +125,6 @@ def child_main(argv: list[str]) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
     sys.addaudithook(_refuse)
     data = sys.stdin.buffer.read()
-    from bot.ingest.extraction import extract_in_process
-
     try:
         answer = _to_json(extract_in_process(fmt, data))
     except ExtractionFailed as exc:
