@@ -18,7 +18,8 @@ from typing import NamedTuple
 
 import regex
 
-ELLIPSIS = "…"
+from bot.shared.text import ELLIPSIS
+
 ZWSP = "\u200b"
 # A run of non-space characters longer than this (a URL, a hash, junk) may be cut between
 # graphemes; shorter runs are words and are kept whole.
