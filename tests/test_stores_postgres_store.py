@@ -34,7 +34,8 @@ from bot.shared.log_redaction import redact
 from bot.shared.text import keyword_tokens
 from bot.stores.files import FileStore
 from bot.stores.postgres.db import Database, PgOptions
-from bot.stores.postgres.documents import PgDocuments
+from bot.stores.postgres.documents import PAGE, PgDocuments
+from bot.stores.postgres.postings import LAYOUT, BlockLayout
 from bot.stores.postgres.schema import SCHEMA_VERSION
 from bot.stores.postgres.store import PgStore
 from tests.fakes import FakeEmbedder
@@ -60,8 +61,11 @@ def _track(store: PgStore) -> PgStore:
     return store
 
 
-def _pg(url: str, **options: Any) -> PgStore:
-    return _track(PgStore(Database(url, PgOptions(**options)), lock_timeout=5))
+def _pg(
+    url: str, *, layout: BlockLayout = LAYOUT, document_page: int = PAGE, **options: Any
+) -> PgStore:
+    database = Database(url, PgOptions(**options))
+    return _track(PgStore(database, lock_timeout=5, layout=layout, document_page=document_page))
 
 
 @pytest.fixture
@@ -232,23 +236,17 @@ def _indexes(folder: Path, store: PgStore) -> tuple[MemoryIndex, Any]:
     return memory, pg
 
 
-def _small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of 4 chunk ids scored 3 blocks at a time: a few hundred chunks then span many
-    blocks and batches, as a million chunks do with the real sizes."""
-    monkeypatch.setattr("bot.stores.postgres.postings.RANGE_BITS", 2)
-    monkeypatch.setattr("bot.stores.postgres.postings.RANGE_MASK", 3)
-    monkeypatch.setattr("bot.stores.postgres.generation.BATCH_RANGES", 3)
+# Blocks of 4 chunk ids scored 3 blocks at a time: a few hundred chunks then span many blocks
+# and batches, as a million chunks do with the real sizes.
+SMALL_BLOCKS = BlockLayout(range_bits=2, batch_ranges=3)
 
 
-def test_keyword_search_is_exact_across_blocks_and_updates(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_keyword_search_is_exact_across_blocks_and_updates(tmp_path: Path, pg_url: str) -> None:
     """240 chunks over a 12-word vocabulary (every term common, many equal scores), then
     documents changed, removed and added: every top 10 holds exactly bm25s' scores, and every
     block holds exactly the postings of the chunks the generation serves."""
     import random
 
-    _small_blocks(monkeypatch)
     pick = random.Random(5)
     vocabulary = ["harbour", "pilot", "council", "market", "fleet", "dawn", "dusk", "ferry"]
     vocabulary += ["toll", "bridge", "river", "tide"]
@@ -261,7 +259,7 @@ def test_keyword_search_is_exact_across_blocks_and_updates(
 
     for i in range(240):
         write(f"log-{i:03}.txt", 5 + pick.randrange(40), 3 + i % 10)
-    store = _pg(pg_url, retired_grace_seconds=0)
+    store = _pg(pg_url, layout=SMALL_BLOCKS, retired_grace_seconds=0)
     steps: list[Callable[[], object]] = [
         lambda: None,
         lambda: [write(f"log-{i:03}.txt", 60 + pick.randrange(40)) for i in range(0, 240, 7)],
@@ -271,7 +269,7 @@ def test_keyword_search_is_exact_across_blocks_and_updates(
     for step in steps:
         step()
         memory, pg = _indexes(folder, store)
-        _blocks_hold_the_served_chunks(pg_url)
+        _blocks_hold_the_served_chunks(pg_url, SMALL_BLOCKS)
         by_text = {c.text: i for i, c in enumerate(memory.chunks)}
         for question in ["harbour pilot", "council market ferry toll", "tide", "river river dawn"]:
             tokens = keyword_tokens(question)
@@ -283,20 +281,17 @@ def test_keyword_search_is_exact_across_blocks_and_updates(
                 assert exact[by_text[pg.chunk(cid).text]] == pytest.approx(score, rel=1e-6)
 
 
-def test_a_reader_looks_documents_up_instead_of_loading_them(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_reader_looks_documents_up_instead_of_loading_them(tmp_path: Path, pg_url: str) -> None:
     """Memory that does not grow with the corpus: opening a generation reads no document record;
     citations fetch the ones quoted; listings stream in Python's (code-point) order, a page of
     (here) 3 records at a time."""
-    monkeypatch.setattr("bot.stores.postgres.documents.PAGE", 3)
     folder = tmp_path / "docs"
     folder.mkdir()
     names = ["b.txt", "B.txt", "a.txt", "Z.txt", "é.txt", "_x.txt", "a b.txt"]
     for name in names:
         (folder / name).write_text(f"Notes of the harbour council, file {name}.\n")
     update_index(folder, _pg(pg_url), RECIPE, FakeEmbedder())
-    reader = _pg(pg_url).open()
+    reader = _pg(pg_url, document_page=3).open()
     assert reader is not None
     documents = reader.manifest.documents
     assert isinstance(documents, PgDocuments) and len(documents) == len(names)
@@ -340,7 +335,7 @@ def test_hnsw_build_parameters_come_from_the_settings(knowledge: Path, pg_url: s
     assert "m='24'" in definition and "ef_construction='100'" in definition
 
 
-def _blocks_hold_the_served_chunks(pg_url: str) -> None:
+def _blocks_hold_the_served_chunks(pg_url: str, layout: BlockLayout = LAYOUT) -> None:
     """The current generation's blocks hold exactly one entry per (term, chunk) of the chunks it
     serves, with the chunk's term frequency and length; its term counts are those entries'."""
     from collections import Counter
@@ -367,7 +362,7 @@ def _blocks_hold_the_served_chunks(pg_url: str) -> None:
             "WHERE NOT EXISTS (SELECT 1 FROM quotebot_chunks c WHERE c.chunk_id = t.chunk_id)"
         ).fetchone() or (0,)
     assert orphans == 0  # collected chunks take their terms with them
-    entries = sorted((t, *e) for t, b, data in blocks for e in decode(b, bytes(data)))
+    entries = sorted((t, *e) for t, b, data in blocks for e in decode(b, bytes(data), layout))
     expected = []
     for chunk_id, text, token_count, terms in chunks:
         counts = Counter(keyword_tokens(text))

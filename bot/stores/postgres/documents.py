@@ -21,8 +21,16 @@ PAGE = 500
 
 
 class PgDocuments(Mapping[str, DocumentRecord]):
-    def __init__(self, db: Database, generation: int, count: int, cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        db: Database,
+        generation: int,
+        count: int,
+        cache_size: int = 256,
+        page: int = PAGE,
+    ) -> None:
         self._db = db
+        self._page = page
         self._generation = generation
         self._count = count
         self._cache: LruCache[str, DocumentRecord] = LruCache(cache_size)
@@ -91,11 +99,11 @@ class PgDocuments(Mapping[str, DocumentRecord]):
             )
             with self._db.connection() as conn:
                 rows = conn.execute(
-                    query, {"g": self._generation, "after": after, "page": PAGE}
+                    query, {"g": self._generation, "after": after, "page": self._page}
                 ).fetchall()
             if rows:
                 yield rows
-            if len(rows) < PAGE:
+            if len(rows) < self._page:
                 return
             after = str(rows[-1][0])
 

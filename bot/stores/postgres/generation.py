@@ -21,7 +21,7 @@ from bot.index.generation import Manifest, bm25_idf
 from bot.ingest.chunking import Chunk
 from bot.shared.lru import LruCache
 from bot.stores.postgres.db import Database
-from bot.stores.postgres.postings import BATCH_RANGES, ScoreBatch, best
+from bot.stores.postgres.postings import LAYOUT, BlockLayout, ScoreBatch, best
 
 # Where a generation's rows are: pinned by number, so no transaction is held between queries.
 VISIBLE = "live_from <= %(g)s AND (dead_from IS NULL OR dead_from > %(g)s)"
@@ -36,8 +36,10 @@ class PgIndex:
         chunk_count: int,
         token_total: int,
         cache: LruCache[int, Chunk],
+        layout: BlockLayout = LAYOUT,
     ) -> None:
         self._db = db
+        self._layout = layout
         self._manifest = manifest
         self._n = chunk_count
         self._avgdl = token_total / chunk_count if chunk_count else 1.0
@@ -92,7 +94,7 @@ class PgIndex:
 
     def keyword(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """BM25's exact top k, the files store's (bm25s): every posting of the question's terms
-        is added up, from their blocks (stores/postgres/postings.py), `BATCH_RANGES` id ranges at a time so the
+        is added up, from their blocks (stores/postgres/postings.py), `layout.batch_ranges` id ranges at a time so the
         reader's memory does not grow with the corpus."""
         tokens = _storable(tokens)
         if self._n == 0 or not tokens or k <= 0:
@@ -109,15 +111,16 @@ class PgIndex:
                 params,
             ).fetchone()
             ids, scores = np.empty(0, np.int64), np.empty(0, np.float64)
-            for first in _windows(sorted(found[0] or []) if found else []):
+            batch_ranges = self._layout.batch_ranges
+            for first in _windows(sorted(found[0] or []) if found else [], batch_ranges):
                 rows = conn.execute(
                     "SELECT term, block, postings FROM quotebot_blocks "
                     "WHERE term = ANY(%(terms)s::text[]) AND block >= %(first)s "
                     "AND block < %(end)s AND " + VISIBLE + " ORDER BY term, block",
-                    {**params, "first": first, "end": first + BATCH_RANGES},
+                    {**params, "first": first, "end": first + batch_ranges},
                     binary=True,
                 ).fetchall()
-                batch = ScoreBatch(first, weights, self._avgdl)
+                batch = ScoreBatch(first, weights, self._avgdl, self._layout)
                 ids, scores = best(ids, scores, *batch.top(rows, k), k)
         result = [(int(cid), float(score)) for cid, score in zip(ids, scores, strict=True)]
         self._remember(result)
@@ -190,12 +193,12 @@ class PgIndex:
         self._recent = [cid for cid, _ in rows] + self._recent[:64]
 
 
-def _windows(blocks: list[int]) -> list[int]:
+def _windows(blocks: list[int], batch_ranges: int) -> list[int]:
     """The first block of each batch that holds some of `blocks` (ascending): ranges no term
     of the question is in (ids of removed chunks, other documents) are never asked for."""
     starts: list[int] = []
     for block in blocks:
-        if not starts or block >= starts[-1] + BATCH_RANGES:
+        if not starts or block >= starts[-1] + batch_ranges:
             starts.append(block)
     return starts
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 RANGE_BITS = 12  # 4,096 chunk ids per block: rows stay small (<= 32 KB) and updates cheap
-RANGE_MASK = (1 << RANGE_BITS) - 1
 ENTRY = np.dtype([("offset", ">i2"), ("tf", ">i2"), ("length", ">i4")])
 MAX_TF = 32767  # a term frequency above this is stored as this (BM25 has long saturated)
 MAX_LENGTH = 2**31 - 1
@@ -34,25 +34,42 @@ K1 = 1.5
 B = 0.75
 
 
-def block_of(chunk_id: int) -> int:
-    return chunk_id >> RANGE_BITS
+@dataclass(frozen=True, slots=True)
+class BlockLayout:
+    """How chunk ids are cut into blocks, and how many blocks a reader scores at once. The
+    defaults are the stored format's (schema migration 4 wrote blocks of 4,096 ids); tests pass
+    small ones so that a few hundred chunks span many blocks and batches, as a million do."""
+
+    range_bits: int = RANGE_BITS
+    batch_ranges: int = BATCH_RANGES
+
+    @property
+    def mask(self) -> int:
+        return (1 << self.range_bits) - 1
 
 
-def encode(entries: Sequence[tuple[int, int, int]]) -> bytes:
+LAYOUT = BlockLayout()
+
+
+def block_of(chunk_id: int, layout: BlockLayout = LAYOUT) -> int:
+    return chunk_id >> layout.range_bits
+
+
+def encode(entries: Sequence[tuple[int, int, int]], layout: BlockLayout = LAYOUT) -> bytes:
     """(chunk id, tf, chunk length) of one term in one range, in chunk id order."""
     packed = np.empty(len(entries), dtype=ENTRY)
     if entries:
         table = np.asarray(entries, dtype=np.int64)
-        packed["offset"] = table[:, 0] & RANGE_MASK
+        packed["offset"] = table[:, 0] & layout.mask
         packed["tf"] = np.minimum(table[:, 1], MAX_TF)
         packed["length"] = np.minimum(table[:, 2], MAX_LENGTH)
     return packed.tobytes()
 
 
-def decode(block: int, data: bytes) -> list[tuple[int, int, int]]:
+def decode(block: int, data: bytes, layout: BlockLayout = LAYOUT) -> list[tuple[int, int, int]]:
     """The (chunk id, tf, length) entries of a stored block."""
     packed = np.frombuffer(data, dtype=ENTRY)
-    base = block << RANGE_BITS
+    base = block << layout.range_bits
     return [
         (base + int(o), int(t), int(n))
         for o, t, n in zip(packed["offset"], packed["tf"], packed["length"], strict=True)
@@ -64,22 +81,24 @@ def chunk_length(terms: Counter[str]) -> int:
     return max(sum(terms.values()), 1)
 
 
-def range_blocks(chunk_terms: Sequence[tuple[int, Counter[str]]]) -> dict[str, bytes]:
+def range_blocks(
+    chunk_terms: Sequence[tuple[int, Counter[str]]], layout: BlockLayout = LAYOUT
+) -> dict[str, bytes]:
     """The blocks of one range's new chunks (ids ascending, all in one range), per term."""
     entries: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     for chunk_id, terms in chunk_terms:
         length = chunk_length(terms)
         for term, tf in terms.items():
             entries[term].append((chunk_id, tf, length))
-    return {term: encode(found) for term, found in entries.items()}
+    return {term: encode(found, layout) for term, found in entries.items()}
 
 
-def merged(old: bytes, drop: set[int], add: bytes | None) -> bytes:
+def merged(old: bytes, drop: set[int], add: bytes | None, layout: BlockLayout = LAYOUT) -> bytes:
     """A block's new content: its old entries without the `drop` chunk ids (any id of the
     range works: only the offset within it is compared), plus `add`'s, in id order."""
     kept = np.frombuffer(old, dtype=ENTRY)
     if drop:
-        dropped = np.fromiter((chunk_id & RANGE_MASK for chunk_id in drop), np.int64, len(drop))
+        dropped = np.fromiter((chunk_id & layout.mask for chunk_id in drop), np.int64, len(drop))
         kept = kept[~np.isin(kept["offset"], dropped)]
     if add:
         kept = np.concatenate([kept, np.frombuffer(add, dtype=ENTRY)])
@@ -88,12 +107,19 @@ def merged(old: bytes, drop: set[int], add: bytes | None) -> bytes:
 
 
 class ScoreBatch:
-    """BM25 of every chunk in `BATCH_RANGES` consecutive ranges, from their blocks' rows."""
+    """BM25 of every chunk in `layout.batch_ranges` consecutive ranges, from their blocks' rows."""
 
-    def __init__(self, first_block: int, weights: dict[str, float], avgdl: float) -> None:
+    def __init__(
+        self,
+        first_block: int,
+        weights: dict[str, float],
+        avgdl: float,
+        layout: BlockLayout = LAYOUT,
+    ) -> None:
         self.first_block = first_block
         self._weights = weights
         self._avgdl = avgdl
+        self._bits = layout.range_bits
 
     def top(self, rows: Sequence[tuple[str, int, bytes]], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k best (chunk ids, scores) of the batch, among chunks with a positive score, and
@@ -104,7 +130,7 @@ class ScoreBatch:
         counts = np.fromiter((len(r[2]) // ENTRY.itemsize for r in rows), np.int64, len(rows))
         packed = np.frombuffer(b"".join(r[2] for r in rows), dtype=ENTRY)
         starts = np.fromiter(
-            ((r[1] - self.first_block) << RANGE_BITS for r in rows), np.int64, len(rows)
+            ((r[1] - self.first_block) << self._bits for r in rows), np.int64, len(rows)
         )
         positions = np.repeat(starts, counts) + packed["offset"]
         # BM25's tf factor, computed in place: a batch's postings are the reader's peak memory.
@@ -123,7 +149,7 @@ class ScoreBatch:
         if len(found) > k:  # every chunk tied with the k-th stays: `best` orders ties by id
             kth = np.partition(scores[found], len(found) - k)[len(found) - k]
             found = found[scores[found] >= kth]
-        return found + (self.first_block << RANGE_BITS), scores[found]
+        return found + (self.first_block << self._bits), scores[found]
 
 
 def best(

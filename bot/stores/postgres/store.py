@@ -34,9 +34,16 @@ from bot.shared.lru import LruCache
 from bot.shared.text import keyword_tokens
 from bot.shared.wording import plural
 from bot.stores.postgres.db import Connection, Database, PgOptions
-from bot.stores.postgres.documents import PgDocuments
+from bot.stores.postgres.documents import PAGE, PgDocuments
 from bot.stores.postgres.generation import VISIBLE, PgIndex
-from bot.stores.postgres.postings import block_of, chunk_length, merged, range_blocks
+from bot.stores.postgres.postings import (
+    LAYOUT,
+    BlockLayout,
+    block_of,
+    chunk_length,
+    merged,
+    range_blocks,
+)
 from bot.stores.postgres.schema import (
     SCHEMA_VERSION,
     check_version,
@@ -59,8 +66,14 @@ class PgStore:
         on_stage: Stage | None = None,
         sleep: Callable[[float], None] = time.sleep,
         retention: Retention | None = None,
+        layout: BlockLayout = LAYOUT,
+        document_page: int = PAGE,
     ) -> None:
+        """`layout` and `document_page` are the stored format's and a reader's page of document
+        records; tests pass small ones to exercise many blocks, batches and pages."""
         self._db = db
+        self._layout = layout
+        self._document_page = document_page
         self._lock_timeout = lock_timeout
         self._on_wait = on_wait
         self._on_stage = on_stage or (lambda stage: None)
@@ -169,7 +182,9 @@ class PgStore:
             manifest = Manifest(
                 recipe=IndexRecipe.from_json(meta["recipe"]),
                 dimension=int(meta["dimension"]),
-                documents=PgDocuments(self._db, generation, document_count),
+                documents=PgDocuments(
+                    self._db, generation, document_count, page=self._document_page
+                ),
                 skipped={s: SkippedRecord(**r) for s, r in meta.get("skipped", {}).items()},
                 generation=generation,
                 created_at=str(meta["created_at"]),
@@ -178,7 +193,9 @@ class PgStore:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexCorruptError(f"generation {generation} has a broken record: {exc}") from None
-        return PgIndex(self._db, manifest, int(chunk_count), int(token_total), self._cache)
+        return PgIndex(
+            self._db, manifest, int(chunk_count), int(token_total), self._cache, self._layout
+        )
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -318,6 +335,7 @@ class PgStore:
                     vectors,
                     self._on_stage,
                     self._db.options,
+                    self._layout,
                 )
                 _write_changes(conn, change, self._retention, history)
                 conn.execute("DELETE FROM quotebot_updating")  # this update is saved
@@ -441,6 +459,7 @@ def _write_generation(
     vectors: np.ndarray,
     on_stage: Stage,
     options: PgOptions,
+    layout: BlockLayout,
 ) -> None:
     """Everything inside the caller's transaction: nothing is visible until it commits."""
     row = conn.execute("SELECT generation FROM quotebot_current FOR UPDATE").fetchone()
@@ -481,8 +500,8 @@ def _write_generation(
             conn.execute(retire_chunks, params)
             conn.execute(f"UPDATE quotebot_blocks SET dead_from = %(new)s WHERE {VISIBLE}", params)
     doc_ids = _insert_documents(conn, manifest, keep_sources, new)
-    added_terms, added_blocks = _insert_chunks(conn, chunks, vectors, doc_ids, new)
-    _write_blocks(conn, current if keep else None, new, removed, added_blocks)
+    added_terms, added_blocks = _insert_chunks(conn, chunks, vectors, doc_ids, new, layout)
+    _write_blocks(conn, current if keep else None, new, removed, added_blocks, layout)
     removed_terms = Counter(term for terms in removed.values() for term in terms)
     _update_term_counts(conn, current, new, added_terms, removed_terms, full=not keep)
     on_stage("rows written")
@@ -617,6 +636,7 @@ def _insert_chunks(
     vectors: np.ndarray,
     doc_ids: dict[str, int],
     generation: int,
+    layout: BlockLayout,
 ) -> tuple[Counter[str], dict[tuple[str, int], bytes]]:
     """The chunks, their vectors and terms, and their postings' blocks, one range of chunk ids
     at a time (the writer holds one range's postings, never the corpus's). Returns how many new
@@ -635,7 +655,7 @@ def _insert_chunks(
     ]
     as_f32 = np.ascontiguousarray(vectors, dtype=np.float32)
     first_range: dict[tuple[str, int], bytes] = {}
-    for block, group in groupby(range(len(ids)), key=lambda row: block_of(ids[row])):
+    for block, group in groupby(range(len(ids)), key=lambda row: block_of(ids[row], layout)):
         rows = list(group)
         start, end = rows[0], rows[-1] + 1
         terms = [Counter(keyword_tokens(chunk.text)) for chunk in chunks[start:end]]
@@ -650,7 +670,7 @@ def _insert_chunks(
             ["int8", "text[]"],
             ((cid, sorted(t)) for cid, t in zip(ids[start:end], terms, strict=True) if t),
         )
-        blocks = range_blocks(list(zip(ids[start:end], terms, strict=True)))
+        blocks = range_blocks(list(zip(ids[start:end], terms, strict=True)), layout)
         if start == 0:
             first_range = {(term, block): data for term, data in blocks.items()}
         else:
@@ -721,6 +741,7 @@ def _write_blocks(
     generation: int,
     removed: dict[int, list[str]],
     added: dict[tuple[str, int], bytes],
+    layout: BlockLayout,
 ) -> None:
     """The new generation's changed blocks. A block that loses removed chunks, or gains new
     chunks in a range the previous generation already had blocks in (`added` holds the first
@@ -729,7 +750,7 @@ def _write_blocks(
     drop: dict[tuple[str, int], set[int]] = {}
     for chunk_id, terms in removed.items():
         for term in terms:
-            drop.setdefault((term, block_of(chunk_id)), set()).add(chunk_id)
+            drop.setdefault((term, block_of(chunk_id, layout)), set()).add(chunk_id)
     touched = set(drop)
     if merge_with is not None:
         touched.update(added)
@@ -751,7 +772,7 @@ def _write_blocks(
         ).fetchall()
         for term, block, old in replaced:
             key = (str(term), int(block))
-            data = merged(bytes(old), drop.get(key, set()), added.pop(key, None))
+            data = merged(bytes(old), drop.get(key, set()), added.pop(key, None), layout)
             if data:
                 rows.append((*key, data))
     rows.extend((term, block, data) for (term, block), data in added.items())
