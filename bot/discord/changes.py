@@ -75,7 +75,9 @@ class PageButton(
             )
             return
         try:
-            entries = in_range(await bot.run_blocking(bot.service.changes), self.after, self.upto)
+            entries = in_range(
+                await bot.gate.run_blocking(bot.service.changes), self.after, self.upto
+            )
         except QuotebotError as exc:
             await bot.deliver(
                 interaction.response.send_message(
@@ -146,7 +148,7 @@ async def changes_command(
     view: dict[str, Any] = {}
     try:
         wanted = parse_since(since, datetime.now(UTC))
-        content, view = first_page(await bot.run_blocking(bot.service.changes), wanted)
+        content, view = first_page(await bot.gate.run_blocking(bot.service.changes), wanted)
     except QuotebotError as exc:
         content = shorten(f"Sorry: {exc}", CONTENT_BUDGET)
     await bot.deliver(

@@ -24,10 +24,8 @@ import discord
 from bot.answering.compose import Answer
 from bot.answering.conversation import Conversation
 from bot.discord.answer_store import AnswerRecord, ChatStore, new_answer_id
-from bot.discord.render import BUSY, CONTENT_BUDGET, FAILED, cooldown_notice, render_answer
+from bot.discord.render import cooldown_notice, render_answer
 from bot.discord.sessions import ChatKey, ChatSessions, next_passage
-from bot.discord.text import shorten
-from bot.errors import QuestionError, QuotebotError
 from bot.feedback.votes import DOWN, UP, FeedbackStore, Vote
 from bot.shared.text import shorten_line
 
@@ -153,7 +151,7 @@ class ChatDesk:
         """Answer `question` as the next turn of `base` (default: the live conversation under
         `key`), make the result the live conversation under `key`, and store it for buttons."""
         conversation = base if base is not None else self.sessions.get(key)
-        result = await self.bot.guarded(self.bot.service.converse, conversation, question)
+        result = await self.bot.gate.guarded(self.bot.service.converse, conversation, question)
         if isinstance(result, str):
             return Reply(result)
         answer, after = result
@@ -332,11 +330,11 @@ class ChatDesk:
     ) -> tuple[Answer, Conversation] | str:
         bot = self.bot
         if action == "more":
-            return await bot.guarded(bot.service.converse, conversation, MORE_QUESTION)
+            return await bot.gate.guarded(bot.service.converse, conversation, MORE_QUESTION)
         last = conversation.last
         if last is None:
             return EXPIRED
-        ranked = await bot.guarded(bot.service.ranked_quotes, last.query, 10)
+        ranked = await bot.gate.guarded(bot.service.ranked_quotes, last.query, 10)
         if isinstance(ranked, str):
             return ranked
         answer, turn = next_passage(conversation, ranked)
@@ -364,18 +362,3 @@ class ChatDesk:
         await self.bot.deliver(
             interaction.response.send_message(notice, ephemeral=True), what="vote notice"
         )
-
-
-def polite_failure(exc: BaseException) -> str:
-    """What a user sees when answering failed (shared by every path that answers)."""
-    from bot.discord.client import Busy
-
-    if isinstance(exc, Busy):
-        return BUSY
-    if isinstance(exc, QuestionError):
-        return shorten(str(exc), CONTENT_BUDGET)
-    if isinstance(exc, QuotebotError):
-        log.warning("question failed: %s", exc)
-        return shorten(f"Sorry: {exc}", CONTENT_BUDGET)
-    log.error("unexpected error while answering", exc_info=exc)
-    return FAILED

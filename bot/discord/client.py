@@ -44,12 +44,13 @@ from bot.answering.conversation import Conversation
 from bot.config import DiscordSettings
 from bot.discord.answer_store import ChatStore
 from bot.discord.changes import PageButton
-from bot.discord.chat import CUSTOM_ID, EXPIRED, AnswerButton, ChatDesk, polite_failure, view_kwargs
+from bot.discord.chat import CUSTOM_ID, EXPIRED, AnswerButton, ChatDesk, view_kwargs
 from bot.discord.commands import COMMANDS
 from bot.discord.connect import RetryPolicy, connect, log_in
 from bot.discord.cooldown import Cooldown
 from bot.discord.follow import SUBSCRIBER as FOLLOW_SUBSCRIBER
 from bot.discord.follow import FollowDesk
+from bot.discord.gate import Gate
 from bot.discord.render import HINT, NOT_HERE, cooldown_notice, render_answer
 from bot.discord.sessions import ChatKey, ChatSessions
 from bot.discord.stale import SUBSCRIBER as STALE_SUBSCRIBER
@@ -108,10 +109,6 @@ class Service(Protocol):
     def serve_latest(self) -> int | None: ...
 
 
-class Busy(Exception):
-    """Too many questions are waiting; the asker is told to come back."""
-
-
 def bot_intents() -> discord.Intents:
     """Least privilege: guilds (channel cache) and guild messages (mentions). No privileged
     intent: without message_content, Discord still sends the text of messages mentioning us."""
@@ -162,8 +159,9 @@ class QuoteBot(discord.Client):
         self.executor = executor or WorkerExecutor()
         self.cooldown = Cooldown(settings.cooldown_rate, settings.cooldown_seconds, clock)
         self._clock = clock
-        self._searches = asyncio.Semaphore(settings.max_concurrent_searches)
-        self._waiting = 0
+        self.gate = Gate(
+            self.executor, settings.max_concurrent_searches, settings.max_waiting_questions
+        )
         self.reindexing = asyncio.Lock()  # one /reindex at a time
         self._refused_channels: dict[int, float] = {}
         # setup_hook began (logged in: the rest of login() is local work); READY on every shard.
@@ -204,9 +202,9 @@ class QuoteBot(discord.Client):
     async def setup_hook(self) -> None:
         """Runs once, after login and before the gateway connects: index, model, commands."""
         self.setup_started = True
-        report = await self.run_blocking(self.service.refresh)
+        report = await self.gate.run_blocking(self.service.refresh)
         log.info("index ready: %s", report.summary())
-        await self.run_blocking(self.service.question_vector, "warm-up")
+        await self.gate.run_blocking(self.service.question_vector, "warm-up")
         log.info("question encoder loaded")
         # Buttons under answers sent before a restart keep working: any component whose
         # custom_id matches the template is routed to AnswerButton, whatever message it is on.
@@ -267,36 +265,13 @@ class QuoteBot(discord.Client):
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     # ----------------------------------------------------------------- the service, off the loop
-    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, fn, *args)
-
-    async def search(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` (a service call that searches) on the worker, bounded by the semaphore;
-        raises Busy when too many wait."""
-        if self._waiting >= self.settings.max_waiting_questions:
-            raise Busy
-        self._waiting += 1
-        try:
-            async with self._searches:
-                return await self.run_blocking(fn, *args)
-        finally:
-            self._waiting -= 1
-
-    async def guarded(self, fn: Callable[..., T], *args: Any) -> T | str:
-        """`search(fn, *args)`, or the polite text to send instead when it failed."""
-        try:
-            return await self.search(fn, *args)
-        except Exception as exc:
-            return polite_failure(exc)
-
     async def answer(self, question: str) -> Answer:
         """A standalone answer (no conversation); raises Busy when too many wait."""
-        return await self.search(self.service.ask, question)
+        return await self.gate.search(self.service.ask, question)
 
     async def reply_content(self, question: str, *, show_question: bool) -> str:
         """What to send for a standalone question: the answer, or a polite reason why not."""
-        result = await self.guarded(self.service.ask, question)
+        result = await self.gate.guarded(self.service.ask, question)
         if isinstance(result, str):
             return result
         return render_answer(result, show_question=show_question)

@@ -70,7 +70,7 @@ async def sources_command(interaction: discord.Interaction[QuoteBot]) -> None:
     ):
         return
     try:
-        records = await bot.run_blocking(bot.service.sources)
+        records = await bot.gate.run_blocking(bot.service.sources)
         content = render_sources(records)
     except QuotebotError as exc:
         content = shorten(f"Sorry: {exc}", CONTENT_BUDGET)
@@ -107,7 +107,7 @@ async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
         ):
             return
         try:
-            report = await bot.run_blocking(bot.service.refresh)
+            report = await bot.gate.run_blocking(bot.service.refresh)
             content = render_report(report)
             log.info("re-indexed on request of user %s: %s", interaction.user.id, report.summary())
         except QuotebotError as exc:

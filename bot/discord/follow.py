@@ -111,7 +111,7 @@ class FollowDesk:
         served generation counts as announced: a process killed while re-answering leaves rows
         behind it, and the watch, whose cursor had already moved on, would not announce it again."""
         try:
-            served = await self.bot.run_blocking(self.bot.service.serve_latest)
+            served = await self.bot.gate.run_blocking(self.bot.service.serve_latest)
             self._upto = max(self._upto, served or 0)
         except Exception as exc:
             log.warning("could not read the index generation for followed questions: %s", exc)
@@ -132,7 +132,7 @@ class FollowDesk:
         due = await asyncio.to_thread(self.store.due, upto, SURFACE)
         for row in due:  # each once: a service still serving an older generation is no loop
             try:
-                await self.bot.run_blocking(
+                await self.bot.gate.run_blocking(
                     self.store.recheck, row, self.bot.service.converse, upto
                 )
             except Exception as exc:

@@ -99,7 +99,9 @@ class StaleDesk:
         if self.track_seconds <= 0:
             return
         bot = self.bot
-        entries = [e for e in await bot.run_blocking(bot.service.changes) if e.generation <= upto]
+        entries = [
+            e for e in await bot.gate.run_blocking(bot.service.changes) if e.generation <= upto
+        ]
         if not any(after < e.generation for e in entries):
             return
         store = bot.chat.store
@@ -233,7 +235,7 @@ class StaleDesk:
         if not await bot.deliver(interaction.response.defer(), what="defer"):
             return
         before = Conversation(record.conversation.turns[:-1])
-        result = await bot.guarded(bot.service.converse, before, record.answer.question)
+        result = await bot.gate.guarded(bot.service.converse, before, record.answer.question)
         if isinstance(result, str):
             await bot.deliver(
                 interaction.followup.send(REFRESH_FAILED.format(reason=result), ephemeral=True),
