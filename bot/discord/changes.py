@@ -70,7 +70,7 @@ class PageButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: QuoteBot = interaction.client
         if not bot.interaction_allowed(interaction):  # the allowlist may have changed since
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
             )
             return
@@ -79,7 +79,7 @@ class PageButton(
                 await bot.gate.run_blocking(bot.service.changes), self.after, self.upto
             )
         except QuotebotError as exc:
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.response.send_message(
                     shorten(f"Sorry: {exc}", CONTENT_BUDGET), ephemeral=True
                 ),
@@ -88,12 +88,12 @@ class PageButton(
             return
         pages = render_change_pages(entries)
         if not pages:
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.response.send_message(GONE, ephemeral=True), what="changes gone"
             )
             return
         page = min(self.page, len(pages) - 1)
-        await bot.deliver(
+        await bot.sender.deliver(
             interaction.response.edit_message(
                 content=pages[page], view=pages_view(self.after, self.upto, page, len(pages))
             ),
@@ -141,7 +141,7 @@ async def changes_command(
     since: app_commands.Range[str, 1, 40] | None = None,
 ) -> None:
     bot = interaction.client
-    if not await bot.deliver(
+    if not await bot.sender.deliver(
         interaction.response.defer(thinking=True, ephemeral=True), what="defer"
     ):
         return
@@ -151,7 +151,7 @@ async def changes_command(
         content, view = first_page(await bot.gate.run_blocking(bot.service.changes), wanted)
     except QuotebotError as exc:
         content = shorten(f"Sorry: {exc}", CONTENT_BUDGET)
-    await bot.deliver(
+    await bot.sender.deliver(
         interaction.followup.send(content, ephemeral=True, suppress_embeds=True, **view),
         what="changes follow-up",
     )

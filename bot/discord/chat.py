@@ -130,7 +130,7 @@ class ChatDesk:
         """Refuse politely (only the asker sees it) while the user's cooldown runs."""
         wait = self.bot.cooldown.retry_after(interaction.user.id)
         if wait:
-            await self.bot.deliver(
+            await self.bot.sender.deliver(
                 interaction.response.send_message(cooldown_notice(wait), ephemeral=True),
                 what="cooldown notice",
             )
@@ -206,7 +206,7 @@ class ChatDesk:
         if await self._cooling_down(interaction):
             return
         # Defer before anything slow: Discord invalidates the interaction after 3 seconds.
-        if not await bot.deliver(interaction.response.defer(thinking=True), what="defer"):
+        if not await bot.sender.deliver(interaction.response.defer(thinking=True), what="defer"):
             return
         channel = interaction.channel
         channel_id = interaction.channel_id or 0
@@ -215,7 +215,7 @@ class ChatDesk:
         reply = await self.ask(
             key, question, show_question=True, base=Conversation() if open_thread else None
         )
-        message = await bot.sent(
+        message = await bot.sender.sent(
             interaction.followup.send(
                 reply.content, suppress_embeds=True, wait=True, **view_kwargs(reply)
             ),
@@ -224,7 +224,7 @@ class ChatDesk:
         await self.attach(reply.answer_id, message)
         if open_thread and message is not None and reply.conversation is not None:
             assert isinstance(channel, discord.TextChannel)
-            thread = await bot.sent(
+            thread = await bot.sender.sent(
                 channel.create_thread(name=thread_name(question), message=message),
                 what=f"thread in channel {channel_id}",
                 channel_id=channel_id,
@@ -244,7 +244,7 @@ class ChatDesk:
         """Thread mode, a question in a channel: open a thread on it and answer there as a
         fresh conversation. False if no thread could be opened (the caller replies inline)."""
         bot = self.bot
-        thread = await bot.sent(
+        thread = await bot.sender.sent(
             message.create_thread(name=thread_name(question)),
             what=f"thread in channel {message.channel.id}",
             channel_id=message.channel.id,
@@ -254,7 +254,7 @@ class ChatDesk:
         await self.add_thread(thread.id, message.channel.id)
         key = ChatKey(message.author.id, thread.id)
         reply = await self.ask(key, question, show_question=False, base=Conversation())
-        sent = await bot.sent(
+        sent = await bot.sender.sent(
             thread.send(reply.content, suppress_embeds=True, **view_kwargs(reply)),
             what=f"answer in thread {thread.id}",
             channel_id=thread.id,
@@ -270,7 +270,7 @@ class ChatDesk:
         if key in self._hinted:
             return
         self._hinted.add(key)
-        await self.bot.send_reply(message, THREAD_HINT)
+        await self.bot.sender.send_reply(message, THREAD_HINT)
 
     # ----------------------------------------------------------------- buttons
     async def on_button(
@@ -280,13 +280,13 @@ class ChatDesk:
         if not bot.interaction_allowed(interaction):
             from bot.discord.render import NOT_HERE
 
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
             )
             return
         record = await asyncio.to_thread(self.store.get, answer_id)
         if record is None:
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.response.send_message(EXPIRED, ephemeral=True), what="expired notice"
             )
             return
@@ -299,7 +299,7 @@ class ChatDesk:
         if await self._cooling_down(interaction):
             return
         owner = self.user_hash(interaction.user.id) == record.user_hash
-        if not await bot.deliver(
+        if not await bot.sender.deliver(
             interaction.response.defer(thinking=True, ephemeral=not owner), what="defer"
         ):
             return
@@ -313,7 +313,7 @@ class ChatDesk:
             key = ChatKey(interaction.user.id, record.channel_id)
             self.sessions.put(key, after)
             reply = Reply(render_answer(answer), await self.remember(key, answer, after), after)
-        message = await bot.sent(
+        message = await bot.sender.sent(
             interaction.followup.send(
                 reply.content,
                 suppress_embeds=True,
@@ -359,6 +359,6 @@ class ChatDesk:
             log.exception("could not record a vote")
             notice = VOTE_FAILED
         # Acknowledged only after the vote is committed (and fsynced): "noted" means noted.
-        await self.bot.deliver(
+        await self.bot.sender.deliver(
             interaction.response.send_message(notice, ephemeral=True), what="vote notice"
         )

@@ -30,7 +30,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -52,6 +52,7 @@ from bot.discord.follow import SUBSCRIBER as FOLLOW_SUBSCRIBER
 from bot.discord.follow import FollowDesk
 from bot.discord.gate import Gate
 from bot.discord.render import HINT, NOT_HERE, cooldown_notice, render_answer
+from bot.discord.sender import RefusedChannels, Sender
 from bot.discord.sessions import ChatKey, ChatSessions
 from bot.discord.stale import SUBSCRIBER as STALE_SUBSCRIBER
 from bot.discord.stale import RefreshButton, StaleDesk
@@ -73,7 +74,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TOKEN_ENV = "DISCORD_TOKEN"
-FORBIDDEN_PAUSE_SECONDS = 600.0
 # On SIGTERM: at most this long for discord.py to finish closing, then this long for a running
 # service call; together well under the 10 s a supervisor (Docker's default) waits before SIGKILL.
 CLOSE_GRACE_SECONDS = 3.0
@@ -163,7 +163,7 @@ class QuoteBot(discord.Client):
             self.executor, settings.max_concurrent_searches, settings.max_waiting_questions
         )
         self.reindexing = asyncio.Lock()  # one /reindex at a time
-        self._refused_channels: dict[int, float] = {}
+        self.sender = Sender(RefusedChannels(clock))
         # setup_hook began (logged in: the rest of login() is local work); READY on every shard.
         self.setup_started = False
         self.gateway_up = asyncio.Event()
@@ -327,11 +327,11 @@ class QuoteBot(discord.Client):
             else:
                 return
         if not question:
-            await self.send_reply(message, HINT)
+            await self.sender.send_reply(message, HINT)
             return
         wait = self.cooldown.retry_after(message.author.id)
         if wait:
-            await self.send_reply(message, cooldown_notice(wait))
+            await self.sender.send_reply(message, cooldown_notice(wait))
             return
         base = await self.chat.replied_conversation(message)
         if (
@@ -343,7 +343,7 @@ class QuoteBot(discord.Client):
             return
         key = ChatKey(message.author.id, channel_id)
         reply = await self.chat.ask(key, question, show_question=False, base=base)
-        sent = await self.sent(
+        sent = await self.sender.sent(
             message.reply(
                 reply.content, mention_author=False, suppress_embeds=True, **view_kwargs(reply)
             ),
@@ -360,55 +360,12 @@ class QuoteBot(discord.Client):
         data: Any = interaction.data or {}
         custom_id = str(data.get("custom_id", ""))
         if custom_id.startswith("qb:") and not CUSTOM_ID.fullmatch(custom_id):
-            await self.deliver(
+            await self.sender.deliver(
                 interaction.response.send_message(EXPIRED, ephemeral=True), what="expired notice"
             )
 
-    async def send_reply(self, message: discord.Message, content: str) -> None:
-        await self.deliver(
-            message.reply(content, mention_author=False, suppress_embeds=True),
-            what=f"reply in channel {message.channel.id}",
-            channel_id=message.channel.id,
-        )
-
-    # ----------------------------------------------------------------- sending
-    async def sent(
-        self, send: Awaitable[T], *, what: str, channel_id: int | None = None
-    ) -> T | None:
-        """`deliver`, keeping what the send returned (the message sent), or None on failure."""
-        box: list[T] = []
-
-        async def keep() -> None:
-            box.append(await send)
-
-        ok = await self.deliver(keep(), what=what, channel_id=channel_id)
-        return box[0] if ok and box else None
-
-    async def deliver(
-        self, send: Awaitable[object], *, what: str, channel_id: int | None = None
-    ) -> bool:
-        """Await one send; on Forbidden/NotFound log once and give up (never retried: 401/403/404
-        responses count towards Discord's limit of 10,000 invalid requests per 10 minutes)."""
-        try:
-            await send
-        except (discord.Forbidden, discord.NotFound) as exc:
-            log.warning("could not send %s: %s (not retried)", what, exc)
-            if channel_id is not None and isinstance(exc, discord.Forbidden):
-                self._refused_channels[channel_id] = self._clock()
-            return False
-        except discord.HTTPException as exc:
-            log.warning("could not send %s: %s", what, exc)
-            return False
-        return True
-
     def _channel_refused(self, channel_id: int) -> bool:
-        since = self._refused_channels.get(channel_id)
-        if since is None:
-            return False
-        if self._clock() - since < FORBIDDEN_PAUSE_SECONDS:
-            return True
-        del self._refused_channels[channel_id]
-        return False
+        return self.sender.refusals.refused(channel_id)
 
 
 class ShardedQuoteBot(QuoteBot, discord.AutoShardedClient):
@@ -442,7 +399,7 @@ class _Tree(app_commands.CommandTree["QuoteBot"]):
             interaction.guild_id,
             interaction.channel_id,
         )
-        await bot.deliver(
+        await bot.sender.deliver(
             interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
         )
         return False

@@ -53,7 +53,7 @@ async def ask_about_message(
         text = text.replace(f"<@{me.id}>", " ").replace(f"<@!{me.id}>", " ")
     question = " ".join(text.split())[:MAX_QUESTION]
     if not question:
-        await bot.deliver(
+        await bot.sender.deliver(
             interaction.response.send_message(NO_TEXT, ephemeral=True), what="no-text notice"
         )
         return
@@ -65,7 +65,7 @@ async def ask_about_message(
 @app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
 async def sources_command(interaction: discord.Interaction[QuoteBot]) -> None:
     bot = interaction.client
-    if not await bot.deliver(
+    if not await bot.sender.deliver(
         interaction.response.defer(thinking=True, ephemeral=True), what="defer"
     ):
         return
@@ -74,7 +74,7 @@ async def sources_command(interaction: discord.Interaction[QuoteBot]) -> None:
         content = render_sources(records)
     except QuotebotError as exc:
         content = shorten(f"Sorry: {exc}", CONTENT_BUDGET)
-    await bot.deliver(
+    await bot.sender.deliver(
         interaction.followup.send(content, ephemeral=True, suppress_embeds=True),
         what="sources follow-up",
     )
@@ -87,7 +87,7 @@ async def sources_command(interaction: discord.Interaction[QuoteBot]) -> None:
 async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
     bot = interaction.client
     if not bot.may_reindex(interaction):
-        await bot.deliver(
+        await bot.sender.deliver(
             interaction.response.send_message(
                 "Only members with the Manage Server permission (or listed admins) can re-index.",
                 ephemeral=True,
@@ -96,13 +96,13 @@ async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
         )
         return
     if bot.reindexing.locked():
-        await bot.deliver(
+        await bot.sender.deliver(
             interaction.response.send_message("A re-index is already running.", ephemeral=True),
             what="busy notice",
         )
         return
     async with bot.reindexing:
-        if not await bot.deliver(
+        if not await bot.sender.deliver(
             interaction.response.defer(thinking=True, ephemeral=True), what="defer"
         ):
             return
@@ -112,7 +112,7 @@ async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
             log.info("re-indexed on request of user %s: %s", interaction.user.id, report.summary())
         except QuotebotError as exc:
             content = shorten(f"Re-indexing failed: {exc}", CONTENT_BUDGET)
-        await bot.deliver(
+        await bot.sender.deliver(
             interaction.followup.send(content, ephemeral=True), what="reindex follow-up"
         )
 

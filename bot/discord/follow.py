@@ -77,7 +77,7 @@ class FollowDesk:
             content = followed_notice(question, new)
         except FollowLimitError as exc:
             content = limit_notice(str(exc))
-        await self.bot.deliver(
+        await self.bot.sender.deliver(
             interaction.response.send_message(content, ephemeral=True), what="follow notice"
         )
 
@@ -94,7 +94,7 @@ class FollowDesk:
             row = rows[remove - 1]
             await asyncio.to_thread(self.store.remove, row.follow_id)
             content = removed_notice(row)
-        await self.bot.deliver(
+        await self.bot.sender.deliver(
             interaction.response.send_message(content, ephemeral=True), what="/following"
         )
 

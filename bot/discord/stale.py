@@ -207,7 +207,7 @@ class StaleDesk:
     async def refresh(self, interaction: discord.Interaction[QuoteBot], answer_id: str) -> None:
         bot = self.bot
         if not bot.interaction_allowed(interaction):
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
             )
             return
@@ -215,29 +215,29 @@ class StaleDesk:
         record = await asyncio.to_thread(store.get, answer_id, self.track_seconds)
         message = interaction.message
         if record is None or message is None:
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.response.send_message(EXPIRED, ephemeral=True), what="expired notice"
             )
             return
         shown = await asyncio.to_thread(store.by_message, message.id, self.track_seconds)
         if shown is None or shown.answer_id != answer_id:
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.response.send_message(ALREADY, ephemeral=True), what="refresh notice"
             )
             return
         wait = bot.cooldown.retry_after(interaction.user.id)
         if wait:
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.response.send_message(cooldown_notice(wait), ephemeral=True),
                 what="cooldown notice",
             )
             return
-        if not await bot.deliver(interaction.response.defer(), what="defer"):
+        if not await bot.sender.deliver(interaction.response.defer(), what="defer"):
             return
         before = Conversation(record.conversation.turns[:-1])
         result = await bot.gate.guarded(bot.service.converse, before, record.answer.question)
         if isinstance(result, str):
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.followup.send(REFRESH_FAILED.format(reason=result), ephemeral=True),
                 what="refresh failure",
             )
@@ -248,7 +248,7 @@ class StaleDesk:
         view = answer_view(fresh) if fresh and answer.quotes else None
         channel_id = interaction.channel_id or message.channel.id
         if await self.edit_message(channel_id, message.id, content, view) != "ok":
-            await bot.deliver(
+            await bot.sender.deliver(
                 interaction.followup.send(
                     REFRESH_FAILED.format(reason="the message could not be edited."),
                     ephemeral=True,
