@@ -69,7 +69,7 @@ class PageButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: QuoteBot = interaction.client
-        if not bot.interaction_allowed(interaction):  # the allowlist may have changed since
+        if not bot.policy.interaction_allowed(interaction):  # the allowlist may have changed since
             await bot.sender.deliver(
                 interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
             )

@@ -277,7 +277,7 @@ class ChatDesk:
         self, interaction: discord.Interaction[QuoteBot], action: str, answer_id: str
     ) -> None:
         bot = self.bot
-        if not bot.interaction_allowed(interaction):
+        if not bot.policy.interaction_allowed(interaction):
             from bot.discord.render import NOT_HERE
 
             await bot.sender.deliver(

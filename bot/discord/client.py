@@ -51,6 +51,7 @@ from bot.discord.cooldown import Cooldown
 from bot.discord.follow import SUBSCRIBER as FOLLOW_SUBSCRIBER
 from bot.discord.follow import FollowDesk
 from bot.discord.gate import Gate
+from bot.discord.policy import Policy
 from bot.discord.render import HINT, NOT_HERE, cooldown_notice, render_answer
 from bot.discord.sender import RefusedChannels, Sender
 from bot.discord.sessions import ChatKey, ChatSessions
@@ -163,7 +164,8 @@ class QuoteBot(discord.Client):
             self.executor, settings.max_concurrent_searches, settings.max_waiting_questions
         )
         self.reindexing = asyncio.Lock()  # one /reindex at a time
-        self.sender = Sender(RefusedChannels(clock))
+        refusals = RefusedChannels(clock)
+        self.sender = Sender(refusals)
         # setup_hook began (logged in: the rest of login() is local work); READY on every shard.
         self.setup_started = False
         self.gateway_up = asyncio.Event()
@@ -180,6 +182,7 @@ class QuoteBot(discord.Client):
             ),
             feedback,
         )
+        self.policy = Policy(settings, self.chat.threads, refusals)
         # New generations from any writer (issue 18): stale answers marked, questions followed.
         self.generations = GenerationWatch(
             service.serve_latest,
@@ -209,7 +212,7 @@ class QuoteBot(discord.Client):
         # Buttons under answers sent before a restart keep working: any component whose
         # custom_id matches the template is routed to AnswerButton, whatever message it is on.
         self.add_dynamic_items(AnswerButton, PageButton, RefreshButton)
-        self.chat.threads = await asyncio.to_thread(self.chat.store.threads)
+        self.chat.threads.update(await asyncio.to_thread(self.chat.store.threads))
         await self.sync_commands()
         self._background = [
             asyncio.create_task(self.generations.run(), name="generation-watch"),
@@ -276,29 +279,6 @@ class QuoteBot(discord.Client):
             return result
         return render_answer(result, show_question=show_question)
 
-    # ----------------------------------------------------------------- where questions may come from
-    def allowed(self, guild_id: int | None, channel_id: int | None) -> bool:
-        """The server-side allowlist (Discord's own command permissions can be changed by any
-        server admin, so this is the check that counts). Empty lists allow everything."""
-        if self.settings.guild_ids and guild_id not in self.settings.guild_ids:
-            return False
-        return not (self.settings.channel_ids and channel_id not in self.settings.channel_ids)
-
-    def interaction_allowed(self, interaction: discord.Interaction[Any]) -> bool:
-        return self.allowed(interaction.guild_id, self._where(interaction.channel_id))
-
-    def _where(self, channel_id: int | None) -> int | None:
-        """Threads the bot opened count as the channel they were opened in, so the allowlist
-        needs no thread ids."""
-        if channel_id is None:
-            return None
-        return self.chat.threads.get(channel_id, channel_id)
-
-    def may_reindex(self, interaction: discord.Interaction[Any]) -> bool:
-        if interaction.user.id in self.settings.admin_user_ids:
-            return True
-        return interaction.guild_id is not None and interaction.permissions.manage_guild
-
     # ----------------------------------------------------------------- mentions
     async def on_message(self, message: discord.Message) -> None:
         """Mentions, replies to our answers, and messages in threads we opened.
@@ -312,10 +292,10 @@ class QuoteBot(discord.Client):
             return
         guild_id = message.guild.id if message.guild else None
         channel_id = message.channel.id
-        if not self.allowed(guild_id, self._where(channel_id)):
+        if not self.policy.allowed(guild_id, self.policy.where(channel_id)):
             log.debug("ignoring a message outside the allowlist (channel %s)", channel_id)
             return
-        if self._channel_refused(channel_id):
+        if self.policy.channel_refused(channel_id):
             return
         mentioned = any(user.id == me.id for user in message.mentions)
         question = _strip_mentions(message.content, me.id)
@@ -364,9 +344,6 @@ class QuoteBot(discord.Client):
                 interaction.response.send_message(EXPIRED, ephemeral=True), what="expired notice"
             )
 
-    def _channel_refused(self, channel_id: int) -> bool:
-        return self.sender.refusals.refused(channel_id)
-
 
 class ShardedQuoteBot(QuoteBot, discord.AutoShardedClient):
     """QuoteBot over several shards in one process (`shard_ids`): one gateway connection per
@@ -391,7 +368,7 @@ class _Tree(app_commands.CommandTree["QuoteBot"]):
     async def interaction_check(self, interaction: discord.Interaction[QuoteBot]) -> bool:
         """Refuse interactions outside the allowlist before any command (or retrieval) runs."""
         bot = interaction.client
-        if bot.interaction_allowed(interaction):
+        if bot.policy.interaction_allowed(interaction):
             return True
         log.info(
             "refused /%s outside the allowlist (guild %s, channel %s)",

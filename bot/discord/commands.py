@@ -86,7 +86,7 @@ async def sources_command(interaction: discord.Interaction[QuoteBot]) -> None:
 @app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
 async def reindex_command(interaction: discord.Interaction[QuoteBot]) -> None:
     bot = interaction.client
-    if not bot.may_reindex(interaction):
+    if not bot.policy.may_reindex(interaction):
         await bot.sender.deliver(
             interaction.response.send_message(
                 "Only members with the Manage Server permission (or listed admins) can re-index.",

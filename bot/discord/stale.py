@@ -206,7 +206,7 @@ class StaleDesk:
     # ----------------------------------------------------------------- Refresh
     async def refresh(self, interaction: discord.Interaction[QuoteBot], answer_id: str) -> None:
         bot = self.bot
-        if not bot.interaction_allowed(interaction):
+        if not bot.policy.interaction_allowed(interaction):
             await bot.sender.deliver(
                 interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
             )
