@@ -58,6 +58,7 @@ from bot.discord.sessions import ChatKey, ChatSessions
 from bot.discord.stale import SUBSCRIBER as STALE_SUBSCRIBER
 from bot.discord.stale import RefreshButton, StaleDesk
 from bot.discord.stale_queue import ChannelPacer, StaleQueue
+from bot.discord.text import strip_mentions
 from bot.discord.worker import WorkerExecutor
 from bot.errors import QuotebotError
 from bot.feedback.follows import FollowStore
@@ -298,7 +299,7 @@ class QuoteBot(discord.Client):
         if self.policy.channel_refused(channel_id):
             return
         mentioned = any(user.id == me.id for user in message.mentions)
-        question = _strip_mentions(message.content, me.id)
+        question = strip_mentions(message.content, me.id)
         if not mentioned:
             if channel_id in self.chat.threads or _replies_to(message, me.id):
                 if not question:  # no message-content intent: Discord sent no text
@@ -392,12 +393,6 @@ class _Tree(app_commands.CommandTree["QuoteBot"]):
 def _replies_to(message: discord.Message, user_id: int) -> bool:
     resolved = message.reference.resolved if message.reference else None
     return isinstance(resolved, discord.Message) and resolved.author.id == user_id
-
-
-def _strip_mentions(content: str, bot_id: int) -> str:
-    for form in (f"<@{bot_id}>", f"<@!{bot_id}>"):
-        content = content.replace(form, " ")
-    return " ".join(content.split())
 
 
 def _read_state(path: Path) -> str | None:

@@ -15,7 +15,7 @@ from discord import app_commands
 from bot.discord.changes import changes_command
 from bot.discord.chat import NO_TEXT
 from bot.discord.render import CONTENT_BUDGET, render_report, render_sources
-from bot.discord.text import shorten
+from bot.discord.text import shorten, strip_mentions
 from bot.errors import QuotebotError
 
 if TYPE_CHECKING:
@@ -48,10 +48,7 @@ async def ask_about_message(
     message-content intent."""
     bot = interaction.client
     me = bot.user
-    text = message.content
-    if me is not None:
-        text = text.replace(f"<@{me.id}>", " ").replace(f"<@!{me.id}>", " ")
-    question = " ".join(text.split())[:MAX_QUESTION]
+    question = strip_mentions(message.content, me.id if me is not None else None)[:MAX_QUESTION]
     if not question:
         await bot.sender.deliver(
             interaction.response.send_message(NO_TEXT, ephemeral=True), what="no-text notice"

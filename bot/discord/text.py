@@ -315,3 +315,13 @@ def shorten(text: str, budget: int) -> str:
         else:
             hi = mid - 1
     return (escape(text[: units[lo - 1].end].rstrip()) if lo else "") + ELLIPSIS
+
+
+def strip_mentions(text: str, user_id: int | None) -> str:
+    """`text` without mentions of `user_id` (both forms, `<@id>` and `<@!id>`), whitespace runs
+    collapsed to one space: the question a message or a message's text asks the bot. With no
+    user (the bot not logged in yet) only the whitespace is collapsed."""
+    if user_id is not None:
+        for form in (f"<@{user_id}>", f"<@!{user_id}>"):
+            text = text.replace(form, " ")
+    return " ".join(text.split())
