@@ -45,20 +45,7 @@ LAYERS: dict[str, int] = {
 # Known on 2026-12-03 after the move alone, each removed by the plan step named beside it.
 # (importer, imported): reason.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    # main 078a218: the three plus /changes pages, the 🔔 follow and the stale marking,
-    # all calling back into QuoteBot
-    frozenset(
-        {
-            "bot.discord.client",
-            "bot.discord.chat",
-            "bot.discord.commands",
-            "bot.discord.changes",
-            "bot.discord.follow",
-            "bot.discord.stale",
-        }
-    ): "plan step D 'Discord split': gate, sender, policy, cooldown passed by constructor",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def modules(root: Path) -> dict[str, Path]:

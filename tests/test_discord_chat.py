@@ -17,12 +17,22 @@ from typing import Any
 import pytest
 
 from bot.config import DiscordSettings, Settings
-from bot.discord.chat import EXPIRED, THREAD_HINT
+from bot.discord.answer_store import ChatStore
+from bot.discord.chat import EXPIRED, THREAD_HINT, AnswerButton, ChatDesk
 from bot.discord.client import QuoteBot
+from bot.discord.cooldown import Cooldown
+from bot.discord.follow import FollowDesk
+from bot.discord.gate import Gate
+from bot.discord.policy import Policy
 from bot.discord.render import CONTENT_BUDGET
+from bot.discord.sender import RefusedChannels, Sender
+from bot.discord.sessions import ChatSessions
 from bot.discord.text import width
+from bot.discord.worker import WorkerExecutor
+from bot.feedback.follows import FollowStore
 from bot.feedback.votes import DOWN, UP, FeedbackStore
 from bot.service import QuoteService
+from bot.shared.sqlite_db import MEMORY, Database
 from tests.discord_stub import APP_ID, BOT_ID, CHANNEL_ID, USER_ID, DiscordStub, Request
 from tests.fakes import FakeEmbedder
 
@@ -376,3 +386,51 @@ async def test_ask_quotebot_answers_the_message_text(
     assert refusal.body["data"]["flags"] & 64
     for request in stub.sent("/webhooks/"):
         assert_safe(request)
+
+
+# ---------------------------------------------------------------------------- the desk alone
+async def test_the_chat_desk_is_built_alone_from_its_objects(service: QuoteService) -> None:
+    """No client, no connection: the desk is given its service, gate, sender, policy and
+    cooldown, answers through them, and its buttons are its own class (a click goes to it)."""
+    service.refresh()
+    settings = DiscordSettings()
+    feedback = FeedbackStore(Database(MEMORY))
+    worker = WorkerExecutor()
+    gate = Gate(worker, 1, 4)
+    sender = Sender(RefusedChannels())
+    threads: dict[int, int] = {}
+    policy = Policy(settings, threads, RefusedChannels())
+    unused: Any = None  # the follow desk's client: never reached without a click on 🔔
+    follows = FollowDesk(
+        service, gate, sender, unused, FollowStore(feedback.database, time.time), 0.0
+    )
+    desks = [
+        ChatDesk(
+            service,
+            gate,
+            sender,
+            policy,
+            Cooldown(100, 60.0),
+            ChatSessions(600.0, time.monotonic),
+            ChatStore(feedback.database, 3600.0, time.time),
+            feedback,
+            follows,
+            threads=threads,
+            answer_in_thread=False,
+        )
+        for _ in range(2)
+    ]
+    try:
+        content = await desks[0].reply_content(
+            "Who is the architect of the library?", show_question=True
+        )
+    finally:
+        worker.shutdown()
+    assert "Maria Lopez" in content
+    view = desks[0].view("0123456789abcdef")
+    assert [item.custom_id for item in view.children] == [
+        f"qb:{action}:0123456789abcdef" for action in ("more", "next", "up", "down", "follow")
+    ]
+    assert all(isinstance(item, desks[0].button) for item in view.children)
+    first, second = (desk.button for desk in desks)
+    assert first is not second and issubclass(first, AnswerButton)

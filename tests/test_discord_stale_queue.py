@@ -6,6 +6,7 @@ import itertools
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from bot.config import DiscordSettings
 from bot.discord.stale import StaleDesk
@@ -93,10 +94,21 @@ class RecordingDesk(StaleDesk):
     """The real draining order and pacing; `apply` records instead of editing Discord."""
 
     def __init__(self, rate: float) -> None:
-        bot = SimpleNamespace(settings=DiscordSettings())
+        settings = DiscordSettings()
+        unused: Any = SimpleNamespace()  # the drain never answers, sends or checks anything
         super().__init__(
-            bot, StaleQueue(Database(MEMORY), Clock()), ChannelPacer(rate, time.monotonic)
-        )  # type: ignore[arg-type]
+            unused,
+            unused,
+            unused,
+            unused,
+            unused,
+            unused,
+            unused,
+            unused,
+            StaleQueue(Database(MEMORY), Clock()),
+            ChannelPacer(rate, time.monotonic),
+            settings.track_answers_days * 86400.0,
+        )
         self.sent: list[tuple[int, float]] = []
 
     async def apply(self, edit: StaleEdit) -> None:

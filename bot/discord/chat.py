@@ -16,21 +16,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from bot.answering.compose import Answer
 from bot.answering.conversation import Conversation
 from bot.discord.answer_store import AnswerRecord, ChatStore, new_answer_id
-from bot.discord.render import cooldown_notice, render_answer
+from bot.discord.cooldown import Cooldown
+from bot.discord.follow import FollowDesk
+from bot.discord.gate import Gate
+from bot.discord.policy import Policy
+from bot.discord.render import NOT_HERE, cooldown_notice, render_answer
+from bot.discord.sender import Sender
+from bot.discord.service_protocol import Service
 from bot.discord.sessions import ChatKey, ChatSessions, next_passage
 from bot.feedback.votes import DOWN, UP, FeedbackStore, Vote
 from bot.shared.text import shorten_line
-
-if TYPE_CHECKING:
-    from bot.discord.client import QuoteBot
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +95,29 @@ class AnswerButton(
         return cls(match["action"], match["answer"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        desk: ChatDesk = interaction.client.chat
-        await desk.on_button(interaction, self.action, self.answer_id)
+        raise NotImplementedError("an AnswerButton bound to a desk handles clicks (answer_button)")
 
 
-def answer_view(answer_id: str) -> discord.ui.View:
+OnAnswerButton = Callable[[discord.Interaction[Any], str, str], Awaitable[None]]
+
+
+def answer_button(on_click: OnAnswerButton) -> type[AnswerButton]:
+    """AnswerButton whose clicks go to `on_click(interaction, action, answer_id)`: one class per
+    desk, registered with the client and used in every view the desk sends, so a click finds its
+    desk without looking it up through `interaction.client`."""
+
+    class Bound(AnswerButton, template=CUSTOM_ID.pattern):
+        async def callback(self, interaction: discord.Interaction[Any]) -> None:
+            await on_click(interaction, self.action, self.answer_id)
+
+    return Bound
+
+
+def answer_view(button: type[AnswerButton], answer_id: str) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for action in _BUTTONS:
-        view.add_item(AnswerButton(action, answer_id))
+        view.add_item(button(action, answer_id))
     return view
-
-
-def view_kwargs(reply: Reply) -> dict[str, Any]:
-    return {"view": answer_view(reply.answer_id)} if reply.answer_id else {}
 
 
 def thread_name(question: str) -> str:
@@ -113,28 +127,62 @@ def thread_name(question: str) -> str:
 
 
 class ChatDesk:
-    """The conversation side of `QuoteBot`: sessions, stored answers, buttons and votes."""
+    """The conversation side of the bot: sessions, stored answers, buttons and votes."""
 
     def __init__(
-        self, bot: QuoteBot, sessions: ChatSessions, store: ChatStore, feedback: FeedbackStore
+        self,
+        service: Service,
+        gate: Gate,
+        sender: Sender,
+        policy: Policy,
+        cooldown: Cooldown,
+        sessions: ChatSessions,
+        store: ChatStore,
+        feedback: FeedbackStore,
+        follows: FollowDesk,
+        *,
+        threads: dict[int, int],
+        answer_in_thread: bool,
     ) -> None:
-        self.bot = bot
+        """`threads`: the threads the bot opened → their channel, shared with the policy (filled
+        in setup_hook, then as threads are opened)."""
+        self.service = service
+        self.gate = gate
+        self.sender = sender
+        self.policy = policy
+        self.cooldown = cooldown
         self.sessions = sessions
         self.store = store
         self.feedback = feedback
-        # Threads the bot opened → their channel (loaded in setup_hook).
-        self.threads: dict[int, int] = {}
+        self.follows = follows
+        self.threads = threads
+        self.answer_in_thread = answer_in_thread
+        self.button = answer_button(self.on_button)
         self._hinted: set[tuple[int, int]] = set()  # (channel, user) told about the intent
 
-    async def _cooling_down(self, interaction: discord.Interaction[QuoteBot]) -> bool:
+    async def _cooling_down(self, interaction: discord.Interaction[Any]) -> bool:
         """Refuse politely (only the asker sees it) while the user's cooldown runs."""
-        wait = self.bot.cooldown.retry_after(interaction.user.id)
+        wait = self.cooldown.retry_after(interaction.user.id)
         if wait:
-            await self.bot.sender.deliver(
+            await self.sender.deliver(
                 interaction.response.send_message(cooldown_notice(wait), ephemeral=True),
                 what="cooldown notice",
             )
         return bool(wait)
+
+    def view(self, answer_id: str) -> discord.ui.View:
+        """The buttons under an answer, bound to this desk."""
+        return answer_view(self.button, answer_id)
+
+    def view_kwargs(self, reply: Reply) -> dict[str, Any]:
+        return {"view": self.view(reply.answer_id)} if reply.answer_id else {}
+
+    async def reply_content(self, question: str, *, show_question: bool) -> str:
+        """What to send for a standalone question: the answer, or a polite reason why not."""
+        result = await self.gate.guarded(self.service.ask, question)
+        if isinstance(result, str):
+            return result
+        return render_answer(result, show_question=show_question)
 
     def user_hash(self, user_id: int) -> str:
         return self.feedback.user_hash("discord", user_id)
@@ -151,7 +199,7 @@ class ChatDesk:
         """Answer `question` as the next turn of `base` (default: the live conversation under
         `key`), make the result the live conversation under `key`, and store it for buttons."""
         conversation = base if base is not None else self.sessions.get(key)
-        result = await self.bot.gate.guarded(self.bot.service.converse, conversation, question)
+        result = await self.gate.guarded(self.service.converse, conversation, question)
         if isinstance(result, str):
             return Reply(result)
         answer, after = result
@@ -198,33 +246,32 @@ class ChatDesk:
         return record.conversation if record else None
 
     async def answer_interaction(
-        self, interaction: discord.Interaction[QuoteBot], question: str
+        self, interaction: discord.Interaction[Any], question: str
     ) -> None:
         """/ask and "Ask quotebot": cooldown, defer, answer in the asker's conversation here
         (or in a new thread, in thread mode), send with buttons."""
-        bot = self.bot
         if await self._cooling_down(interaction):
             return
         # Defer before anything slow: Discord invalidates the interaction after 3 seconds.
-        if not await bot.sender.deliver(interaction.response.defer(thinking=True), what="defer"):
+        if not await self.sender.deliver(interaction.response.defer(thinking=True), what="defer"):
             return
         channel = interaction.channel
         channel_id = interaction.channel_id or 0
-        open_thread = bot.settings.answer_in_thread and isinstance(channel, discord.TextChannel)
+        open_thread = self.answer_in_thread and isinstance(channel, discord.TextChannel)
         key = ChatKey(interaction.user.id, channel_id)
         reply = await self.ask(
             key, question, show_question=True, base=Conversation() if open_thread else None
         )
-        message = await bot.sender.sent(
+        message = await self.sender.sent(
             interaction.followup.send(
-                reply.content, suppress_embeds=True, wait=True, **view_kwargs(reply)
+                reply.content, suppress_embeds=True, wait=True, **self.view_kwargs(reply)
             ),
             what="answer follow-up",
         )
         await self.attach(reply.answer_id, message)
         if open_thread and message is not None and reply.conversation is not None:
             assert isinstance(channel, discord.TextChannel)
-            thread = await bot.sender.sent(
+            thread = await self.sender.sent(
                 channel.create_thread(name=thread_name(question), message=message),
                 what=f"thread in channel {channel_id}",
                 channel_id=channel_id,
@@ -243,8 +290,7 @@ class ChatDesk:
     async def in_thread_first(self, message: discord.Message, question: str) -> bool:
         """Thread mode, a question in a channel: open a thread on it and answer there as a
         fresh conversation. False if no thread could be opened (the caller replies inline)."""
-        bot = self.bot
-        thread = await bot.sender.sent(
+        thread = await self.sender.sent(
             message.create_thread(name=thread_name(question)),
             what=f"thread in channel {message.channel.id}",
             channel_id=message.channel.id,
@@ -254,8 +300,8 @@ class ChatDesk:
         await self.add_thread(thread.id, message.channel.id)
         key = ChatKey(message.author.id, thread.id)
         reply = await self.ask(key, question, show_question=False, base=Conversation())
-        sent = await bot.sender.sent(
-            thread.send(reply.content, suppress_embeds=True, **view_kwargs(reply)),
+        sent = await self.sender.sent(
+            thread.send(reply.content, suppress_embeds=True, **self.view_kwargs(reply)),
             what=f"answer in thread {thread.id}",
             channel_id=thread.id,
         )
@@ -270,23 +316,20 @@ class ChatDesk:
         if key in self._hinted:
             return
         self._hinted.add(key)
-        await self.bot.sender.send_reply(message, THREAD_HINT)
+        await self.sender.send_reply(message, THREAD_HINT)
 
     # ----------------------------------------------------------------- buttons
     async def on_button(
-        self, interaction: discord.Interaction[QuoteBot], action: str, answer_id: str
+        self, interaction: discord.Interaction[Any], action: str, answer_id: str
     ) -> None:
-        bot = self.bot
-        if not bot.policy.interaction_allowed(interaction):
-            from bot.discord.render import NOT_HERE
-
-            await bot.sender.deliver(
+        if not self.policy.interaction_allowed(interaction):
+            await self.sender.deliver(
                 interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
             )
             return
         record = await asyncio.to_thread(self.store.get, answer_id)
         if record is None:
-            await bot.sender.deliver(
+            await self.sender.deliver(
                 interaction.response.send_message(EXPIRED, ephemeral=True), what="expired notice"
             )
             return
@@ -294,12 +337,12 @@ class ChatDesk:
             await self._vote(interaction, record, UP if action == "up" else DOWN)
             return
         if action == "follow":
-            await bot.follows.follow(interaction, record)
+            await self.follows.follow(interaction, record)
             return
         if await self._cooling_down(interaction):
             return
         owner = self.user_hash(interaction.user.id) == record.user_hash
-        if not await bot.sender.deliver(
+        if not await self.sender.deliver(
             interaction.response.defer(thinking=True, ephemeral=not owner), what="defer"
         ):
             return
@@ -313,13 +356,13 @@ class ChatDesk:
             key = ChatKey(interaction.user.id, record.channel_id)
             self.sessions.put(key, after)
             reply = Reply(render_answer(answer), await self.remember(key, answer, after), after)
-        message = await bot.sender.sent(
+        message = await self.sender.sent(
             interaction.followup.send(
                 reply.content,
                 suppress_embeds=True,
                 wait=True,
                 ephemeral=not owner,
-                **view_kwargs(reply),
+                **self.view_kwargs(reply),
             ),
             what=f"{action} follow-up",
         )
@@ -328,20 +371,19 @@ class ChatDesk:
     async def _widen(
         self, action: str, conversation: Conversation
     ) -> tuple[Answer, Conversation] | str:
-        bot = self.bot
         if action == "more":
-            return await bot.gate.guarded(bot.service.converse, conversation, MORE_QUESTION)
+            return await self.gate.guarded(self.service.converse, conversation, MORE_QUESTION)
         last = conversation.last
         if last is None:
             return EXPIRED
-        ranked = await bot.gate.guarded(bot.service.ranked_quotes, last.query, 10)
+        ranked = await self.gate.guarded(self.service.ranked_quotes, last.query, 10)
         if isinstance(ranked, str):
             return ranked
         answer, turn = next_passage(conversation, ranked)
         return answer, conversation.add(turn)
 
     async def _vote(
-        self, interaction: discord.Interaction[QuoteBot], record: AnswerRecord, vote: int
+        self, interaction: discord.Interaction[Any], record: AnswerRecord, vote: int
     ) -> None:
         feedback = self.feedback
         row = Vote.on(
@@ -359,6 +401,6 @@ class ChatDesk:
             log.exception("could not record a vote")
             notice = VOTE_FAILED
         # Acknowledged only after the vote is committed (and fsynced): "noted" means noted.
-        await self.bot.sender.deliver(
+        await self.sender.deliver(
             interaction.response.send_message(notice, ephemeral=True), what="vote notice"
         )

@@ -32,41 +32,37 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
 from discord import app_commands
 from pydantic import SecretStr
 
-from bot.answering.compose import Answer, Quote
-from bot.answering.conversation import Conversation
 from bot.config import DiscordSettings
 from bot.discord.answer_store import ChatStore
-from bot.discord.changes import PageButton
-from bot.discord.chat import CUSTOM_ID, EXPIRED, AnswerButton, ChatDesk, view_kwargs
-from bot.discord.commands import COMMANDS
+from bot.discord.changes import ChangesPages
+from bot.discord.chat import CUSTOM_ID, EXPIRED, ChatDesk
+from bot.discord.commands import build as build_commands
 from bot.discord.connect import RetryPolicy, connect, log_in
 from bot.discord.cooldown import Cooldown
 from bot.discord.follow import SUBSCRIBER as FOLLOW_SUBSCRIBER
 from bot.discord.follow import FollowDesk
 from bot.discord.gate import Gate
 from bot.discord.policy import Policy
-from bot.discord.render import HINT, NOT_HERE, cooldown_notice, render_answer
+from bot.discord.render import HINT, NOT_HERE, cooldown_notice
 from bot.discord.sender import RefusedChannels, Sender
+from bot.discord.service_protocol import Service
 from bot.discord.sessions import ChatKey, ChatSessions
 from bot.discord.stale import SUBSCRIBER as STALE_SUBSCRIBER
-from bot.discord.stale import RefreshButton, StaleDesk
+from bot.discord.stale import StaleDesk
 from bot.discord.stale_queue import ChannelPacer, StaleQueue
 from bot.discord.text import strip_mentions
 from bot.discord.worker import WorkerExecutor
 from bot.errors import QuotebotError
 from bot.feedback.follows import FollowStore
 from bot.feedback.votes import FeedbackStore
-from bot.index.changelog import ChangeEntry
-from bot.index.generation import DocumentRecord
 from bot.index.generation_watch import GenerationCursors, GenerationWatch
-from bot.index.report import UpdateReport
 from bot.shared.atomic_write import write_atomically
 from bot.shared.log_redaction import install_redaction
 from bot.shared.sqlite_db import MEMORY, Database
@@ -87,28 +83,6 @@ INVITE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 38) | (1 << 16)
 
 class DiscordSetupError(QuotebotError):
     """The bot cannot start: missing or rejected token, or a refused intent. Never retried."""
-
-
-class Service(Protocol):
-    """What the Discord surface needs from `bot.service.QuoteService`."""
-
-    def question_vector(self, text: str) -> Any: ...
-
-    def refresh(self, progress: Callable[[int, int], None] | None = None) -> UpdateReport: ...
-
-    def ask(self, question: str) -> Answer: ...
-
-    def converse(
-        self, conversation: Conversation, question: str
-    ) -> tuple[Answer, Conversation]: ...
-
-    def ranked_quotes(self, question: str, k: int = 10) -> list[Quote]: ...
-
-    def sources(self) -> list[DocumentRecord]: ...
-
-    def changes(self) -> list[ChangeEntry]: ...
-
-    def serve_latest(self) -> int | None: ...
 
 
 def bot_intents() -> discord.Intents:
@@ -159,46 +133,76 @@ class QuoteBot(discord.Client):
         self.settings = settings
         self.force_sync = sync
         self.executor = executor or WorkerExecutor()
-        self.cooldown = Cooldown(settings.cooldown_rate, settings.cooldown_seconds, clock)
-        self._clock = clock
-        self.gate = Gate(
-            self.executor, settings.max_concurrent_searches, settings.max_waiting_questions
-        )
-        self.reindexing = asyncio.Lock()  # one /reindex at a time
-        refusals = RefusedChannels(clock)
-        self.sender = Sender(refusals)
         # setup_hook began (logged in: the rest of login() is local work); READY on every shard.
         self.setup_started = False
         self.gateway_up = asyncio.Event()
-        self.tree: app_commands.CommandTree[QuoteBot] = _Tree(self)
-        for command in COMMANDS:
-            self.tree.add_command(command)
+        # The objects every desk and command is given: nothing reaches back into the client.
+        self.cooldown = Cooldown(settings.cooldown_rate, settings.cooldown_seconds, clock)
+        self.gate = Gate(
+            self.executor, settings.max_concurrent_searches, settings.max_waiting_questions
+        )
+        refusals = RefusedChannels(clock)
+        self.sender = Sender(refusals)
+        threads: dict[int, int] = {}  # threads the bot opened → their channel
+        self.policy = Policy(settings, threads, refusals)
         feedback = feedback or FeedbackStore(Database(MEMORY))
         track_seconds = settings.track_answers_days * 86400
-        self.chat = ChatDesk(
+        self.follows = FollowDesk(
+            service,
+            self.gate,
+            self.sender,
             self,
+            FollowStore(feedback.database, wall_clock),
+            settings.follow_pace_seconds,
+        )
+        self.chat = ChatDesk(
+            service,
+            self.gate,
+            self.sender,
+            self.policy,
+            self.cooldown,
             ChatSessions(settings.conversation_idle_minutes * 60, clock),
             ChatStore(
                 feedback.database, settings.buttons_expire_hours * 3600, wall_clock, track_seconds
             ),
             feedback,
+            self.follows,
+            threads=threads,
+            answer_in_thread=settings.answer_in_thread,
         )
-        self.policy = Policy(settings, self.chat.threads, refusals)
+        self.stale = StaleDesk(
+            service,
+            self.gate,
+            self.sender,
+            self.policy,
+            self.cooldown,
+            self,
+            self.chat.store,
+            self.chat.view,
+            StaleQueue(feedback.database, wall_clock),
+            ChannelPacer(settings.stale_edits_per_second, clock),
+            settings.track_answers_days * 86400.0,
+        )
+        self.changes = ChangesPages(service, self.gate, self.sender, self.policy)
+        self.tree: app_commands.CommandTree[QuoteBot] = _Tree(self, self.policy, self.sender)
+        for command in build_commands(
+            service,
+            self.gate,
+            self.sender,
+            self.policy,
+            self.chat,
+            self.follows,
+            self.changes,
+            self,
+        ):
+            self.tree.add_command(command)
         # New generations from any writer (issue 18): stale answers marked, questions followed.
         self.generations = GenerationWatch(
             service.serve_latest,
             GenerationCursors(feedback.database),
             settings.generation_poll_seconds,
         )
-        self.follows = FollowDesk(
-            self, FollowStore(feedback.database, wall_clock), settings.follow_pace_seconds
-        )
         self.generations.subscribe(FOLLOW_SUBSCRIBER, self.follows.on_generations)
-        self.stale = StaleDesk(
-            self,
-            StaleQueue(feedback.database, wall_clock),
-            ChannelPacer(settings.stale_edits_per_second, clock),
-        )
         self.generations.subscribe(STALE_SUBSCRIBER, self.stale.on_generations)
         self._background: list[asyncio.Task[None]] = []
 
@@ -211,8 +215,8 @@ class QuoteBot(discord.Client):
         await self.gate.run_blocking(self.service.question_vector, "warm-up")
         log.info("question encoder loaded")
         # Buttons under answers sent before a restart keep working: any component whose
-        # custom_id matches the template is routed to AnswerButton, whatever message it is on.
-        self.add_dynamic_items(AnswerButton, PageButton, RefreshButton)
+        # custom_id matches a template is routed to its desk's button, whatever message it is on.
+        self.add_dynamic_items(self.chat.button, self.changes.button, self.stale.button)
         self.chat.threads.update(await asyncio.to_thread(self.chat.store.threads))
         await self.sync_commands()
         self._background = [
@@ -268,17 +272,9 @@ class QuoteBot(discord.Client):
         await super().close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    # ----------------------------------------------------------------- the service, off the loop
-    async def answer(self, question: str) -> Answer:
-        """A standalone answer (no conversation); raises Busy when too many wait."""
-        return await self.gate.search(self.service.ask, question)
-
     async def reply_content(self, question: str, *, show_question: bool) -> str:
-        """What to send for a standalone question: the answer, or a polite reason why not."""
-        result = await self.gate.guarded(self.service.ask, question)
-        if isinstance(result, str):
-            return result
-        return render_answer(result, show_question=show_question)
+        """What to send for a standalone question (`ChatDesk.reply_content`)."""
+        return await self.chat.reply_content(question, show_question=show_question)
 
     # ----------------------------------------------------------------- mentions
     async def on_message(self, message: discord.Message) -> None:
@@ -326,7 +322,10 @@ class QuoteBot(discord.Client):
         reply = await self.chat.ask(key, question, show_question=False, base=base)
         sent = await self.sender.sent(
             message.reply(
-                reply.content, mention_author=False, suppress_embeds=True, **view_kwargs(reply)
+                reply.content,
+                mention_author=False,
+                suppress_embeds=True,
+                **self.chat.view_kwargs(reply),
             ),
             what=f"reply in channel {channel_id}",
             channel_id=channel_id,
@@ -366,10 +365,14 @@ class ShardedQuoteBot(QuoteBot, discord.AutoShardedClient):
 
 
 class _Tree(app_commands.CommandTree["QuoteBot"]):
+    def __init__(self, client: QuoteBot, policy: Policy, sender: Sender) -> None:
+        super().__init__(client)
+        self.policy = policy
+        self.sender = sender
+
     async def interaction_check(self, interaction: discord.Interaction[QuoteBot]) -> bool:
         """Refuse interactions outside the allowlist before any command (or retrieval) runs."""
-        bot = interaction.client
-        if bot.policy.interaction_allowed(interaction):
+        if self.policy.interaction_allowed(interaction):
             return True
         log.info(
             "refused /%s outside the allowlist (guild %s, channel %s)",
@@ -377,7 +380,7 @@ class _Tree(app_commands.CommandTree["QuoteBot"]):
             interaction.guild_id,
             interaction.channel_id,
         )
-        await bot.sender.deliver(
+        await self.sender.deliver(
             interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
         )
         return False

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import discord
@@ -33,10 +33,10 @@ from bot.discord.follow_render import (
     render_change,
     render_following,
 )
+from bot.discord.gate import Gate
+from bot.discord.sender import Sender
+from bot.discord.service_protocol import Service
 from bot.feedback.follows import Followed, FollowLimitError, FollowStore
-
-if TYPE_CHECKING:
-    from bot.discord.client import QuoteBot
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +47,27 @@ _PASSING = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError)
 
 
 class FollowDesk:
-    def __init__(self, bot: QuoteBot, store: FollowStore, pace_seconds: float) -> None:
-        self.bot = bot
+    def __init__(
+        self,
+        service: Service,
+        gate: Gate,
+        sender: Sender,
+        client: discord.Client,
+        store: FollowStore,
+        pace_seconds: float,
+    ) -> None:
+        """`client`: the discord.py client, to open DMs and reach channels by id."""
+        self.service = service
+        self.gate = gate
+        self.sender = sender
+        self.client = client
         self.store = store
         self.pace = pace_seconds
         self._upto = 0  # the newest generation announced
         self._wake = asyncio.Event()
 
     # ----------------------------------------------------------------- 🔔 and /following
-    async def follow(
-        self, interaction: discord.Interaction[QuoteBot], record: AnswerRecord
-    ) -> None:
+    async def follow(self, interaction: discord.Interaction[Any], record: AnswerRecord) -> None:
         """Follow the question `record` answered, in the conversation it was asked in."""
         turns = record.conversation.turns
         question = turns[-1].question if turns else record.answer.question
@@ -77,13 +87,11 @@ class FollowDesk:
             content = followed_notice(question, new)
         except FollowLimitError as exc:
             content = limit_notice(str(exc))
-        await self.bot.sender.deliver(
+        await self.sender.deliver(
             interaction.response.send_message(content, ephemeral=True), what="follow notice"
         )
 
-    async def following(
-        self, interaction: discord.Interaction[QuoteBot], remove: int | None
-    ) -> None:
+    async def following(self, interaction: discord.Interaction[Any], remove: int | None) -> None:
         user = str(interaction.user.id)
         rows = await asyncio.to_thread(self.store.of, SURFACE, user)
         if remove is None:
@@ -94,7 +102,7 @@ class FollowDesk:
             row = rows[remove - 1]
             await asyncio.to_thread(self.store.remove, row.follow_id)
             content = removed_notice(row)
-        await self.bot.sender.deliver(
+        await self.sender.deliver(
             interaction.response.send_message(content, ephemeral=True), what="/following"
         )
 
@@ -111,7 +119,7 @@ class FollowDesk:
         served generation counts as announced: a process killed while re-answering leaves rows
         behind it, and the watch, whose cursor had already moved on, would not announce it again."""
         try:
-            served = await self.bot.gate.run_blocking(self.bot.service.serve_latest)
+            served = await self.gate.run_blocking(self.service.serve_latest)
             self._upto = max(self._upto, served or 0)
         except Exception as exc:
             log.warning("could not read the index generation for followed questions: %s", exc)
@@ -132,9 +140,7 @@ class FollowDesk:
         due = await asyncio.to_thread(self.store.due, upto, SURFACE)
         for row in due:  # each once: a service still serving an older generation is no loop
             try:
-                await self.bot.gate.run_blocking(
-                    self.store.recheck, row, self.bot.service.converse, upto
-                )
+                await self.gate.run_blocking(self.store.recheck, row, self.service.converse, upto)
             except Exception as exc:
                 log.warning("could not answer followed question %d again: %s", row.follow_id, exc)
             await asyncio.sleep(self.pace)
@@ -152,7 +158,7 @@ class FollowDesk:
         assert row.notice is not None
         user = discord.Object(int(row.follower))
         try:
-            dm = await self.bot.create_dm(user)
+            dm = await self.client.create_dm(user)
             await dm.send(render_change(row, row.notice), suppress_embeds=True)
             return True
         except (discord.Forbidden, discord.NotFound) as exc:
@@ -168,7 +174,7 @@ class FollowDesk:
 
     async def _reply_in_channel(self, row: Followed, channel_id: int, user: discord.Object) -> bool:
         assert row.notice is not None
-        channel = self.bot.get_partial_messageable(channel_id)
+        channel = self.client.get_partial_messageable(channel_id)
         options: dict[str, Any] = {
             "suppress_embeds": True,
             # The follower, and nobody else (not the author of the message replied to).

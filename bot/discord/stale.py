@@ -19,20 +19,23 @@ import asyncio
 import contextlib
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 import discord
 
 from bot.answering.compose import Answer
 from bot.answering.conversation import Conversation
 from bot.answering.stale import newly_stale, quoted_spans
-from bot.discord.answer_store import AnswerRecord, new_answer_id
-from bot.discord.chat import EXPIRED, answer_view
+from bot.discord.answer_store import AnswerRecord, ChatStore, new_answer_id
+from bot.discord.chat import EXPIRED
+from bot.discord.cooldown import Cooldown
+from bot.discord.gate import Gate
+from bot.discord.policy import Policy
 from bot.discord.render import MAX_QUOTES, NOT_HERE, cooldown_notice, render_answer
+from bot.discord.sender import Sender
+from bot.discord.service_protocol import Service
 from bot.discord.stale_queue import BACKOFF_SECONDS, ChannelPacer, StaleEdit, StaleQueue
-
-if TYPE_CHECKING:
-    from bot.discord.client import QuoteBot
 
 log = logging.getLogger(__name__)
 
@@ -73,24 +76,59 @@ class RefreshButton(
         return cls(match["answer"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        desk: StaleDesk = interaction.client.stale
-        await desk.refresh(interaction, self.answer_id)
+        raise NotImplementedError("a RefreshButton bound to a desk handles clicks (refresh_button)")
 
 
-def stale_view(answer_id: str) -> discord.ui.View:
-    """The answer's own buttons, and Refresh."""
-    view = answer_view(answer_id)
-    view.add_item(RefreshButton(answer_id))
-    return view
+def refresh_button(
+    on_click: Callable[[discord.Interaction[Any], str], Awaitable[None]],
+) -> type[RefreshButton]:
+    """RefreshButton whose clicks go to `on_click(interaction, answer_id)` (one class per desk,
+    as `bot.discord.chat.answer_button`)."""
+
+    class Bound(RefreshButton, template=REFRESH_ID.pattern):
+        async def callback(self, interaction: discord.Interaction[Any]) -> None:
+            await on_click(interaction, self.answer_id)
+
+    return Bound
 
 
 class StaleDesk:
-    def __init__(self, bot: QuoteBot, queue: StaleQueue, pacer: ChannelPacer) -> None:
-        self.bot = bot
+    def __init__(
+        self,
+        service: Service,
+        gate: Gate,
+        sender: Sender,
+        policy: Policy,
+        cooldown: Cooldown,
+        client: discord.Client,
+        answers: ChatStore,
+        answer_view: Callable[[str], discord.ui.View],
+        queue: StaleQueue,
+        pacer: ChannelPacer,
+        track_seconds: float,
+    ) -> None:
+        """`answers`: the stored answers (the chat desk's store); `answer_view`: the buttons
+        under an answer (the chat desk's); `client`: the discord.py client, to reach messages
+        by id; `track_seconds`: how long a posted answer is watched for changes."""
+        self.service = service
+        self.gate = gate
+        self.sender = sender
+        self.policy = policy
+        self.cooldown = cooldown
+        self.client = client
+        self.answers = answers
+        self.answer_view = answer_view
         self.queue = queue
         self.pacer = pacer
-        self.track_seconds = bot.settings.track_answers_days * 86400.0
+        self.track_seconds = track_seconds
+        self.button = refresh_button(self.refresh)
         self._wake = asyncio.Event()
+
+    def stale_view(self, answer_id: str) -> discord.ui.View:
+        """The answer's own buttons, and Refresh."""
+        view = self.answer_view(answer_id)
+        view.add_item(self.button(answer_id))
+        return view
 
     # ----------------------------------------------------------------- noticing
     async def on_generations(self, after: int, upto: int) -> None:
@@ -98,13 +136,12 @@ class StaleDesk:
         Idempotent: called again for the same range, it queues nothing new."""
         if self.track_seconds <= 0:
             return
-        bot = self.bot
         entries = [
-            e for e in await bot.gate.run_blocking(bot.service.changes) if e.generation <= upto
+            e for e in await self.gate.run_blocking(self.service.changes) if e.generation <= upto
         ]
         if not any(after < e.generation for e in entries):
             return
-        store = bot.chat.store
+        store = self.answers
         posted = await asyncio.to_thread(store.posted_since, store.now() - self.track_seconds)
         edits: list[StaleEdit] = []
         for message_id, record in posted:
@@ -155,7 +192,7 @@ class StaleDesk:
             await self.apply(edit)
 
     async def apply(self, edit: StaleEdit) -> None:
-        store = self.bot.chat.store
+        store = self.answers
         record = await asyncio.to_thread(store.by_message, edit.message_id, self.track_seconds)
         if record is None or record.answer_id != edit.answer_id:
             # Refreshed since (the message shows a newer answer), or no longer tracked.
@@ -164,7 +201,7 @@ class StaleDesk:
         content = render_answer(record.answer, show_question=True, stale=edit.stale)
         self.pacer.sent(edit.channel_id)
         result = await self.edit_message(
-            edit.channel_id, edit.message_id, content, stale_view(record.answer_id)
+            edit.channel_id, edit.message_id, content, self.stale_view(record.answer_id)
         )
         if result == "retry":
             attempts = await asyncio.to_thread(self.queue.failed, edit)
@@ -182,7 +219,7 @@ class StaleDesk:
         4xx (e.g. an archived thread: retrying cannot help) are "gone", logged once and never
         retried; 5xx and network failures are "retry" (429s and the first 5xx retries are
         discord.py's)."""
-        message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
+        message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
         try:
             await message.edit(
                 content=content, view=view, allowed_mentions=discord.AllowedMentions.none()
@@ -204,40 +241,39 @@ class StaleDesk:
         return "ok"
 
     # ----------------------------------------------------------------- Refresh
-    async def refresh(self, interaction: discord.Interaction[QuoteBot], answer_id: str) -> None:
-        bot = self.bot
-        if not bot.policy.interaction_allowed(interaction):
-            await bot.sender.deliver(
+    async def refresh(self, interaction: discord.Interaction[Any], answer_id: str) -> None:
+        if not self.policy.interaction_allowed(interaction):
+            await self.sender.deliver(
                 interaction.response.send_message(NOT_HERE, ephemeral=True), what="refusal"
             )
             return
-        store = bot.chat.store
+        store = self.answers
         record = await asyncio.to_thread(store.get, answer_id, self.track_seconds)
         message = interaction.message
         if record is None or message is None:
-            await bot.sender.deliver(
+            await self.sender.deliver(
                 interaction.response.send_message(EXPIRED, ephemeral=True), what="expired notice"
             )
             return
         shown = await asyncio.to_thread(store.by_message, message.id, self.track_seconds)
         if shown is None or shown.answer_id != answer_id:
-            await bot.sender.deliver(
+            await self.sender.deliver(
                 interaction.response.send_message(ALREADY, ephemeral=True), what="refresh notice"
             )
             return
-        wait = bot.cooldown.retry_after(interaction.user.id)
+        wait = self.cooldown.retry_after(interaction.user.id)
         if wait:
-            await bot.sender.deliver(
+            await self.sender.deliver(
                 interaction.response.send_message(cooldown_notice(wait), ephemeral=True),
                 what="cooldown notice",
             )
             return
-        if not await bot.sender.deliver(interaction.response.defer(), what="defer"):
+        if not await self.sender.deliver(interaction.response.defer(), what="defer"):
             return
         before = Conversation(record.conversation.turns[:-1])
-        result = await bot.gate.guarded(bot.service.converse, before, record.answer.question)
+        result = await self.gate.guarded(self.service.converse, before, record.answer.question)
         if isinstance(result, str):
-            await bot.sender.deliver(
+            await self.sender.deliver(
                 interaction.followup.send(REFRESH_FAILED.format(reason=result), ephemeral=True),
                 what="refresh failure",
             )
@@ -245,10 +281,10 @@ class StaleDesk:
         answer, after = result
         fresh = await self._replace(record, answer, after, message.id)
         content = render_answer(answer, show_question=True)
-        view = answer_view(fresh) if fresh and answer.quotes else None
+        view = self.answer_view(fresh) if fresh and answer.quotes else None
         channel_id = interaction.channel_id or message.channel.id
         if await self.edit_message(channel_id, message.id, content, view) != "ok":
-            await bot.sender.deliver(
+            await self.sender.deliver(
                 interaction.followup.send(
                     REFRESH_FAILED.format(reason="the message could not be edited."),
                     ephemeral=True,
@@ -263,9 +299,9 @@ class StaleDesk:
         replies continue it and later updates mark it, not the old one; its id (None if the
         database refused: the answer goes out without buttons)."""
         record = AnswerRecord(
-            new_answer_id(), old.user_hash, old.channel_id, answer, after, self.bot.chat.store.now()
+            new_answer_id(), old.user_hash, old.channel_id, answer, after, self.answers.now()
         )
-        store = self.bot.chat.store
+        store = self.answers
         try:
             await asyncio.to_thread(store.save, record)
             await asyncio.to_thread(store.attach_message, record.answer_id, message_id)
