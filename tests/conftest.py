@@ -12,6 +12,7 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.service import QuoteService
+from tests.discord_harness import stub  # noqa: F401  (the Discord stand-in fixture)
 from tests.fakes import FakeEmbedder
 from tests.pg_fixture import pg_server, pg_url  # noqa: F401  (PostgreSQL fixtures)
 

@@ -15,9 +15,9 @@ from bot.discord.render import CONTENT_BUDGET, NOT_HERE
 from bot.discord.text import ZWSP, width
 from bot.index.changelog import ChangeEntry, DocumentChange, PassageChange, Span
 from bot.service import QuoteService
+from tests.discord_harness import running
 from tests.discord_stub import OTHER_CHANNEL_ID, DiscordStub, Request
 from tests.fakes import FakeEmbedder
-from tests.test_discord_client import running, stub  # noqa: F401  (the stand-in fixture)
 
 HOSTILE = (
     "Notice: @everyone must attend the budget hearing on Friday at the town hall, where the "
@@ -72,7 +72,7 @@ async def _callback(server: DiscordStub, token: str) -> Request:
 
 
 async def test_changes_quotes_old_and_new_inert(
-    stub: DiscordStub,  # noqa: F811
+    stub: DiscordStub,
     tmp_path: Path,
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -107,7 +107,7 @@ async def test_changes_quotes_old_and_new_inert(
 
 
 async def test_long_changes_are_pages_with_buttons_that_survive_a_restart(
-    stub: DiscordStub,  # noqa: F811
+    stub: DiscordStub,
     tmp_path: Path,
     make_settings: Callable[..., Settings],
 ) -> None:

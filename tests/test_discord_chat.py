@@ -7,10 +7,9 @@ interactions), the "Ask quotebot" message command, expired buttons, and buttons 
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,10 @@ from bot.feedback.follows import FollowStore
 from bot.feedback.votes import DOWN, UP, FeedbackStore
 from bot.service import QuoteService
 from bot.shared.sqlite_db import MEMORY, Database
+from tests import discord_harness as harness
 from tests.discord_stub import APP_ID, BOT_ID, CHANNEL_ID, USER_ID, DiscordStub, Request
 from tests.fakes import FakeEmbedder
 
-TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMg.GqZ3kF.fake-bot-token-for-tests-0123456789abcdef"
 OTHER_USER = USER_ID + 1
 FOLLOWING = "↳ following up on:"
 TOWN = (
@@ -77,45 +76,13 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "feedback.sqlite3"
 
 
-@pytest.fixture
-async def stub() -> AsyncIterator[DiscordStub]:
-    server = DiscordStub(token=TOKEN)
-    await server.start()
-    with server.patched():
-        yield server
-    await server.stop()
-    assert server.double_acks == 0
-
-
-@asynccontextmanager
-async def running(
-    service: QuoteService,
-    db_path: Path,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-    wall_clock: Callable[[], float] = time.time,
-    **settings: Any,
-) -> AsyncIterator[QuoteBot]:
-    settings.setdefault("cooldown_rate", 100)
-    bot = QuoteBot(
-        service,
-        DiscordSettings(**settings),
-        clock=clock,
-        wall_clock=wall_clock,
-        feedback=FeedbackStore.open(db_path),
-        guild_ready_timeout=0.05,
-    )
-    task = asyncio.create_task(bot.start(TOKEN))
-    ready = asyncio.create_task(bot.wait_until_ready())
-    await asyncio.wait({task, ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        ready.cancel()
-        task.result()
-    try:
-        yield bot
-    finally:
-        await bot.close()
-        await asyncio.wait_for(task, 10)
+def running(
+    service: QuoteService, db_path: Path, **options: Any
+) -> AbstractAsyncContextManager[QuoteBot]:
+    """The harness's bot with votes and answer state in `db_path`, and cooldowns out of the way
+    unless a test sets `cooldown_rate`."""
+    options.setdefault("cooldown_rate", 100)
+    return harness.running(service, feedback=FeedbackStore.open(db_path), **options)
 
 
 # ---------------------------------------------------------------------------- helpers

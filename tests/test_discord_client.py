@@ -15,8 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +43,7 @@ from bot.index.generation import DocumentRecord
 from bot.index.report import UpdateReport
 from bot.service import QuoteService
 from bot.shared.log_redaction import RedactingFilter, install_redaction, remove_redaction
+from tests.discord_harness import TOKEN, running
 from tests.discord_stub import (
     CHANNEL_ID,
     GUILD_ID,
@@ -57,7 +57,6 @@ from tests.fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
-TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMg.GqZ3kF.fake-bot-token-for-tests-0123456789abcdef"
 COUNCIL = (
     "The city council met on Monday evening. The council approved a budget of three million "
     "for the new library. Construction of the library starts in spring.\n\n"
@@ -137,42 +136,6 @@ def service(council_knowledge: Path, make_settings: Callable[..., Settings]) -> 
         make_settings(council_knowledge), embedder=FakeEmbedder(), on_notice=lambda m: None
     )
     return CountingService(inner)
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[DiscordStub]:
-    server = DiscordStub(token=TOKEN)
-    await server.start()
-    with server.patched():
-        yield server
-    await server.stop()
-    assert server.double_acks == 0  # no test ever made the bot respond twice to one interaction
-
-
-@asynccontextmanager
-async def running(
-    service: Any,
-    *,
-    sync: bool = False,
-    clock: Callable[[], float] = time.monotonic,
-    **settings: Any,
-) -> AsyncIterator[QuoteBot]:
-    """A QuoteBot logged in to the stand-in and READY; closed afterwards."""
-    bot = QuoteBot(
-        service, DiscordSettings(**settings), sync=sync, clock=clock, guild_ready_timeout=0.05
-    )
-    task = asyncio.create_task(bot.start(TOKEN))
-    ready = asyncio.create_task(bot.wait_until_ready())
-    await asyncio.wait({task, ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        ready.cancel()
-        task.result()
-    assert bot.is_ready()
-    try:
-        yield bot
-    finally:
-        await bot.close()
-        await asyncio.wait_for(task, 10)
 
 
 def followups(stub: DiscordStub, token: str) -> list[Request]:

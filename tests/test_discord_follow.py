@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,11 @@ from bot.feedback.follows import FollowStore
 from bot.index.generation_watch import GenerationCursors
 from bot.service import QuoteService
 from bot.shared.sqlite_db import Database
+from tests.discord_harness import TOKEN
 from tests.discord_stub import CHANNEL_ID, USER_ID, DiscordStub
 from tests.fakes import FakeEmbedder
 from tests.test_discord_chat import (
     LIBRARY,
-    TOKEN,
     TOWN,
     answer_of,
     assert_safe,
@@ -57,16 +57,6 @@ def service(town: Path, make_settings: Callable[..., Settings]) -> QuoteService:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "feedback.sqlite3"
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[DiscordStub]:
-    server = DiscordStub(token=TOKEN)
-    await server.start()
-    with server.patched():
-        yield server
-    await server.stop()
-    assert server.double_acks == 0
 
 
 def _follows(db_path: Path) -> FollowStore:

@@ -24,10 +24,11 @@ from bot.stores.files import FileStore
 from bot.stores.postgres.db import Database as PgDatabase
 from bot.stores.postgres.db import PgOptions
 from bot.stores.postgres.store import PgStore
+from tests.discord_harness import TOKEN, running
 from tests.discord_stub import CHANNEL_ID, OTHER_CHANNEL_ID, DiscordStub, Request
 from tests.fakes import FakeEmbedder
 from tests.test_discord_changes import _paragraph, _write
-from tests.test_discord_client import TOKEN, _child, _reap, running, stub  # noqa: F401
+from tests.test_discord_client import _child, _reap
 
 QUESTIONS = (
     "What does section 1 of the harbour report say?",
@@ -64,7 +65,7 @@ def _writer(settings: Settings) -> QuoteService:
     return QuoteService(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
 
 
-async def _ask(stub: DiscordStub, question: str, channel_id: int = CHANNEL_ID) -> int:  # noqa: F811
+async def _ask(stub: DiscordStub, question: str, channel_id: int = CHANNEL_ID) -> int:
     token = await stub.slash("ask", {"question": question}, channel_id=channel_id)
     await stub.wait_for(lambda _: bool(stub.followup_messages(token)))
     return int(stub.followup_messages(token)[0]["id"])
@@ -108,7 +109,7 @@ def _inert(request: Request) -> dict[str, Any]:
 
 
 async def test_an_update_marks_exactly_the_answers_that_quoted_the_changed_passage(
-    stub: DiscordStub,  # noqa: F811
+    stub: DiscordStub,
     tmp_path: Path,
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -173,7 +174,7 @@ def store_of(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callabl
 
 
 async def test_updates_by_a_writer_elsewhere_are_noticed_on_both_stores(
-    stub: DiscordStub,  # noqa: F811
+    stub: DiscordStub,
     tmp_path: Path,
     make_settings: Callable[..., Settings],
     store_of: Callable[[], Store],
@@ -203,7 +204,7 @@ async def test_updates_by_a_writer_elsewhere_are_noticed_on_both_stores(
 
 
 async def test_gone_messages_channels_and_refusals_are_dropped_quietly(
-    stub: DiscordStub,  # noqa: F811
+    stub: DiscordStub,
     tmp_path: Path,
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -239,7 +240,7 @@ def _child_settings(tmp_path: Path, knowledge: Path) -> Settings:
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
 @pytest.mark.subprocess
 async def test_sigkill_before_the_edits_edits_once_after_restart(
-    stub: DiscordStub,  # noqa: F811
+    stub: DiscordStub,
     tmp_path: Path,
 ) -> None:
     corpus = Corpus(tmp_path / "kb")
@@ -282,7 +283,7 @@ async def test_sigkill_before_the_edits_edits_once_after_restart(
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
 @pytest.mark.subprocess
 async def test_sigkill_between_queued_edits_sends_the_rest_once_after_restart(
-    stub: DiscordStub,  # noqa: F811
+    stub: DiscordStub,
     tmp_path: Path,
 ) -> None:
     """Killed while the queue paces two edits in one channel (one sent, one waiting): after the
