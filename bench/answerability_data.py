@@ -88,15 +88,15 @@ def main() -> None:
 
     from bot.answering.compose import ComposeSettings, compose
     from bot.answering.signals import focus_match, focus_words, passage_words, without_focus
+    from bot.cli import compose_service
     from bot.evaluation.questions import contains_answer
-    from bot.service import QuoteService
     from bot.shared.text import keyword_tokens, sentence_spans
 
     embedder = real_embedder()
     folders = {"seed": ROOT / "knowledge", "squad_dev": EVAL / "squad_dev" / "docs"}
     services = {}
     for name, folder in folders.items():
-        service = QuoteService(
+        service = compose_service(
             settings_for(folder, args.out.parent / f"idx-{name}"), embedder=embedder
         )
         service.refresh()

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.answering.conversation import Conversation
+from bot.cli import compose_service
 from bot.config import DiscordSettings, load_settings
 from bot.discord.client import QuoteBot
 from bot.feedback.follows import FollowStore
 from bot.feedback.votes import FeedbackStore
-from bot.service import QuoteService
 from tests.discord_stub import USER_ID, DiscordStub
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ async def run(follows: int, pace: float, questions: int) -> dict[str, Any]:
     settings = load_settings(
         None, {"knowledge": {"path": knowledge}, "index": {"dir": work / "index"}}
     )
-    service = QuoteService(settings, on_notice=lambda m: None)
+    service = compose_service(settings, on_notice=lambda m: None)
     service.refresh()
     database = work / "feedback.sqlite3"
     store = FollowStore(FeedbackStore.open(database).database, time.time)
@@ -103,7 +103,7 @@ async def run(follows: int, pace: float, questions: int) -> dict[str, Any]:
             result["idle"] = _summary(await _ask_all(stub, questions))
             with (knowledge / SEED.name).open("a", encoding="utf-8") as file:
                 file.write("\nA line added by the benchmark.\n")
-            writer = QuoteService(settings, on_notice=lambda m: None)
+            writer = compose_service(settings, on_notice=lambda m: None)
             generation = (await asyncio.to_thread(writer.refresh)).generation
             started = time.perf_counter()
             while len(store.due(generation, "discord")) >= follows:  # not noticed yet

@@ -77,14 +77,14 @@ class Services:
     by_docs: dict[str, Any] = field(default_factory=dict)
 
     def get(self, docs: str | None) -> Any:
+        from bot.cli import compose_service
         from bot.config import load_settings
-        from bot.service import QuoteService
 
         name = docs or "seed"
         if name not in self.by_docs:
             folder = ROOT / "knowledge" if name == "seed" else EVAL / name / "docs"
             settings = load_settings(None, {"knowledge": {"path": folder}})
-            service = QuoteService(settings, embedder=self.embedder)
+            service = compose_service(settings, embedder=self.embedder)
             service.refresh()
             self.by_docs[name] = service
         return self.by_docs[name]

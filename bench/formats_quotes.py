@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.cli import compose_service
 from bot.config import load_settings
 from bot.embedding.model import Embedder
-from bot.service import QuoteService
 
 FORMATS = Path("/work/shared/eval/formats")
 
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
         settings = load_settings(
             None, {"knowledge": {"path": Path(folder)}, "index": {"dir": Path(index_dir)}}
         )
-        service = QuoteService(settings, embedder=embedder, on_notice=lambda m: None)
+        service = compose_service(settings, embedder=embedder, on_notice=lambda m: None)
         embedder = service.embedder
         service.refresh()
         per_doc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])

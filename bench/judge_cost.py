@@ -31,12 +31,12 @@ def _ms(call: Any, *args: Any) -> float:
 def measure(count: int) -> dict[str, Any]:
     from bot.answering.judge import PassageJudge, _sentences
     from bot.answering.signals import passage_words
+    from bot.cli import compose_service
     from bot.embedding.questions import QuestionEmbedder
-    from bot.service import QuoteService
 
     knowledge = EVAL / "squad_dev" / "docs"
     settings = settings_for(knowledge, CACHE / "judge-index", embedding={"threads": 1})
-    service = QuoteService(settings)
+    service = compose_service(settings)
     service.writes_index = True
     service.refresh()
     service.prepare_questions()

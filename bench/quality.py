@@ -44,15 +44,15 @@ class CachingEmbedder:
 
 
 def run_set(qset: QuestionSet, embedder: Any, *, float16: bool = True) -> list[dict[str, Any]]:
+    from bot.cli import compose_service
     from bot.evaluation.questions import evaluate, load_questions
     from bot.index.generation import MemoryIndex
-    from bot.service import QuoteService
 
     questions = load_questions(qset.questions)
     embedder = CachingEmbedder(embedder)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="quotebot-bench-") as tmp:
-        service = QuoteService(
+        service = compose_service(
             settings_for(qset.knowledge, Path(tmp) / "index"),
             embedder=embedder,
             on_notice=lambda m: None,

@@ -126,7 +126,7 @@ def probe(
     import numpy as np
 
     from bench.common import real_embedder, settings_for
-    from bot.service import QuoteService
+    from bot.cli import compose_service
     from bot.stores.files import FileStore
 
     questions = eval_questions()
@@ -158,7 +158,7 @@ def probe(
     t2 = time.perf_counter()
     gc.collect()
     rss_warm = rss_mb()
-    service = QuoteService(
+    service = compose_service(
         settings_for(ROOT / "knowledge", store_dir), embedder=embedder, on_notice=lambda m: None
     )
     service._index = index  # serve this generation as refresh() would (no folder to match)

@@ -97,7 +97,7 @@ def scan(answers: int, repeats: int = 5) -> dict[str, Any]:
 
 
 def poll(documents: int, repeats: int = 50) -> dict[str, Any]:
-    from bot.service import QuoteService
+    from bot.cli import compose_service
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "kb"
@@ -105,7 +105,7 @@ def poll(documents: int, repeats: int = 50) -> dict[str, Any]:
         for i in range(documents):
             (folder / f"doc{i}.txt").write_text(f"Document {i} says a few words.\n", "utf-8")
         overrides = {"knowledge": {"path": folder}, "index": {"dir": Path(tmp) / "idx"}}
-        service = QuoteService(
+        service = compose_service(
             load_settings(None, overrides), embedder=FakeEmbedder(), on_notice=lambda m: None
         )
         service.refresh()

@@ -20,8 +20,11 @@ from bot.shared.terminal_safety import LAYOUT, inert, inert_last_resort, inert_t
 from bot.shared.wording import plural
 
 if TYPE_CHECKING:
+    from bot.answering.calibration import Calibration
     from bot.config import Settings
+    from bot.embedding.model import Embedder
     from bot.index.report import UpdateReport
+    from bot.index.storage import Store
     from bot.index.update import ProgressCallback
     from bot.service import QuoteService
 
@@ -235,13 +238,33 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def make_service(settings: Settings) -> QuoteService:
+    """The service of a command: the model the settings name, notices on stderr."""
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from bot.service import QuoteService
+    return compose_service(settings, on_notice=_notice)
 
-    return QuoteService(settings, on_notice=_notice)
+
+def compose_service(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    *,
+    on_notice: Callable[[str], None] | None = None,
+    calibration: Calibration | None = None,
+) -> QuoteService:
+    """The composition root: the embedder and the store the settings ask for (unless given:
+    tests hand in fakes) and the service over them. Notices go to `on_notice` (default: the
+    service's log)."""
+    from bot.embedding.questions import make_embedder
+    from bot.service import QuoteService, log_notice
+    from bot.stores.open_store import open_store
+
+    notice = on_notice or log_notice
+    embedder = embedder or make_embedder(settings, notice)
+    store = store or open_store(settings, notice)
+    return QuoteService(settings, embedder, store, on_notice=notice, calibration=calibration)
 
 
 def _notice(message: str) -> None:

@@ -26,7 +26,7 @@ from bot.answering.judge import PassageJudge
 from bot.answering.question import Question
 from bot.config import Settings
 from bot.embedding.model import Embedder
-from bot.embedding.questions import QuestionEmbedder, make_embedder
+from bot.embedding.questions import QuestionEmbedder
 from bot.errors import KnowledgeError
 from bot.index.changelog import ChangeEntry
 from bot.index.document_text import document_text
@@ -36,7 +36,6 @@ from bot.index.storage import SharedStore, Store
 from bot.index.update import ProgressCallback, update_index
 from bot.ingest.skip_warnings import FILE_NAME as WARNED_FILE
 from bot.ingest.skip_warnings import WarnedFiles
-from bot.stores.open_store import open_store
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,19 +57,27 @@ class Timings:
     compose_ms: float
 
 
+def log_notice(message: str) -> None:
+    """Where a service's notices go when nobody asked for them: the log."""
+    log.info("%s", message)
+
+
 class QuoteService:
+    """Composition and lifecycle over what it is given (bot.cli composes the embedder and the
+    store): which generation is served, refreshing it, and answering from it."""
+
     def __init__(
         self,
         settings: Settings,
-        embedder: Embedder | None = None,
-        store: Store | None = None,
+        embedder: Embedder,
+        store: Store,
         on_notice: Callable[[str], None] | None = None,
         calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
-        self._notice = on_notice or (lambda message: log.info("%s", message))
-        self.embedder: Embedder = embedder or make_embedder(settings, self._notice)
-        self.store: Store = store or open_store(settings, self._notice)
+        self._notice = on_notice or log_notice
+        self.embedder: Embedder = embedder
+        self.store: Store = store
         # A shared store (PostgreSQL) has one writer and any number of readers: only `quotebot
         # index` and processes started with --watch update it; the others serve what the writer
         # made current, so a reader elsewhere (another folder, or none) never rewrites the index.

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.cli import compose_service
 from bot.config import Settings, load_settings
 from bot.service import QuoteService
 from tests.discord_harness import stub  # noqa: F401  (the Discord stand-in fixture)
@@ -46,7 +47,9 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 @pytest.fixture
 def fake_service(knowledge: Path, make_settings: Callable[..., Settings]) -> QuoteService:
-    return QuoteService(make_settings(knowledge), embedder=FakeEmbedder(), on_notice=lambda m: None)
+    return compose_service(
+        make_settings(knowledge), embedder=FakeEmbedder(), on_notice=lambda m: None
+    )
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +77,7 @@ def onnx_export(real_embedder: Any, tmp_path_factory: pytest.TempPathFactory) ->
 def seed_service(
     knowledge: Path, make_settings: Callable[..., Settings], real_embedder: Any
 ) -> QuoteService:
-    service = QuoteService(
+    service = compose_service(
         make_settings(knowledge), embedder=real_embedder, on_notice=lambda m: None
     )
     service.refresh()

@@ -20,13 +20,14 @@ def main(argv: list[str]) -> int:
     discord.http.Route.BASE = api
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
 
+    from bot.cli import compose_service
     from bot.cli import main as quotebot
     from bot.config import Settings
     from bot.service import QuoteService
     from tests.fakes import FakeEmbedder
 
     def fake_service(settings: Settings) -> QuoteService:
-        return QuoteService(settings, embedder=FakeEmbedder(), on_notice=lambda message: None)
+        return compose_service(settings, embedder=FakeEmbedder(), on_notice=lambda message: None)
 
     args = ["--knowledge", knowledge, "--index-dir", index, "discord", *flags]
     return quotebot(args, service_factory=fake_service)

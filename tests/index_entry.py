@@ -17,7 +17,7 @@ import numpy as np
 
 import bot.index.update
 import bot.stores.files
-from bot.cli import main
+from bot.cli import compose_service, main
 from bot.config import Settings
 from bot.service import QuoteService
 from tests.fakes import FakeEmbedder
@@ -38,7 +38,7 @@ class DelayedEmbedder(FakeEmbedder):
 
 def service_factory(settings: Settings) -> QuoteService:
     delay = float(os.environ.get("TEST_EMBED_DELAY_SECONDS", "0"))
-    return QuoteService(
+    return compose_service(
         settings,
         embedder=DelayedEmbedder(delay),
         on_notice=lambda message: print(f"quotebot: {message}", file=sys.stderr, flush=True),

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -335,3 +336,21 @@ def test_changes_command_lists_what_changed_passage_by_passage(tmp_path: Path) -
 
     sources = {r["source"]: r for r in json.loads(run("sources", "--json").stdout)}
     assert sources["a.txt"]["changed_at"] == latest["time"]
+
+
+def test_the_composition_root_passes_what_it_is_given_and_builds_the_rest(
+    knowledge: Path, make_settings: Any
+) -> None:
+    """The service builds nothing: cli.compose_service hands it the embedder and the store."""
+    from bot.cli import compose_service
+    from bot.stores.files import FileStore
+    from tests.fakes import FakeEmbedder
+
+    settings = make_settings(knowledge)
+    embedder = FakeEmbedder()
+    store = FileStore(settings.index_dir)
+    given = compose_service(settings, embedder, store, on_notice=lambda m: None)
+    assert given.embedder is embedder and given.store is store
+    assert given.judge.applies is False  # the bundled calibration is for another model
+    built = compose_service(settings, embedder, on_notice=lambda m: None)
+    assert isinstance(built.store, FileStore) and built.store.directory == settings.index_dir

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.cli import compose_service
 from bot.config import Settings
 from bot.errors import IndexCorruptError
 from bot.index.generation import IndexRecipe, MemoryIndex, embedding_input
@@ -30,7 +31,6 @@ from bot.index.report import UpdateReport
 from bot.index.update import update_index
 from bot.index.watcher import Watcher
 from bot.ingest.chunking import ChunkerSettings
-from bot.service import QuoteService
 from bot.stores.files import FileStore
 from tests.fakes import FakeEmbedder, ManualSource
 from tests.index_entry import DIMENSION
@@ -534,7 +534,7 @@ def test_disk_full_mid_save_keeps_serving_the_previous_generation(
 ) -> None:
     knowledge = _small_folder(tmp_path, count=5)
     settings = make_settings(knowledge)
-    service = QuoteService(settings, embedder=FakeEmbedder(), on_notice=print)
+    service = compose_service(settings, embedder=FakeEmbedder(), on_notice=print)
     service.refresh()
     served = service.index
     source = ManualSource()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.cli import compose_service
 from bot.config import Settings
 from bot.discord.changes_pages import render_change_pages
 from bot.discord.render import CONTENT_BUDGET, NOT_HERE
@@ -39,7 +40,7 @@ def _write(path: Path, paragraphs: list[str]) -> None:
 
 
 def _service(folder: Path, make_settings: Callable[..., Settings]) -> QuoteService:
-    return QuoteService(make_settings(folder), embedder=FakeEmbedder(), on_notice=lambda m: None)
+    return compose_service(make_settings(folder), embedder=FakeEmbedder(), on_notice=lambda m: None)
 
 
 def _safe(request: Request) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.cli import compose_service
 from bot.config import DiscordSettings, Settings
 from bot.discord.answer_store import ChatStore
 from bot.discord.chat import EXPIRED, THREAD_HINT, AnswerButton, ChatDesk
@@ -68,7 +69,7 @@ def service(tmp_path: Path, make_settings: Callable[..., Settings]) -> QuoteServ
     settings = make_settings(
         folder, chunking={"max_chars": 200, "min_chars": 0, "overlap_chars": 0}
     )
-    return QuoteService(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
+    return compose_service(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import pytest
 
 from bot.answering.compose import Answer, Quote
 from bot.answering.conversation import Conversation
+from bot.cli import compose_service
 from bot.config import DiscordSettings, Settings
 from bot.discord.client import (
     INVITE_PERMISSIONS,
@@ -132,7 +133,7 @@ def council_knowledge(knowledge: Path) -> Path:
 
 @pytest.fixture
 def service(council_knowledge: Path, make_settings: Callable[..., Settings]) -> CountingService:
-    inner = QuoteService(
+    inner = compose_service(
         make_settings(council_knowledge), embedder=FakeEmbedder(), on_notice=lambda m: None
     )
     return CountingService(inner)

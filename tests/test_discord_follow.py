@@ -14,6 +14,7 @@ import pytest
 
 from bot.answering.compose import Answer
 from bot.answering.conversation import Conversation
+from bot.cli import compose_service
 from bot.config import Settings
 from bot.discord.follow import SUBSCRIBER
 from bot.discord.follow_render import NONE_FOLLOWED
@@ -51,7 +52,7 @@ def town(tmp_path: Path) -> Path:
 @pytest.fixture
 def service(town: Path, make_settings: Callable[..., Settings]) -> QuoteService:
     settings = make_settings(town, chunking={"max_chars": 200, "min_chars": 0, "overlap_chars": 0})
-    return QuoteService(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
+    return compose_service(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ async def _update(service: QuoteService, town: Path, old: str, new: str) -> int:
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new), encoding="utf-8")
-    writer = QuoteService(service.settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
+    writer = compose_service(service.settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
     report = await asyncio.to_thread(writer.refresh)
     return report.generation
 

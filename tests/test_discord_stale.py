@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.cli import compose_service
 from bot.config import Settings, load_settings
 from bot.discord.answer_store import AnswerRecord
 from bot.discord.client import QuoteBot
@@ -62,7 +63,7 @@ class Corpus:
 
 def _writer(settings: Settings) -> QuoteService:
     """Another process's writer (`quotebot index`): its own service over the same index."""
-    return QuoteService(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
+    return compose_service(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
 
 
 async def _ask(stub: DiscordStub, question: str, channel_id: int = CHANNEL_ID) -> int:
@@ -186,7 +187,7 @@ async def test_updates_by_a_writer_elsewhere_are_noticed_on_both_stores(
     writer = make_settings(corpus.folder, knowledge={"path": corpus.folder, "watch": True})
 
     def service(settings: Settings = writer) -> QuoteService:
-        return QuoteService(
+        return compose_service(
             settings, embedder=FakeEmbedder(), store=store_of(), on_notice=lambda m: None
         )
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bot.cli import compose_service
 from bot.config import Settings
 from bot.embedding.model import ModelSpec, SentenceTransformerEmbedder
 from bot.embedding.onnx_encoder import (
@@ -329,11 +330,11 @@ def test_same_answers_from_both_runtimes(
 ) -> None:
     """Same quotes in the same order, same declines, scores equal to 3 decimals."""
     settings = make_settings(knowledge)
-    by_torch = QuoteService(settings, embedder=real_embedder, on_notice=lambda m: None)
+    by_torch = compose_service(settings, embedder=real_embedder, on_notice=lambda m: None)
     by_torch.refresh()
     embedder, notices = _runtime(real_embedder, settings.index_dir / "onnx", None)
     _install(onnx_export, settings.index_dir / "onnx", real_embedder.spec.model_id)
-    by_onnx = QuoteService(settings, embedder=embedder, on_notice=lambda m: None)
+    by_onnx = compose_service(settings, embedder=embedder, on_notice=lambda m: None)
     by_onnx.refresh()
     torch_answers, onnx_answers = _answers(by_torch), _answers(by_onnx)
     assert embedder.runtime == "onnx" and notices == []
@@ -389,7 +390,7 @@ def test_questions_never_import_torch_with_an_up_to_date_index(
     never imported (and are, as a control, when the torch runtime is asked for)."""
     settings = make_settings(knowledge)
     embedder, _ = _runtime(real_embedder, settings.index_dir / "onnx", CopyExporter(onnx_export))
-    service = QuoteService(settings, embedder=embedder, on_notice=lambda m: None)
+    service = compose_service(settings, embedder=embedder, on_notice=lambda m: None)
     service.refresh()
     service.prepare_questions()
     assert embedder.runtime == "onnx"

@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from bot.answering.compose import Answer, Quote
-from bot.cli import main
+from bot.cli import compose_service, main
 from bot.config import Settings
 from bot.feedback.votes import DOWN, UP, FeedbackStore, Vote, export_lines
 from bot.service import QuoteService
@@ -87,7 +87,7 @@ def test_export_keeps_right_answers_and_records_misses_apart(tmp_path: Path) -> 
 
 @pytest.fixture
 def service_factory() -> Callable[[Settings], QuoteService]:
-    return lambda settings: QuoteService(
+    return lambda settings: compose_service(
         settings, embedder=FakeEmbedder(), on_notice=lambda m: None
     )
 

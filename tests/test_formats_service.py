@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import compose_service
 from bot.config import Settings
 from bot.ingest.extraction import EXTRACTOR_VERSION, extract
 from bot.service import QuoteService
@@ -32,7 +33,7 @@ def mixed(tmp_path: Path) -> Path:
 
 
 def _service(folder: Path, make_settings: Callable[..., Settings]) -> QuoteService:
-    return QuoteService(make_settings(folder), embedder=FakeEmbedder(), on_notice=lambda m: None)
+    return compose_service(make_settings(folder), embedder=FakeEmbedder(), on_notice=lambda m: None)
 
 
 def test_sources_carry_format_and_citation(

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.cli import compose_service
 from bot.config import Settings
 from bot.embedding.model import ModelSpec
 from bot.index.generation import SearchIndex
@@ -208,7 +209,7 @@ def _quoted(service: QuoteService, question: str) -> str:
 def test_edits_adds_renames_and_deletes_change_answers_without_a_restart(
     animals: Path, make_settings: Callable[..., Settings]
 ) -> None:
-    service = QuoteService(make_settings(animals), embedder=FakeEmbedder(), on_notice=print)
+    service = compose_service(make_settings(animals), embedder=FakeEmbedder(), on_notice=print)
     assert _source(service, "zebra stripes") == "a.txt"
     reports: queue.Queue[UpdateReport] = queue.Queue()
     started = threading.Event()
@@ -252,7 +253,7 @@ def test_edits_adds_renames_and_deletes_change_answers_without_a_restart(
 def test_a_document_that_becomes_unreadable_keeps_its_previous_version(
     animals: Path, make_settings: Callable[..., Settings]
 ) -> None:
-    service = QuoteService(make_settings(animals), embedder=FakeEmbedder(), on_notice=print)
+    service = compose_service(make_settings(animals), embedder=FakeEmbedder(), on_notice=print)
     service.refresh()
     locked = animals / "a.txt"
     locked.chmod(0)  # what a permission change does (as root too: see permission_bits_apply)
@@ -312,7 +313,7 @@ def test_questions_during_a_re_embed_are_answered_from_one_generation_each(
     folder = tmp_path / "reports"
     folder.mkdir()
     _write_generation(folder, MARKERS[0])
-    service = QuoteService(make_settings(folder), embedder=SlowEmbedder(), on_notice=print)
+    service = compose_service(make_settings(folder), embedder=SlowEmbedder(), on_notice=print)
     service.refresh()
     generations = {service.index.manifest.generation: _chunks(service.index)}
     markers = {service.index.manifest.generation: MARKERS[0]}

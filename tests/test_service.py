@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import compose_service
 from bot.config import Settings
 from bot.errors import QuestionError
 from bot.service import QuoteService
@@ -223,12 +224,12 @@ def test_serve_latest_follows_a_writer_in_another_process(
     knowledge: Path, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(knowledge)
-    reader = QuoteService(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
+    reader = compose_service(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
     reader.refresh()
     first = reader.index.manifest.generation
     assert reader.serve_latest() == first
     (knowledge / "new.txt").write_text("The lighthouse keeper retired in May.\n", encoding="utf-8")
-    writer = QuoteService(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
+    writer = compose_service(settings, embedder=FakeEmbedder(), on_notice=lambda m: None)
     writer.refresh()
     assert reader.index.manifest.generation == first  # a files store is not followed by itself
     assert reader.serve_latest() == first + 1

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.cli import compose_service
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.service import QuoteService
@@ -68,7 +69,7 @@ def _service(settings: Settings, store: str, embedder: FakeEmbedder | None = Non
     chosen = settings.model_copy(
         update={"index": settings.index.model_copy(update={"store": store})}
     )
-    service = QuoteService(chosen, embedder=embedder or FakeEmbedder(), on_notice=lambda m: None)
+    service = compose_service(chosen, embedder=embedder or FakeEmbedder(), on_notice=lambda m: None)
     service.writes_index = True  # updates the index, as `quotebot index` does
     return service
 

@@ -18,6 +18,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from bot.cli import compose_service
 from bot.config import Settings, load_settings
 from bot.errors import (
     ConfigError,
@@ -82,7 +83,9 @@ def settings_for(
 
 def _service(settings: Settings, embedder: Any = None, *, writer: bool = True) -> QuoteService:
     """A service that updates the index (as `quotebot index` does), or only reads it."""
-    service = QuoteService(settings, embedder=embedder or FakeEmbedder(), on_notice=lambda m: None)
+    service = compose_service(
+        settings, embedder=embedder or FakeEmbedder(), on_notice=lambda m: None
+    )
     service.writes_index = writer
     if isinstance(service.store, PgStore):
         _track(service.store)
@@ -117,8 +120,8 @@ def test_readers_serve_the_writers_generation_and_never_write(
         knowledge={"path": elsewhere, "watch": True},
         database_url=pg_url,
     )
-    assert QuoteService(watching, embedder=FakeEmbedder()).writes_index
-    assert QuoteService(settings_for("files", elsewhere), embedder=FakeEmbedder()).writes_index
+    assert compose_service(watching, embedder=FakeEmbedder()).writes_index
+    assert compose_service(settings_for("files", elsewhere), embedder=FakeEmbedder()).writes_index
 
 
 # -- the same behaviour on both stores -------------------------------------------------------------
@@ -661,7 +664,7 @@ def test_hostile_questions_are_only_data(question: str, knowledge: Path, pg_url:
     settings = load_settings(
         None, {"knowledge": {"path": knowledge}, "index": {"store": "postgres"}}
     )
-    service = QuoteService(settings, embedder=FakeEmbedder(), store=store)
+    service = compose_service(settings, embedder=FakeEmbedder(), store=store)
     service.ask(question)
     index.keyword([question, *question.split()], 10)
     index.idf([question])

@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from bot.answering.calibration import Calibration
+from bot.cli import compose_service
 from bot.config import Settings
 from bot.index.report import UpdateReport
 from bot.service import QuoteService
@@ -147,7 +148,7 @@ def test_markup_and_escapes_in_commands_and_names_are_shown_as_typed(
     folder.mkdir()
     (folder / "[draft] report.txt").write_text("The quarterly budget rose by ten percent.\n")
     (folder / "clear\x1b[2J.md").write_text("---\ntitle: Budget [/] notes\n---\nTight.\n")
-    service = QuoteService(make_settings(folder), embedder=FakeEmbedder(), on_notice=print)
+    service = compose_service(make_settings(folder), embedder=FakeEmbedder(), on_notice=print)
     repl, console = _repl(service)
     typed = [":[/]", ":[bold]\x1b]52;c;eA==\x07", ":sources"]
     assert _transcript(repl, console, typed) == (
@@ -225,7 +226,7 @@ def test_a_declined_question_shows_related_passages(
     knowledge: Path, make_settings: Callable[..., Settings]
 ) -> None:
     never = Calibration(("coverage",), (0.0,), 0.0, (0.0,), (1.0,), threshold=1.1)
-    service = QuoteService(
+    service = compose_service(
         make_settings(knowledge), FakeEmbedder(), on_notice=lambda m: None, calibration=never
     )
     repl, console = _repl(service)
