@@ -32,8 +32,9 @@ test: $(STAMP) lint
 
 # The inner loop: no model, no child process, no PostgreSQL, no 1,000-example property test.
 # Markers come from the fixtures a test uses (tests/conftest.py) and from the test files.
+# Two workers (pytest-xdist): both cores, and the lane's waits (retry back-offs) overlap.
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow and not model and not subprocess and not postgres and not thorough"
+	$(BIN)/pytest -n 2 -m "not slow and not model and not subprocess and not postgres and not thorough"
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow
