@@ -64,19 +64,15 @@ def test_new_generation_replaces_old_and_cleans_up(tmp_path: Path) -> None:
     assert index is not None and [c.text for c in index.chunks] == ["hello", "world", "!"]
 
 
-def test_failed_save_keeps_previous_generation_and_leaves_no_temp(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_save_keeps_previous_generation_and_leaves_no_temp(tmp_path: Path) -> None:
     store = _store(tmp_path)
-    import bot.stores.files as module
 
     def full_disk(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(module, "_write_synced", full_disk)
+    failing = FileStore(store.directory, write=full_disk)
     with pytest.raises(IndexLocationError, match="No space left on device"):
-        store.commit(_manifest(2, generation=2), {"a.txt"}, [], np.zeros((0, 4), np.float32))
-    monkeypatch.undo()
+        failing.commit(_manifest(2, generation=2), {"a.txt"}, [], np.zeros((0, 4), np.float32))
     assert not [p for p in store.directory.iterdir() if p.name.startswith(".tmp")]
     index = FileStore(store.directory).open()
     assert index is not None and index.manifest.generation == 1

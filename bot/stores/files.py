@@ -66,8 +66,12 @@ class FileStore:
         *,
         memory_dtype: Literal["float16", "float32"] = "float32",
         retention: Retention | None = None,
+        write: Callable[[Path, bytes], None] | None = None,
     ) -> None:
+        """`write` writes one whole file durably (default: write, flush, fsync); tests pass one
+        that fails like a full disk."""
         self.directory = directory
+        self._write = write or _write_synced
         self._lock_timeout = lock_timeout
         self._on_wait = on_wait
         self._memory_dtype = np.dtype(memory_dtype)
@@ -237,7 +241,7 @@ class FileStore:
         except (OSError, ValueError, KeyError, TypeError):
             left = UpdateJournal("", 0, 0, 0)  # unreadable: still evidence of an interrupted run
         try:
-            _write_synced(path, json.dumps(journal.to_json()).encode())
+            self._write(path, json.dumps(journal.to_json()).encode())
         except OSError as exc:
             raise unusable(self.directory, "update", exc) from None
         return left
@@ -330,16 +334,16 @@ class FileStore:
                 CHANGES: _changes_json(changes),
             }
             for file_name, data in payloads.items():
-                _write_synced(tmp / file_name, data)
+                self._write(tmp / file_name, data)
             checksums = {n: hashlib.sha256(d).hexdigest() for n, d in payloads.items()}
-            _write_synced(tmp / MANIFEST, _manifest_json(index.manifest, checksums))
+            self._write(tmp / MANIFEST, _manifest_json(index.manifest, checksums))
             _fsync_dir(tmp)
             final = self.directory / name
             if final.exists():  # left by a crash after the rename but before the pointer moved
                 shutil.rmtree(final)
             os.replace(tmp, final)
             _fsync_dir(self.directory)
-            _write_synced(self.directory / f"{TMP_PREFIX}{POINTER}", name.encode())
+            self._write(self.directory / f"{TMP_PREFIX}{POINTER}", name.encode())
             os.replace(self.directory / f"{TMP_PREFIX}{POINTER}", self.directory / POINTER)
             _fsync_dir(self.directory)
         except BaseException:
