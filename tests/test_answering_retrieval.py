@@ -3,9 +3,11 @@ import pytest
 from bot.answering.retrieval import (
     Hit,
     boost_document_facts,
+    boost_document_lead,
     boost_enumeration,
     fuse_rrf,
     fuse_weighted,
+    lead_starts,
 )
 from bot.ingest.chunking import Chunk
 
@@ -76,6 +78,83 @@ def test_the_position_asked_about_lifts_the_passage_that_opens_with_it() -> None
     assert last[0].chunk_id == 0  # "Fourth" is the highest position present
     adverb = boost_enumeration("When was it first recorded?", hits, chunks.__getitem__)
     assert adverb == hits
+
+
+@pytest.mark.parametrize(
+    ("question", "about_document"),
+    [
+        ("What is the article about?", True),
+        ("Which city's experience does the article describe?", True),
+        ("What does this report discuss?", True),
+        ("What is the main topic of the document?", True),
+        ("Whose history does the text cover?", True),
+        ("What is the article mainly about?", True),
+        # A topic after the verb: an ordinary question about that topic.
+        ("What role change does the article describe for Party organizations?", False),
+        ("What does the article say about the mayor?", False),
+        ("What is the third measure?", False),
+        ("Which city is the capital of Hubei?", False),
+    ],
+)
+def test_questions_about_what_the_document_is_about(question: str, about_document: bool) -> None:
+    from bot.answering.intents import asks_about_document
+
+    assert asks_about_document(question) is about_document
+
+
+def test_the_lead_is_the_first_passages_of_prose_not_a_menu_before_them() -> None:
+    menu = Chunk("a.txt", 0, 40, "Top Leadership\n\nHu Jintao\n\nWu Bangguo", 1)
+    title = Chunk(
+        "a.txt",
+        42,
+        140,
+        "Organizations shift to service\nThe function of the "
+        "organizations in servicing citizens should be strengthened.",
+        2,
+    )
+    opening = Chunk(
+        "a.txt",
+        142,
+        240,
+        "Over recent years, Jingzhou of Hubei Province has "
+        "stepped up the function of its organizations.",
+        3,
+    )
+    later = Chunk(
+        "a.txt",
+        242,
+        340,
+        "First, the organizations should alter the work concept and strengthen their awareness.",
+        4,
+    )
+    assert lead_starts([later, opening, menu, title]) == {42, 142}
+    assert lead_starts([later, opening, menu, title], 1) == {42}
+    assert lead_starts([menu]) == frozenset()
+
+
+def test_a_question_about_the_document_lifts_its_lead_and_only_then() -> None:
+    texts = {
+        0: Chunk("a.txt", 0, 60, "Jingzhou of Hubei Province has stepped up its service work.", 1),
+        1: Chunk("a.txt", 900, 960, "Fifth, the organizations should expand public services.", 9),
+        2: Chunk("b.txt", 0, 60, "The Normans were the people who gave their name to Normandy.", 1),
+    }
+    leads = {"a.txt": frozenset({0}), "b.txt": frozenset({0})}
+    asked: list[str] = []
+
+    def lead_of(source: str) -> frozenset[int]:
+        asked.append(source)
+        return leads[source]
+
+    hits = [Hit(1, 0.4, 0.4, 1.0), Hit(2, 0.3, 0.3, 0.0), Hit(0, 0.2, 0.2, 0.0)]
+    ranked = boost_document_lead(
+        "Which city does the report describe?", hits, texts.__getitem__, lead_of
+    )
+    assert [h.chunk_id for h in ranked] == [2, 0, 1]  # both leads first, in their fused order
+    assert ranked[0].fact and ranked[1].fact and not ranked[2].fact
+    assert sorted(asked) == ["a.txt", "b.txt"]  # each document's lead read once
+    asked.clear()
+    same = boost_document_lead("What is the fifth measure?", hits, texts.__getitem__, lead_of)
+    assert same == hits and asked == []  # other questions never read a lead
 
 
 def test_a_sentence_starting_with_by_far_is_not_a_byline() -> None:

@@ -220,6 +220,27 @@ def test_near_domain_questions_it_answers_are_not_declined_and_score_high(
     assert seed_service.judge.threshold < answer.quotes[0].score <= 1.0
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is the article about?", "Grassroots Party organizations"),
+        ("Which province's city does the story describe?", "Hubei Province"),
+        ("What does this report discuss?", "Grassroots Party organizations"),
+    ],
+)
+def test_a_question_about_the_document_is_answered_by_its_lead(
+    seed_service: QuoteService, question: str, expected: str
+) -> None:
+    # Its words name no topic: without the lead it was declined (docs/answerability.md).
+    answer = seed_service.ask(question)
+    assert not answer.declined
+    assert any(expected in quote.text for quote in answer.quotes)
+    assert all(quote.start < 800 for quote in answer.quotes)  # the opening, not the menu
+    assert answer.quotes[0].score == pytest.approx(
+        seed_service.judge.calibration.fact_probability, abs=1e-4
+    )
+
+
 def test_serve_latest_follows_a_writer_in_another_process(
     knowledge: Path, make_settings: Callable[..., Settings]
 ) -> None:

@@ -42,7 +42,14 @@ from bot.answering.decline import NOTHING_MORE, not_found_message
 from bot.answering.intents import proper_names
 from bot.answering.judge import PassageJudge
 from bot.answering.question import Question
-from bot.answering.retrieval import Hit, boost_document_facts, boost_enumeration, fuse_weighted
+from bot.answering.retrieval import (
+    Hit,
+    boost_document_facts,
+    boost_document_lead,
+    boost_enumeration,
+    fuse_weighted,
+    lead_starts,
+)
 from bot.index.generation import SearchIndex, bm25_idf
 from bot.shared.text import keyword_tokens
 
@@ -168,6 +175,9 @@ def rank(
     hits = fuse_weighted(dense, keyword, retrieval.dense_weight)
     intent = intent or query
     hits = boost_document_facts(intent, hits, index.chunk)
+    hits = boost_document_lead(
+        intent, hits, index.chunk, lambda source: lead_starts(index.passages(source))
+    )
     return boost_enumeration(intent, hits, index.chunk)
 
 

@@ -122,3 +122,38 @@ def proper_names(question: str) -> list[str]:
     """Capitalised words after the first word ("Who painted the Mona Lisa?" → Mona, Lisa)."""
     text = question.strip()
     return [m.group() for m in _NAME.finditer(text) if m.start() > 0 and m.group() != "I"]
+
+
+# "What is the article about?", "Which city's experience does the article describe?", "What does
+# the report discuss?": the question asks what the document itself is about and names no topic
+# after the verb, so its words point nowhere; its answer is the document's lead (title and
+# opening paragraph). A topic after the verb ("What role change does the article describe for
+# Party organizations?", "What does the article say about the mayor?") is an ordinary question.
+_DOCUMENT = (
+    r"(?:the|this|that|your)\s+(?:article|document|report|text|page|story|piece|essay|paper|"
+    r"news\s+item|post|file)"
+)
+_DESCRIBES = (
+    r"(?:mainly\s+|mostly\s+|chiefly\s+|primarily\s+)?(?:about|describe|discuss|cover|concern|"
+    r"report\s+on|deal\s+with|focus\s+on|examine|explore|present|profile|tell\s+(?:of|about)|"
+    r"talk\s+about|refer\s+to|feature)"
+)
+_ABOUT_DOCUMENT = re.compile(
+    rf"^\s*(?:(?:what|which|whose|who)\b[^?]*?\b(?:is|are|was|were|does|do|did)\s+{_DOCUMENT}"
+    rf"\s+{_DESCRIBES}|what\s+is\s+(?:the\s+(?:main\s+|central\s+)?(?:topic|subject|theme|focus)"
+    rf"\s+of\s+{_DOCUMENT}|{_DOCUMENT}'s\s+(?:main\s+|central\s+)?(?:topic|subject|theme|focus)))"
+    r"\s*\??\s*$",
+    re.I,
+)
+# A passage of prose, not a menu or a list of names: one sentence of eight words or more.
+_PROSE_SENTENCE = re.compile(r"(?:\S+[ \t]+){7,}\S*[.!?](?:\s|$)")
+
+
+def asks_about_document(question: str) -> bool:
+    """True for a question about what the document itself is about (see _ABOUT_DOCUMENT)."""
+    return bool(_ABOUT_DOCUMENT.match(question))
+
+
+def holds_prose(passage: str) -> bool:
+    """Whether the passage has a sentence of prose (a navigation menu or a byline has none)."""
+    return bool(_PROSE_SENTENCE.search(passage))

@@ -6,17 +6,19 @@ Pure functions over (chunk id, score) lists, so any store that can produce the t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.answering.intents import (
     LAST,
     answers_document_fact,
     asked_ordinal,
+    asks_about_document,
     asks_for_author,
     asks_for_date,
     asks_for_title,
     enumerators,
+    holds_prose,
     opens_with_title,
 )
 from bot.ingest.chunking import Chunk
@@ -25,6 +27,10 @@ RRF_K = 60
 FACT_BOOST = 0.5
 ORDINAL_BOOST = 0.3
 TITLE_WINDOW = 1000  # a headline sits within the first characters of its document
+# The lead of a document: its first passages of prose (title and opening paragraph). Two, not
+# one: a chunk often ends inside the opening, and the subject is named in the first few
+# sentences (chosen among 1-3 on our own questions of the kind, docs/answerability.md).
+LEAD_PASSAGES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,45 @@ def boost_document_facts(
         chunk = chunk_of(hit.chunk_id)
         headline = wants_title and chunk.start < TITLE_WINDOW and opens_with_title(chunk.text)
         if headline or answers_document_fact(question, chunk.text):
+            hit = replace(hit, score=hit.score + boost, fact=True)
+        lifted.append(hit)
+    lifted.sort(key=lambda hit: (-hit.score, hit.chunk_id))
+    return lifted
+
+
+def lead_starts(passages: Iterable[Chunk], count: int = LEAD_PASSAGES) -> frozenset[int]:
+    """Start offsets of a document's lead: its first `count` passages holding prose, in text
+    order (a menu or a list of names before the title is not the lead)."""
+    starts: list[int] = []
+    for chunk in sorted(passages, key=lambda c: c.start):
+        if len(starts) >= count:
+            break
+        if holds_prose(chunk.text):
+            starts.append(chunk.start)
+    return frozenset(starts)
+
+
+def boost_document_lead(
+    question: str,
+    hits: Sequence[Hit],
+    chunk_of: Callable[[int], Chunk],
+    lead_of: Callable[[str], frozenset[int]],
+    boost: float = FACT_BOOST,
+) -> list[Hit]:
+    """Lift the lead passages of the candidates' documents for a question about what the
+    document is about ("Which city's experience does the article describe?"): its words name
+    no topic, so neither search method finds the opening that answers it. `lead_of(source)`
+    gives a document's lead (`lead_starts`); it is read only when the question is of the kind.
+    Such a passage counts as a document fact (relevant; scored by its observed accuracy)."""
+    if not asks_about_document(question):
+        return list(hits)
+    leads: dict[str, frozenset[int]] = {}
+    lifted = []
+    for hit in hits:
+        chunk = chunk_of(hit.chunk_id)
+        if chunk.source not in leads:
+            leads[chunk.source] = lead_of(chunk.source)
+        if chunk.start in leads[chunk.source]:
             hit = replace(hit, score=hit.score + boost, fact=True)
         lifted.append(hit)
     lifted.sort(key=lambda hit: (-hit.score, hit.chunk_id))
