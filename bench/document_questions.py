@@ -49,6 +49,22 @@ def questions() -> list[dict[str, Any]]:
     return rows
 
 
+Outcome = dict[
+    int, list[tuple[bool, bool, bool]]
+]  # lead size -> per question (hit@1, hit@3, declined)
+
+
+def choose_size(outcome: Outcome, keep: list[int]) -> int:
+    """The lead size with the most hits at 1, then at 3, on the questions `keep` (a training
+    fold); ties go to the smaller lead. 0 (the intent off) is only reported, never chosen."""
+
+    def score(size: int) -> tuple[int, int, int]:
+        res = [outcome[size][i] for i in keep]
+        return (sum(h1 for h1, _, _ in res), sum(h3 for _, h3, _ in res), -size)
+
+    return max((s for s in outcome if s), key=score)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=None)
@@ -73,7 +89,7 @@ def main() -> None:
         service.refresh()
         services[name] = service
     rows = questions()
-    outcome: dict[int, list[tuple[bool, bool, bool]]] = {}
+    outcome: Outcome = {}
     original = retrieval.lead_starts.__defaults__
     for size in LEAD_SIZES:
         retrieval.lead_starts.__defaults__ = (size,)
@@ -86,10 +102,6 @@ def main() -> None:
     retrieval.lead_starts.__defaults__ = original
 
     articles = sorted({r["article"] for r in rows})
-
-    def score(size: int, keep: list[int]) -> tuple[float, float, int]:
-        res = [outcome[size][i] for i in keep]
-        return (sum(h1 for h1, _, _ in res), sum(h3 for _, h3, _ in res), -size)
 
     report: dict[str, Any] = {"questions": len(rows), "per_size": {}, "folds": {}}
     for size in LEAD_SIZES:
@@ -106,11 +118,11 @@ def main() -> None:
     held = {"hit@1": 0, "hit@3": 0, "declined": 0}
     for a in articles:
         train = [i for i, r in enumerate(rows) if r["article"] != a]
-        size = max((s for s in LEAD_SIZES if s), key=lambda s: score(s, train))
+        size = choose_size(outcome, train)
         report["folds"][a] = {"chosen": size, **report["per_size"][size][a]}
         for key in held:
             held[key] += report["per_size"][size][a][key]
-    whole = max((s for s in LEAD_SIZES if s), key=lambda s: score(s, list(range(len(rows)))))
+    whole = choose_size(outcome, list(range(len(rows))))
     report["held_out"] = held
     report["chosen_on_all"] = whole
     report["in_sample"] = {k: sum(v[k] for v in report["per_size"][whole].values()) for k in held}

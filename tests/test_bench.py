@@ -91,3 +91,30 @@ def test_squad_unanswerable_rows_count_their_chosen_weight_in_the_fit() -> None:
     ]
     weights = fit.row_weights(rows, all_candidates=True)
     assert list(weights) == [1.0, 1.0, fit.IMPOSSIBLE_WEIGHT]
+
+
+def test_document_questions_are_all_of_the_kind_and_span_three_articles() -> None:
+    from bench.document_questions import questions
+    from bot.answering.intents import asks_about_document
+
+    rows = questions()
+    assert all(asks_about_document(r["question"]) for r in rows)
+    assert {r["article"] for r in rows} == {"seed", "normans", "sky_united_kingdom"}
+    assert {r["set"] for r in rows} == {"own", "seed_dev", "formats"}
+    assert all(r["answers"] for r in rows)
+
+
+def test_the_lead_size_is_chosen_on_the_training_questions_only() -> None:
+    from bench.document_questions import choose_size
+
+    # Question 0 is best answered with a lead of 1, questions 1-2 with a lead of 2.
+    outcome = {
+        0: [(False, False, True)] * 3,
+        1: [(True, True, False), (False, True, False), (False, False, False)],
+        2: [(False, True, False), (True, True, False), (True, True, False)],
+    }
+    assert choose_size(outcome, [0]) == 1
+    assert choose_size(outcome, [1, 2]) == 2
+    assert choose_size(outcome, [0, 1, 2]) == 2
+    tie = {0: [(False, False, True)], 1: [(True, True, False)], 2: [(True, True, False)]}
+    assert choose_size(tie, [0]) == 1  # ties go to the smaller lead; 0 is never chosen
