@@ -29,6 +29,9 @@ from bot.answering.decline import not_found_message
         ("Which villages were praised?", "My documents don't say which villages were praised."),
         ("Is the mayor listed?", "My documents don't say whether the mayor is listed."),
         ("  who   is the MAYOR ", "My documents don't say who the MAYOR is."),
+        # A preposition ending the question stays after the verb.
+        ("What is the treaty about?", "My documents don't say what the treaty is about."),
+        ("Who was the bridge named for?", "My documents don't say who the bridge was named for."),
     ],
 )
 def test_questions_become_indirect_clauses(question: str, message: str) -> None:

@@ -30,6 +30,8 @@ _SUBJECT = re.compile(rf"^(?P<wh>{_WH})\s+(?P<rest>(?!does\b|do\b|did\b).+)$", r
 _YES_NO = re.compile(rf"^(?P<aux>{_BE}|{_MODAL})\s+(?P<rest>.+)$", re.I)
 _DO = re.compile(r"\b(do|does|did)\b", re.I)
 _PARTICIPLE = re.compile(r"(?:\w+ly\s+)?\w{3,}(?:ed|en)(?:\s+.*)?", re.I)
+# A preposition ending the question belongs after the verb: "what the treaty is about".
+_STRANDED = {"about", "for", "from", "of", "with", "to", "in", "on", "at", "by", "like", "after"}
 _SUBJECT_WORDS = {"a", "an", "the", "this", "that", "these", "those", "his", "her", "its", "their"}
 
 
@@ -102,6 +104,9 @@ def _subject_then(rest: str, aux: str) -> str:
                 and words[i - 1].lower() not in _SUBJECT_WORDS
             ):
                 return " ".join([*words[:i], aux, *words[i:]])
+        if len(words) > 1 and words[-1].lower() in _STRANDED:
+            # "What is the treaty about?" -> "what the treaty is about", not "... about is".
+            return " ".join([*words[:-1], aux, words[-1]])
         return f"{rest} {aux}"
     # Modal: "will the new buildings be finished" -> "the new buildings will be finished"
     for i, word in enumerate(words):
