@@ -127,7 +127,8 @@ def test_the_lead_is_the_first_passages_of_prose_not_a_menu_before_them() -> Non
         "First, the organizations should alter the work concept and strengthen their awareness.",
         4,
     )
-    assert lead_starts([later, opening, menu, title]) == {42, 142}
+    assert lead_starts([later, opening, menu, title], 2) == {42, 142}
+    assert lead_starts([later, opening, menu, title]) == {42, 142, 242}  # three by default
     assert lead_starts([later, opening, menu, title], 1) == {42}
     assert lead_starts([menu]) == frozenset()
 

@@ -241,6 +241,27 @@ def test_a_question_about_the_document_is_answered_by_its_lead(
     )
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What kinds of service platforms does the article describe?", "service platforms"),
+        ("Which role change does the article describe?", "change the role"),
+    ],
+)
+def test_a_question_of_that_form_the_passages_answer_keeps_them(
+    seed_service: QuoteService, question: str, expected: str
+) -> None:
+    # The lead is the fallback of a question about the document that would be declined, not a
+    # lift over passages that answer it.
+    answer = seed_service.ask(question)
+    assert not answer.declined
+    assert expected in answer.quotes[0].text
+    assert answer.quotes[0].start > 1000  # not the opening
+    assert answer.quotes[0].score != pytest.approx(
+        seed_service.judge.calibration.fact_probability, abs=1e-4
+    )
+
+
 def test_serve_latest_follows_a_writer_in_another_process(
     knowledge: Path, make_settings: Callable[..., Settings]
 ) -> None:

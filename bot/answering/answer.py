@@ -39,7 +39,7 @@ from bot.answering.conversation import (
     is_more_request,
 )
 from bot.answering.decline import NOTHING_MORE, not_found_message
-from bot.answering.intents import proper_names
+from bot.answering.intents import asks_about_document, proper_names
 from bot.answering.judge import PassageJudge
 from bot.answering.question import Question
 from bot.answering.retrieval import (
@@ -116,6 +116,25 @@ def answer(
             decline_below=judge.threshold if judge else 0.0,
             idf=idf,
         )
+        if composed.declined and asks_about_document(query):
+            # What the question's words find does not answer it, and it asks what the document
+            # itself is about ("Which city's experience does the article describe?"): the
+            # document's lead does. Only then: "Which battles does the article describe?" is
+            # answered by the passages about battles, which the lead would push down.
+            lifted = boost_document_lead(
+                query, hits, index.chunk, lambda source: lead_starts(index.passages(source))
+            )
+            composed = _compose(
+                shown,
+                lifted,
+                index,
+                settings,
+                decline_message,
+                limit=limit,
+                judge=judged,
+                decline_below=judge.threshold if judge else 0.0,
+                idf=idf,
+            )
         alone = _noted(composed, note)
         return alone, conversation.add(Turn(shown, query, alone.quotes))
     expanded, context = expanded_query(conversation, query)
@@ -175,9 +194,6 @@ def rank(
     hits = fuse_weighted(dense, keyword, retrieval.dense_weight)
     intent = intent or query
     hits = boost_document_facts(intent, hits, index.chunk)
-    hits = boost_document_lead(
-        intent, hits, index.chunk, lambda source: lead_starts(index.passages(source))
-    )
     return boost_enumeration(intent, hits, index.chunk)
 
 

@@ -27,10 +27,10 @@ RRF_K = 60
 FACT_BOOST = 0.5
 ORDINAL_BOOST = 0.3
 TITLE_WINDOW = 1000  # a headline sits within the first characters of its document
-# The lead of a document: its first passages of prose (title and opening paragraph). Two, not
-# one: a chunk often ends inside the opening, and the subject is named in the first few
-# sentences (chosen among 1-3 on our own questions of the kind, docs/answerability.md).
-LEAD_PASSAGES = 2
+# The lead of a document: its first passages of prose (title and opening paragraphs); a chunk
+# often ends inside the opening. Chosen among 1-3 by leave-one-article-out on our own questions
+# of the kind (bench/document_questions.py, docs/answerability.md).
+LEAD_PASSAGES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +106,9 @@ def boost_document_lead(
     document is about ("Which city's experience does the article describe?"): its words name
     no topic, so neither search method finds the opening that answers it. `lead_of(source)`
     gives a document's lead (`lead_starts`); it is read only when the question is of the kind.
-    Such a passage counts as a document fact (relevant; scored by its observed accuracy)."""
+    Such a passage counts as a document fact (relevant; scored by its observed accuracy).
+    Used as a fallback, for such a question that would otherwise be declined (answering.answer):
+    "Which battles does the article describe?" is answered by the passages about battles."""
     if not asks_about_document(question):
         return list(hits)
     leads: dict[str, frozenset[int]] = {}
