@@ -86,6 +86,7 @@ def main() -> None:
 
     import numpy as np
 
+    from bot.answering.answer import rank
     from bot.answering.compose import ComposeSettings, compose
     from bot.answering.signals import focus_match, focus_words, passage_words, without_focus
     from bot.cli import compose_service
@@ -118,7 +119,7 @@ def main() -> None:
         index = service.index
         query = service.question(row["question"]).query
         vector, topic_vector = embedder.encode([query, without_focus(query)])
-        hits = service._rank(index, query, vector)
+        hits = rank(index, query, vector, service.settings.retrieval)
         answer = compose(
             row["question"],
             hits,
