@@ -72,8 +72,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import bot.answering.retrieval as retrieval
+    from bot.cli import compose_service
     from bot.evaluation.questions import contains_answer
-    from bot.service import QuoteService
 
     embedder = real_embedder()
     folders = {
@@ -83,7 +83,7 @@ def main() -> None:
     }
     services = {}
     for name, folder in folders.items():
-        service = QuoteService(
+        service = compose_service(
             settings_for(folder, args.index_root / f"idx-{name}"), embedder=embedder
         )
         service.refresh()
