@@ -746,7 +746,7 @@ def test_four_readers_never_see_half_an_update(pg_url: str, tmp_path: Path) -> N
         out, err = reader.communicate(timeout=60)
         assert reader.returncode == 0, err
         reports.append(json.loads(out.strip().splitlines()[-1]))
-    assert all(r["mixed"] == 0 and r["questions"] > 10 for r in reports), reports
+    assert all(r["mixed"] == 0 and r["questions"] >= 3 for r in reports), reports
     assert any(len(r["generations"]) > 1 for r in reports), reports
     assert _pg(pg_url).open().manifest.generation == 5  # type: ignore[union-attr]
 
