@@ -26,7 +26,9 @@ OWN = ROOT / "bench" / "data" / "document_questions.jsonl"
 LEAD_SIZES = (0, 1, 2, 3)  # 0: the intent off (today's ranking)
 
 
-def questions() -> list[dict[str, Any]]:
+def questions(*, with_dev: bool = True) -> list[dict[str, Any]]:
+    """Our own questions, and (`with_dev`) the dev sets' questions of the kind, which need
+    ../shared/eval (a clone on its own has only ours)."""
     from bot.answering.intents import asks_about_document
 
     rows = []
@@ -36,10 +38,11 @@ def questions() -> list[dict[str, Any]]:
             knowledge = "seed" if r["docs"] == "seed" else "squad_dev"
             article = "seed" if knowledge == "seed" else Path(r["doc"]).stem
             rows.append({**r, "set": "own", "knowledge": knowledge, "article": article})
-    for name, path, knowledge in (
+    dev_sets = (
         ("seed_dev", EVAL / "seed_dev.jsonl", "seed"),
         ("formats", EVAL / "formats" / "questions.jsonl", "formats"),
-    ):
+    )
+    for name, path, knowledge in dev_sets if with_dev else ():
         for line in path.read_text(encoding="utf-8").splitlines():
             r = json.loads(line) if line.strip() else None
             if r and r["answers"] and asks_about_document(r["question"]):
