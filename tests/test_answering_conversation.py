@@ -41,6 +41,8 @@ def test_follow_ups_are_recognised_by_their_form(question: str) -> None:
     "question",
     [
         "What is the headline of the article?",
+        "What is the article about?",
+        "What does the report describe?",
         "Is Xi Jinping in the top leadership list?",
         "What did Microsoft rename SkyDrive to after the trademark dispute with Sky?",
         "What is the architectural style the Normans created in the Kingdom of Sicily called?",

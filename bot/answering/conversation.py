@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.answering.compose import Quote
+from bot.answering.intents import asks_about_document
 from bot.answering.retrieval import Hit
 from bot.shared.text import keyword_tokens, words
 
@@ -143,6 +144,8 @@ def depends_on_context(question: str) -> bool:
         return True
     if any(token in _PRONOUNS for token in tokens):
         return True
+    if asks_about_document(question):  # "What is the article about?": few content words, yet whole
+        return False
     return len(keyword_tokens(question)) <= 1
 
 
