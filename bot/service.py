@@ -239,7 +239,7 @@ class QuoteService:
         index = self.index
         return answering.answer(
             index,
-            self.question_vector(asked.query),
+            None,  # embedded by answer() unless the turn asks for more (that needs no vector)
             asked,
             conversation,
             self._answer_settings(),

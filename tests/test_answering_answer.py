@@ -129,6 +129,31 @@ def test_more_widens_to_passages_not_yet_shown_until_there_are_none() -> None:
     assert len(shown) == len(index.chunks)
 
 
+def test_without_a_vector_the_question_is_embedded_only_when_a_search_needs_it() -> None:
+    embedder = FakeEmbedder(dimension=1024)  # few hash collisions: unrelated texts are far apart
+    index = _generation(embedder)
+
+    def ask_lazily(text: str, conversation: Conversation) -> tuple[Answer, Conversation]:
+        question = Question.parse(text, SETTINGS.retrieval.max_question_chars)
+        return answer(
+            index,
+            None,
+            question,
+            conversation,
+            SETTINGS,
+            embed=_embed(embedder),
+            decline_message=DECLINE,
+        )
+
+    embedder.calls.clear()
+    first, conversation = ask_lazily("When do farmers plant rice?", Conversation())
+    assert embedder.embedded == ["When do farmers plant rice?"]
+    assert first == _ask(index, embedder, "When do farmers plant rice?")[0]
+    embedder.calls.clear()
+    more, _ = ask_lazily("Tell me more.", conversation)
+    assert more.quotes and "Tell me more." not in embedder.embedded  # "more" searches the last
+
+
 def test_a_follow_up_searches_with_the_conversation_and_says_which_turns() -> None:
     embedder = FakeEmbedder(dimension=1024)  # few hash collisions: unrelated texts are far apart
     index = _generation(embedder)

@@ -69,7 +69,7 @@ class AnswerSettings:
 
 def answer(
     index: SearchIndex,
-    vector: np.ndarray,
+    vector: np.ndarray | None,
     question: Question,
     conversation: Conversation,
     settings: AnswerSettings,
@@ -80,8 +80,9 @@ def answer(
     limit: int | None = None,
     on_ranked: Callable[[], None] | None = None,
 ) -> tuple[Answer, Conversation]:
-    """The answer to `question` (`vector` its query's embedding) from `index` alone, stamped
-    with its generation, and the conversation with this turn added.
+    """The answer to `question` (`vector` its query's embedding, or None to embed it with
+    `embed` only if needed: a request for more needs none) from `index` alone, stamped with its
+    generation, and the conversation with this turn added.
 
     First turns and self-contained questions are answered alone: with `judge` (one that applies
     to this embedder), a question is also declined when its best passage is unlikely to answer
@@ -99,34 +100,19 @@ def answer(
         widened = dataclasses.replace(widened, generation=index.manifest.generation)
         turn = Turn(shown, last.query, widened.quotes, widened.context)
         return _noted(widened, note), conversation.add(turn)
+    if vector is None:
+        vector = embed(query)
     if last is None or not depends_on_context(shown):
         hits = rank(index, query, vector, settings.retrieval)
         if on_ranked is not None:
             on_ranked()
         idf = memoised(index.idf)
         judged = judge.for_question(index, question.text, query, vector, idf) if judge else None
-        composed = _compose(
-            shown,
-            hits,
-            index,
-            settings,
-            decline_message,
-            limit=limit,
-            judge=judged,
-            decline_below=judge.threshold if judge else 0.0,
-            idf=idf,
-        )
-        if composed.declined and asks_about_document(query):
-            # What the question's words find does not answer it, and it asks what the document
-            # itself is about ("Which city's experience does the article describe?"): the
-            # document's lead does. Only then: "Which battles does the article describe?" is
-            # answered by the passages about battles, which the lead would push down.
-            lifted = boost_document_lead(
-                query, hits, index.chunk, lambda source: lead_starts(index.passages(source))
-            )
-            composed = _compose(
+
+        def composed_from(ranked: list[Hit]) -> Answer:
+            return _compose(
                 shown,
-                lifted,
+                ranked,
                 index,
                 settings,
                 decline_message,
@@ -134,6 +120,18 @@ def answer(
                 judge=judged,
                 decline_below=judge.threshold if judge else 0.0,
                 idf=idf,
+            )
+
+        composed = composed_from(hits)
+        if composed.declined and asks_about_document(query):
+            # What the question's words find does not answer it, and it asks what the document
+            # itself is about ("Which city's experience does the article describe?"): the
+            # document's lead does. Only then: "Which battles does the article describe?" is
+            # answered by the passages about battles, which the lead would push down.
+            composed = composed_from(
+                boost_document_lead(
+                    query, hits, index.chunk, lambda source: lead_starts(index.passages(source))
+                )
             )
         alone = _noted(composed, note)
         return alone, conversation.add(Turn(shown, query, alone.quotes))
