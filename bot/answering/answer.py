@@ -107,7 +107,7 @@ def answer(
         if on_ranked is not None:
             on_ranked()
         idf = memoised(index.idf)
-        judged = judge.for_question(index, question.text, query, vector, idf) if judge else None
+        judged = judge.for_question(index, query, vector, idf) if judge else None
 
         def composed_from(ranked: list[Hit]) -> Answer:
             return _compose(

@@ -59,19 +59,17 @@ class PassageJudge:
     def for_question(
         self,
         index: SearchIndex,
-        question: str,
         query: str,
         query_vector: np.ndarray,
         idf: IdfLookup | None = None,
     ) -> Judge:
-        """A judge of `question`'s candidate passages from `index` (`query` is the question as
-        searched: normalised and at most max_question_chars long; `query_vector` its embedding).
-        The signals are read from `query`, so a very long question costs no more than that."""
-        question = query
-        weights = (idf or index.idf)(keyword_tokens(question))
+        """A judge of the candidate passages from `index` for the question as searched (`query`:
+        normalised and at most max_question_chars long; `query_vector` its embedding). The
+        signals are read from `query`, so a very long question costs no more than that."""
+        weights = (idf or index.idf)(keyword_tokens(query))
         unknown_idf = bm25_idf(0, index.manifest.chunk_count)  # a term no passage contains
         vector = np.asarray(query_vector, dtype=np.float32)
-        focus = [w.lower() for w in focus_words(question)]
+        focus = [w.lower() for w in focus_words(query)]
         # Embedded on first use: a question declined as off-topic needs neither.
         embedded: list[np.ndarray] = []
 
@@ -86,7 +84,7 @@ class PassageJudge:
             sentences = self._sentence_vectors(text)
             words = self._word_vectors(passage_words(text))
             evidence = Evidence(
-                question,
+                query,
                 text,
                 hit.dense,
                 float(np.max(sentences @ vector)),
