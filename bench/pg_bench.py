@@ -183,8 +183,21 @@ def build_mb(n: int) -> int:
     return max(512, min(8192, n * 2 // 1000 + 256))
 
 
+def wait_for_quiet(limit: float | None, max_wait_s: float) -> dict[str, float]:
+    """Wait until the 1-minute load average is at most `limit` (or `max_wait_s` has passed), so a
+    long build made on a busy machine is still timed on a quiet one. Returns what was waited."""
+    t0 = time.monotonic()
+    while limit is not None and os.getloadavg()[0] > limit and time.monotonic() - t0 < max_wait_s:
+        time.sleep(10)
+    return {"waited_s": round(time.monotonic() - t0, 1), "load_1min": os.getloadavg()[0]}
+
+
 def run(
-    n: int, database_url: str | None, workdir: Path, hnsw: tuple[int, int] = (24, 128)
+    n: int,
+    database_url: str | None,
+    workdir: Path,
+    hnsw: tuple[int, int] = (24, 128),
+    quiet: tuple[float | None, float] = (None, 0.0),
 ) -> dict[str, Any]:
     from bot.embedding.model import SentenceTransformerEmbedder, resolve_model
 
@@ -212,6 +225,7 @@ def run(
     keyword_truth = [memory.keyword(keyword_tokens(q), 10) for q in questions]
     files_answers = [fused_top(memory, v, q) for v, q in zip(queries, questions, strict=True)]
     parts: dict[str, list[float]] = {}
+    load_at_files = os.getloadavg()[0]
     results["files"] = {
         **percentiles(question_latency(memory, queries, questions, parts)),
         **breakdown(parts),
@@ -281,6 +295,8 @@ def run(
         )
     results["pg_update_one_document_s"] = round(time.perf_counter() - t0, 2)
 
+    results["load_when_timing_files"] = load_at_files
+    results["quiet_before_timing_postgres"] = wait_for_quiet(*quiet)
     sweep = {}
     for ef in EF_CANDIDATES:
         options = PgOptions(ef_search=ef)
@@ -424,11 +440,23 @@ def main() -> None:
     defaults = PostgresSettings()  # what a user's quotebot builds, unless told otherwise
     parser.add_argument("--hnsw-m", type=int, default=defaults.hnsw_m, help="HNSW graph degree")
     parser.add_argument("--hnsw-ef-construction", type=int, default=defaults.hnsw_ef_construction)
+    parser.add_argument(
+        "--quiet-load",
+        type=float,
+        help="before timing PostgreSQL, wait until the 1-minute load average is at most this",
+    )
+    parser.add_argument("--max-wait", type=float, default=7200, help="seconds, for --quiet-load")
     args = parser.parse_args()
     n = args.chunks or (1_000_000 if args.full else 100_000)
     url = os.environ.get("QUOTEBOT_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="quotebot-pg-bench-") as tmp:
-        results = run(n, url, Path(tmp), (args.hnsw_m, args.hnsw_ef_construction))
+        results = run(
+            n,
+            url,
+            Path(tmp),
+            (args.hnsw_m, args.hnsw_ef_construction),
+            (args.quiet_load, args.max_wait),
+        )
     results["bench_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     text = json.dumps(results, indent=1)
     print(text)
