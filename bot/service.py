@@ -31,6 +31,7 @@ from bot.errors import KnowledgeError
 from bot.index.changelog import ChangeEntry
 from bot.index.document_text import document_text
 from bot.index.generation import DocumentRecord, IndexRecipe, SearchIndex
+from bot.index.judge_vectors import JudgeVectorStore
 from bot.index.report import UpdateReport
 from bot.index.storage import SharedStore, Store
 from bot.index.update import ProgressCallback, update_index
@@ -90,7 +91,14 @@ class QuoteService:
         self._decline_by_generation: tuple[tuple[int, str], str] | None = None
         self.follow_ups = FollowUpSettings()  # bench/followup_cv.py varies it
         # Scores quotes and declines what the documents do not answer (bundled calibration).
-        self.judge = PassageJudge(self.embedder, calibration)
+        # Its sentence and word vectors come from the table the writer fills, when the store
+        # keeps one (bot.index.judge_vectors).
+        self.judge = PassageJudge(
+            self.embedder,
+            calibration,
+            store.judge_vector_reader if isinstance(store, JudgeVectorStore) else None,
+            prepare=self.prepare_questions,
+        )
 
     @property
     def knowledge(self) -> Path:
@@ -124,6 +132,7 @@ class QuoteService:
                 self.embedder,
                 progress=progress,
                 follow_external_links=self.settings.knowledge.follow_external_links,
+                judge=self.judge if self.judge.applies else None,
             )
             self._index = index  # the swap: one reference assignment
             # Each skipped file is said once per change of the file, not before every question.

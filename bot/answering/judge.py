@@ -6,11 +6,17 @@ without its focus) and applies the bundled calibration. Embedding is most of its
 vectors are kept per passage (the same passages answer many questions) and word vectors per word
 (words recur across passages, so a passage seen for the first time mostly needs only its
 sentences embedded); what is missing is embedded in batches, not one text per call.
+
+Before embedding, the judge looks the texts up in the judge vector table the index writer fills
+(bot.index.judge_vectors): with a complete table a question embeds only its own text and the
+question without its focus. The table holds the very vectors `encode` computes (same encoder;
+onnxruntime's vectors do not depend on the batch, checked in tests), so answers are the same
+with or without it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -28,6 +34,7 @@ from bot.answering.signals import (
 from bot.embedding.model import Embedder
 from bot.embedding.questions import QuestionEmbedder
 from bot.index.generation import SearchIndex, bm25_idf
+from bot.index.judge_vectors import JudgeVectors, Kind, lookup_all
 from bot.shared.lru import LruCache
 from bot.shared.text import keyword_tokens, sentence_spans
 
@@ -37,12 +44,52 @@ CACHED_WORDS = 16384  # word vectors kept
 BATCH = 64  # texts per encoder call (bounds the padding of a batch)
 
 
+VectorsFactory = Callable[[str, int], JudgeVectors]  # (model id, dimension) -> the table
+
+
 class PassageJudge:
-    def __init__(self, embedder: Embedder, calibration: Calibration | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        calibration: Calibration | None = None,
+        vectors: VectorsFactory | None = None,
+        prepare: Callable[[], None] | None = None,
+    ) -> None:
+        """`vectors` opens the store's judge vector table, on first use (the dimension may not
+        be known before a question is embedded). `prepare` settles the question encoder before
+        the judge's first use of it (the service's: a writer makes the ONNX export first, so
+        the vectors it stores are the ones its readers compute)."""
         self._embedder = embedder
         self.calibration = calibration or bundled()
         self._sentences: LruCache[str, np.ndarray] = LruCache(CACHED_PASSAGES)
         self._words: LruCache[str, np.ndarray] = LruCache(CACHED_WORDS)
+        self._open_vectors = vectors
+        self._vectors: JudgeVectors | None = None
+        self._prepare = prepare
+
+    @property
+    def model_id(self) -> str:
+        """The table's model key: the model and the encoder that embeds for the judge, since
+        ONNX and torch vectors agree only to about 1e-6 (a reader that fell back to torch must
+        not use a writer's ONNX vectors, or its scores would move in the last digits)."""
+        if not isinstance(self._embedder, QuestionEmbedder):
+            return f"{self._embedder.spec.model_id} passages"
+        if self._prepare is not None:
+            self._prepare()
+        runtime = getattr(self._embedder, "runtime", None) or "questions"
+        return f"{self._embedder.spec.model_id} {runtime}"
+
+    @property
+    def dimension(self) -> int:
+        """The vectors' length (after settling the encoder: ONNX knows it without torch)."""
+        if self._prepare is not None:
+            self._prepare()
+        return self._embedder.dimension
+
+    def judge_texts(self, text: str) -> tuple[list[str], list[str]]:
+        """What the judge embeds of a passage: its sentences and its distinct content words
+        (the index writer fills the judge vector table with exactly these)."""
+        return _sentences(text), passage_words(text)
 
     @property
     def applies(self) -> bool:
@@ -77,12 +124,17 @@ class PassageJudge:
             if hit.fact:
                 return self.calibration.fact_probability
             if not embedded:
-                vectors = self._encode([without_focus(query), *focus])
-                embedded.extend([vectors[0], vectors[1:].reshape(len(focus), vectors.shape[1])])
+                # The focus words are lower-cased words, as the table's: looked up like them.
+                known = self._known_words(focus)
+                wanted = [word for word in dict.fromkeys(focus) if word not in known]
+                vectors = self._encode([without_focus(query), *wanted])
+                known.update(zip(wanted, vectors[1:], strict=True))
+                rows = [known[word] for word in focus]
+                stacked = np.stack(rows) if rows else np.zeros((0, vectors.shape[1]), np.float32)
+                embedded.extend([vectors[0], stacked])
             topic, focus_vectors = embedded
             text = index.chunk(hit.chunk_id).text
-            sentences = self._sentence_vectors(text)
-            words = self._word_vectors(passage_words(text))
+            sentences, words = self._passage_vectors(text)
             evidence = Evidence(
                 query,
                 text,
@@ -98,35 +150,79 @@ class PassageJudge:
 
         return judge
 
-    def _sentence_vectors(self, text: str) -> np.ndarray:
-        """The embeddings of a passage's sentences, kept per passage text."""
-        vectors = self._sentences.get(text)
-        if vectors is None:
-            vectors = self._encode(_sentences(text))
-            self._sentences.put(text, vectors)
-        return vectors
-
-    def _word_vectors(self, words: Sequence[str]) -> np.ndarray:
-        """The embeddings of `words` (rows in their order), kept per word; the words not yet
-        known are embedded together."""
-        vectors: dict[str, np.ndarray] = {}
-        missing: list[str] = []
-        for word in dict.fromkeys(words):
+    def _passage_vectors(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The embeddings of a passage's sentences (kept per passage text) and of its words
+        (kept per word): from the caches, else from the table (one lookup for both), else
+        embedded (one batch for the sentences, one for the words)."""
+        sentence_texts, words = self.judge_texts(text)
+        sentences = self._sentences.get(text)
+        wanted: dict[tuple[Kind, str], None] = {}
+        if sentences is None:
+            wanted.update(dict.fromkeys(("sentence", s) for s in sentence_texts))
+        known: dict[str, np.ndarray] = {}
+        for word in words:
             vector = self._words.get(word)
             if vector is None:
-                missing.append(word)
+                wanted["word", word] = None
             else:
-                vectors[word] = vector
+                known[word] = vector
+        found = lookup_all(self._table(), wanted)
+        if sentences is None:
+            sentences = self._complete(sentence_texts, "sentence", found)
+            self._sentences.put(text, sentences)
+        for (kind, word), vector in found.items():
+            if kind == "word":
+                self._words.put(word, vector)
+                known[word] = vector
+        return sentences, self._word_rows(words, known)
+
+    def _known_words(self, words: Sequence[str]) -> dict[str, np.ndarray]:
+        """Those of `words` in the word cache or the table."""
+        known: dict[str, np.ndarray] = {}
+        for word in words:
+            vector = self._words.get(word)
+            if vector is not None:
+                known[word] = vector
+        wanted: dict[tuple[Kind, str], None] = {("word", w): None for w in words if w not in known}
+        for (_, word), vector in lookup_all(self._table(), wanted).items():
+            self._words.put(word, vector)
+            known[word] = vector
+        return known
+
+    def _complete(
+        self, texts: Sequence[str], kind: Kind, found: dict[tuple[Kind, str], np.ndarray]
+    ) -> np.ndarray:
+        """Rows for `texts` in order: found ones as they are, the others embedded together."""
+        missing = [text for text in dict.fromkeys(texts) if (kind, text) not in found]
+        rows = dict(zip(missing, self._encode(missing), strict=True))
+        rows.update((text, found[kind, text]) for text in texts if (kind, text) in found)
+        return np.stack([rows[text] for text in texts])
+
+    def _word_rows(self, words: Sequence[str], known: dict[str, np.ndarray]) -> np.ndarray:
+        """The embeddings of `words` (rows in their order); those not yet known are embedded
+        together and kept per word."""
+        missing = [word for word in dict.fromkeys(words) if word not in known]
         for word, vector in zip(missing, self._encode(missing), strict=True):
             self._words.put(word, vector)
-            vectors[word] = vector
+            known[word] = vector
         if not words:
             return np.zeros((0, self._embedder.dimension), dtype=np.float32)
-        return np.stack([vectors[word] for word in words])
+        return np.stack([known[word] for word in words])
+
+    def _table(self) -> JudgeVectors | None:
+        if self._vectors is None and self._open_vectors is not None:
+            self._vectors = self._open_vectors(self.model_id, self.dimension)
+        return self._vectors
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """The judge's encoder (public for the index writer, which must use the very same)."""
+        return self._encode(texts)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed on the question path: by the question encoder (ONNX, no torch) when there is
         one, so judging a question never loads torch either."""
+        if self._prepare is not None:
+            self._prepare()
         encode = (
             self._embedder.encode_questions
             if isinstance(self._embedder, QuestionEmbedder)

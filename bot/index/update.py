@@ -25,6 +25,7 @@ from bot.index.generation import (
     SkippedRecord,
     embedding_input,
 )
+from bot.index.judge_vectors import JudgeWriter, bring_up_to_date
 from bot.index.report import UpdateReport
 from bot.index.storage import Store, UpdateJournal
 from bot.ingest.chunking import Chunk, chunk_text
@@ -72,6 +73,7 @@ def update_index(
     progress: ProgressCallback | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     follow_external_links: bool = False,
+    judge: JudgeWriter | None = None,
 ) -> tuple[SearchIndex, UpdateReport]:
     """Check the folder against the index; re-embed added and changed documents only.
 
@@ -80,6 +82,10 @@ def update_index(
     and the reason is `rebuild_reason` (one line). A file that cannot be read keeps its previous
     version in the index (with a warning), so a file caught mid-save never disappears; a link out
     of the folder is skipped unless `follow_external_links` (see bot.ingest.documents).
+
+    With a `judge` (when the answer judge applies to this model), the store's judge vector table
+    is filled for the new generation's new chunks, or for all of them the first time (see
+    bot.index.judge_vectors); an up-to-date index whose table is complete costs one more read.
     """
     scan = scan_folder(folder, follow_external_links=follow_external_links)
     if not (scan.files or scan.unreadable or scan.unreadable_folders):
@@ -92,6 +98,7 @@ def update_index(
     if plan.nothing_to_do and current is not None:
         store.tidy()  # a writer killed after its commit leaves the old generation behind
         _require_documents(folder, current.manifest)
+        bring_up_to_date(store, judge, current, None)
         return current, _report(plan, current.manifest, 0, plan.problems)
     with store.writer_lock():
         # Another writer may have committed while we waited: look again at the folder and plan
@@ -103,12 +110,15 @@ def update_index(
         idle = plan.nothing_to_do and current is not None
         notes: list[Problem] = []
         interrupted: str | None = None
+        new_chunks: list[Chunk] | None = None  # None: nothing committed
         if idle and current is not None:
-            index, embedded = current, 0
+            index = current
         else:
-            index, embedded, notes, interrupted = _apply(
+            index, new_chunks, notes, interrupted = _apply(
                 plan, manifest, store, recipe, embedder, progress, now, previous=current
             )
+        embedded = len(new_chunks or ())
+        bring_up_to_date(store, judge, index, new_chunks)
     if idle:
         store.tidy()  # takes the lock itself, so only once ours is released
     _require_documents(folder, index.manifest)
@@ -184,9 +194,9 @@ def _apply(
     now: Callable[[], datetime],
     *,
     previous: SearchIndex | None = None,
-) -> tuple[SearchIndex, int, list[Problem], str | None]:
+) -> tuple[SearchIndex, list[Chunk], list[Problem], str | None]:
     """Embed what the plan says and commit a new generation (with its changelog entry, against
-    the `previous` generation); returns it, the number of chunks embedded, the documents this
+    the `previous` generation); returns it, the chunks embedded, the documents this
     run could not read, and a notice if a killed update's work was redone."""
     timestamp = now().isoformat(timespec="seconds")
     new_chunks: list[Chunk] = []
@@ -257,7 +267,7 @@ def _apply(
         plan.rebuild_reason,
     )
     index = store.commit(new_manifest, set(records) - fresh, new_chunks, vectors, change=change)
-    return index, len(new_chunks), notes, interrupted
+    return index, new_chunks, notes, interrupted
 
 
 def interrupted_notice(left: UpdateJournal, now: UpdateJournal) -> str:

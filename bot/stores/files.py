@@ -5,6 +5,8 @@ Layout of the index folder:
     gen-00000007/       manifest.json, chunks.json, vectors.npy, changes.json (the changelog as
                         of this generation; checksums of all in the manifest)
     write.lock          held by the one process that is writing
+    judge-vectors.sqlite  the answer judge's sentence and word vectors, content-addressed, valid
+                        for every generation (bot/stores/judge_sqlite.py; -wal and -shm beside it)
     updating.json       what the writer holding the lock is doing (left behind only if it is killed)
 A commit writes a whole new generation into a temporary folder, fsyncs it, renames it into place
 and then replaces CURRENT; a crash at any moment leaves the old or the new generation, never a mix.
@@ -39,10 +41,13 @@ from bot.index.generation import (
     SkippedRecord,
     return_freed_memory,
 )
+from bot.index.judge_vectors import JudgeVectors
 from bot.index.location import prepare, unusable
 from bot.index.storage import UpdateJournal
 from bot.ingest.chunking import Chunk
 from bot.shared.wording import plural
+from bot.stores.judge_sqlite import FILE as JUDGE_VECTORS
+from bot.stores.judge_sqlite import SqliteJudgeTable, SqliteJudgeVectors
 
 FORMAT = 1
 POINTER = "CURRENT"
@@ -149,7 +154,13 @@ class FileStore:
             raise IndexCorruptError(f"index generation {folder} is missing")
         return folder
 
+    def judge_vector_reader(self, model_id: str, dimension: int) -> JudgeVectors:
+        return SqliteJudgeVectors(self.directory / JUDGE_VECTORS, model_id, dimension)
+
     # -- writing -------------------------------------------------------------------------------
+
+    def judge_vectors(self, model_id: str, dimension: int) -> SqliteJudgeTable:
+        return SqliteJudgeTable(self.directory / JUDGE_VECTORS, model_id, dimension)
 
     def tidy(self) -> None:
         try:
