@@ -1,10 +1,24 @@
-"""The answer judge's embedding caches: sentences per passage, words per word, in batches."""
+"""The answer judge: its embedding caches (sentences per passage, words per word, in batches)
+and the judge vector table the index writer fills (issue 15)."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
 import numpy as np
+import pytest
 
 from bot.answering.judge import PassageJudge
+from bot.answering.retrieval import Hit
+from bot.cli import compose_service
+from bot.config import Settings
+from bot.embedding.onnx_encoder import export_folder
+from bot.embedding.questions import RuntimeEmbedder
+from bot.index.judge_vectors import Kind
+from bot.stores.judge_sqlite import FILE
 from tests.fakes import FakeEmbedder
 
 
@@ -12,9 +26,10 @@ def test_a_passage_sentences_are_embedded_once_in_one_call() -> None:
     embedder = FakeEmbedder()
     judge = PassageJudge(embedder)
     passage = "The Normans settled in Normandy. They kept the Frankish laws."
-    first = judge._sentence_vectors(passage)
-    again = judge._sentence_vectors(passage)
-    assert embedder.calls == [["The Normans settled in Normandy.", "They kept the Frankish laws."]]
+    first, _ = judge._passage_vectors(passage)
+    again, _ = judge._passage_vectors(passage)
+    sentences = ["The Normans settled in Normandy.", "They kept the Frankish laws."]
+    assert embedder.calls[0] == sentences and sentences not in embedder.calls[1:]
     assert np.array_equal(first, again) and first.shape == (2, embedder.dimension)
 
 
@@ -41,3 +56,123 @@ def test_many_words_are_embedded_in_bounded_batches() -> None:
     words = [f"word{n}" for n in range(BATCH * 2 + 1)]
     assert PassageJudge(embedder)._word_vectors(words).shape == (len(words), embedder.dimension)
     assert [len(call) for call in embedder.calls] == [BATCH, BATCH, 1]
+
+
+# -- the judge vector table the writer fills (issue 15) -------------------------------------------
+
+
+class DictVectors:
+    """A judge vector table in memory: what `lookup` was asked, and rows one may spoil."""
+
+    def __init__(self, rows: dict[tuple[Kind, str], np.ndarray]) -> None:
+        self.rows = rows
+        self.asked: list[list[tuple[Kind, str]]] = []
+
+    def lookup(self, texts: Sequence[tuple[Kind, str]]) -> dict[tuple[Kind, str], np.ndarray]:
+        self.asked.append(list(texts))
+        return {text: self.rows[text] for text in texts if text in self.rows}
+
+
+class BrokenVectors:
+    def lookup(self, texts: Sequence[tuple[Kind, str]]) -> dict[tuple[Kind, str], np.ndarray]:
+        raise OSError("disk gone")
+
+
+PASSAGE = "The Normans settled in Normandy. They kept the Frankish laws."
+
+
+def _filled(judge: PassageJudge, texts: Sequence[str]) -> dict[tuple[Kind, str], np.ndarray]:
+    rows: dict[tuple[Kind, str], np.ndarray] = {}
+    for text in texts:
+        sentences, words = judge.judge_texts(text)
+        rows.update(zip([("sentence", s) for s in sentences], judge.encode(sentences), strict=True))
+        rows.update(zip([("word", w) for w in words], judge.encode(words), strict=True))
+    return rows
+
+
+def test_a_passage_in_the_table_embeds_nothing_in_one_lookup() -> None:
+    table = DictVectors(_filled(PassageJudge(FakeEmbedder()), [PASSAGE]))
+    embedder = FakeEmbedder()
+    judge = PassageJudge(embedder, vectors=lambda model, dimension: table)
+    sentences, words = judge._passage_vectors(PASSAGE)
+    plain = PassageJudge(FakeEmbedder())._passage_vectors(PASSAGE)
+    assert embedder.calls == [] and len(table.asked) == 1
+    assert sentences.tobytes() == plain[0].tobytes() and words.tobytes() == plain[1].tobytes()
+    judge._passage_vectors(PASSAGE)  # then the caches: the table is not asked again
+    assert len(table.asked) == 1
+
+
+def test_what_the_table_lacks_is_embedded_as_before() -> None:
+    table = DictVectors({})
+    embedder = FakeEmbedder()
+    judge = PassageJudge(embedder, vectors=lambda model, dimension: table)
+    sentences, words = judge._passage_vectors(PASSAGE)
+    assert embedder.calls[0] == ["The Normans settled in Normandy.", "They kept the Frankish laws."]
+    assert sentences.shape == (2, embedder.dimension) and len(words) == len(embedder.calls[1])
+
+
+def test_a_table_that_fails_is_as_good_as_absent(caplog: pytest.LogCaptureFixture) -> None:
+    judge = PassageJudge(FakeEmbedder(), vectors=lambda model, dimension: BrokenVectors())
+    sentences, words = judge._passage_vectors(PASSAGE)
+    plain = PassageJudge(FakeEmbedder())._passage_vectors(PASSAGE)
+    assert sentences.tobytes() == plain[0].tobytes() and words.tobytes() == plain[1].tobytes()
+    assert "disk gone" in caplog.text
+
+
+def test_focus_words_are_looked_up_as_words() -> None:
+    table = DictVectors(_filled(PassageJudge(FakeEmbedder()), ["The mayor of Caen."]))
+    embedder = FakeEmbedder()
+    judge = PassageJudge(embedder, vectors=lambda model, dimension: table)
+    assert set(judge._known_words(["mayor", "duke"])) == {"mayor"}
+
+
+@pytest.mark.model
+def test_judge_probabilities_are_identical_with_and_without_the_table(
+    knowledge: Path,
+    make_settings: Callable[..., Settings],
+    real_embedder: Any,
+    onnx_export: Path,
+) -> None:
+    """The real pipeline (ONNX question encoder, the files store's table filled by the writer)
+    against a judge that embeds everything: the same probabilities to the last bit, over every
+    passage of the bundled article, for questions it answers and questions it declines."""
+    settings = make_settings(knowledge)
+    model_id = real_embedder.spec.model_id
+    shutil.copytree(
+        export_folder(onnx_export, model_id), export_folder(settings.index_dir / "onnx", model_id)
+    )
+    embedder = RuntimeEmbedder(real_embedder, settings.index_dir / "onnx", threads=1)
+    service = compose_service(settings, embedder=embedder, on_notice=lambda m: None)
+    service.refresh()
+    assert (settings.index_dir / FILE).is_file()
+    assert service.judge.applies and service.judge.model_id.endswith(" onnx")
+    plain = PassageJudge(embedder)
+    index = service.index
+    questions = [
+        "How many grassroots party organizations are there in Jingzhou?",
+        "Who is the mayor of Jingzhou?",
+        "What did the party secretary say about rural areas?",
+    ]
+    for question in questions:
+        vector = embedder.encode_question(question)
+        with_table = service.judge.for_question(index, question, vector)
+        without = plain.for_question(index, question, vector)
+        for chunk_id in range(index.manifest.chunk_count):
+            hit = Hit(chunk_id, 0.5, float(index.vectors[chunk_id] @ vector), 0.0)
+            assert with_table(hit) == without(hit)
+    table = service.judge._table()
+    assert table is not None
+    for chunk_id in range(index.manifest.chunk_count):  # the writer filled every text
+        sentences, words = service.judge.judge_texts(index.chunk(chunk_id).text)
+        wanted: list[tuple[Kind, str]] = [("sentence", s) for s in sentences]
+        wanted += [("word", w) for w in words]
+        assert len(table.lookup(wanted)) == len(set(wanted))
+
+    # A reader that finds the table unreadable still answers, the same answer, with a warning.
+    asked = service.ask(questions[0])
+    (settings.index_dir / FILE).write_bytes(b"garbage " * 1000)
+    reader = compose_service(settings, embedder=embedder, on_notice=lambda m: None)
+    again = reader.ask(questions[0])
+    assert [(q.source, q.start, q.end, q.score) for q in again.quotes] == [
+        (q.source, q.start, q.end, q.score) for q in asked.quotes
+    ]

@@ -176,6 +176,10 @@ class PassageJudge:
                 known[word] = vector
         return sentences, self._word_rows(words, known)
 
+    def _word_vectors(self, words: Sequence[str]) -> np.ndarray:
+        """The embeddings of `words` (rows in their order): cached, looked up or embedded."""
+        return self._word_rows(words, self._known_words(words))
+
     def _known_words(self, words: Sequence[str]) -> dict[str, np.ndarray]:
         """Those of `words` in the word cache or the table."""
         known: dict[str, np.ndarray] = {}

@@ -81,7 +81,7 @@ class SqliteJudgeTable:
 
     def add(self, rows: Sequence[tuple[Kind, str, np.ndarray]]) -> None:
         # INSERT OR REPLACE: a row found corrupt (so reported missing) is overwritten.
-        values = [(self._model, key(kind, text), encode_row(vector)) for kind, text, vector in rows]
+        values = ((self._model, key(kind, text), encode_row(vector)) for kind, text, vector in rows)
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany(
