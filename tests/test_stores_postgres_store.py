@@ -400,8 +400,17 @@ def test_term_counts_follow_every_update(knowledge: Path, pg_url: str) -> None:
             )
 
 
+def _downgrade_to_schema_6(pg_url: str) -> None:
+    """Put the database back in the shape version 6 of the schema left it: no judge vectors."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE quotebot_judge_vectors")
+        conn.execute("DROP TABLE quotebot_judge_models")
+        conn.execute("UPDATE quotebot_schema SET version = 6")
+
+
 def _downgrade_to_schema_5(pg_url: str) -> None:
     """Put the database back in the shape version 5 of the schema left it: no update journal."""
+    _downgrade_to_schema_6(pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DROP TABLE quotebot_updating")
         conn.execute("UPDATE quotebot_schema SET version = 5")
@@ -493,7 +502,7 @@ def _read_only_url(pg_url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
 
 
-@pytest.mark.parametrize("old_version", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("old_version", [1, 2, 3, 4, 5, 6])
 def test_an_older_schema_is_migrated_in_place_by_the_first_process(
     old_version: int, knowledge: Path, pg_url: str
 ) -> None:
@@ -506,6 +515,7 @@ def test_an_older_schema_is_migrated_in_place_by_the_first_process(
         3: _downgrade_to_schema_3,
         4: _downgrade_to_schema_4,
         5: _downgrade_to_schema_5,
+        6: _downgrade_to_schema_6,
     }
     downgrade[old_version](pg_url)
     read_only = _read_only_url(pg_url)
@@ -520,7 +530,7 @@ def test_an_older_schema_is_migrated_in_place_by_the_first_process(
         assert conn.execute("SELECT version FROM quotebot_schema").fetchone() == (SCHEMA_VERSION,)
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables").fetchall()}
     assert "quotebot_postings" not in tables
-    assert {"quotebot_changes", "quotebot_updating"} <= tables
+    assert {"quotebot_changes", "quotebot_updating", "quotebot_judge_vectors"} <= tables
     _blocks_hold_the_served_chunks(pg_url)
     (knowledge / "more.txt").write_text("A harbour pilot and the collective economy.\n")
     memory, pg = _indexes(knowledge, _pg(pg_url))  # and updates continue from there

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.errors import ConfigError, StoreSchemaError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # DDL of each version, applied in order from the version the database is at.
 _MIGRATIONS: dict[int, list[str]] = {
@@ -171,6 +171,25 @@ _MIGRATIONS: dict[int, list[str]] = {
         """CREATE TABLE quotebot_updating (
             id boolean PRIMARY KEY DEFAULT true CHECK (id),
             journal jsonb NOT NULL)""",
+    ],
+    # The answer judge's sentence and word vectors (index/judge_vectors.py, stores/postgres/
+    # judge_vectors.py): content-addressed, so outside the generations (valid for all of them)
+    # and filled by the writer after it publishes; a model row records the generation through
+    # which the table is complete. Empty after the migration: the writer's next run backfills.
+    7: [
+        """CREATE TABLE quotebot_judge_models (
+            model_key serial PRIMARY KEY,
+            model text NOT NULL UNIQUE,
+            dimension integer NOT NULL,
+            complete_generation bigint,
+            complete_created_at text)""",
+        """CREATE TABLE quotebot_judge_vectors (
+            model_key integer NOT NULL REFERENCES quotebot_judge_models ON DELETE CASCADE,
+            key bytea NOT NULL,
+            vector bytea NOT NULL,
+            PRIMARY KEY (model_key, key))""",
+        # Read whole every time and not compressible (float32): no compression to undo.
+        "ALTER TABLE quotebot_judge_vectors ALTER COLUMN vector SET STORAGE EXTERNAL",
     ],
 }
 

@@ -28,6 +28,7 @@ from bot.errors import (
 )
 from bot.index.changelog import ChangeEntry, Retention
 from bot.index.generation import IndexRecipe, Manifest, SearchIndex, SkippedRecord
+from bot.index.judge_vectors import JudgeVectors
 from bot.index.storage import UpdateJournal
 from bot.ingest.chunking import Chunk
 from bot.shared.lru import LruCache
@@ -36,6 +37,7 @@ from bot.shared.wording import plural
 from bot.stores.postgres.db import Connection, Database, PgOptions
 from bot.stores.postgres.documents import PAGE, PgDocuments
 from bot.stores.postgres.generation import VISIBLE, PgIndex
+from bot.stores.postgres.judge_vectors import PgJudgeTable, PgJudgeVectors
 from bot.stores.postgres.postings import (
     LAYOUT,
     BlockLayout,
@@ -90,6 +92,15 @@ class PgStore:
 
     def close(self) -> None:
         self._db.close()
+
+    # -- the answer judge's vectors (bot.index.judge_vectors) ------------------------------------
+
+    def judge_vectors(self, model_id: str, dimension: int) -> PgJudgeTable:
+        """(The schema is current: the writer opened the index, which migrates, first.)"""
+        return PgJudgeTable(self._db, model_id, dimension)
+
+    def judge_vector_reader(self, model_id: str, dimension: int) -> JudgeVectors:
+        return PgJudgeVectors(self._db, model_id, dimension)
 
     # -- reading -------------------------------------------------------------------------------
 
