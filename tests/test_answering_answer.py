@@ -8,6 +8,7 @@ import pytest
 from bot.answering.answer import AnswerSettings, Embed, answer, ranked_quotes
 from bot.answering.compose import Answer
 from bot.answering.conversation import Conversation
+from bot.answering.decline import NO_ANSWER_TO_CONTINUE, NOTHING_MORE
 from bot.answering.question import Question
 from bot.config import RetrievalSettings
 from bot.index.generation import DocumentRecord, IndexRecipe, Manifest, MemoryIndex
@@ -127,6 +128,30 @@ def test_more_widens_to_passages_not_yet_shown_until_there_are_none() -> None:
     else:
         pytest.fail("'more' never ran out of passages")
     assert len(shown) == len(index.chunks)
+
+
+def test_more_after_a_declined_question_has_nothing_to_continue() -> None:
+    embedder = FakeEmbedder(dimension=1024)  # few hash collisions: unrelated texts are far apart
+    index = _generation(embedder)
+    declined, conversation = _ask(index, embedder, "What is the price of copper?")
+    assert declined.declined and conversation.turns[-1].declined
+    embedder.calls.clear()
+    for request in ("Tell me more.", "go on"):  # and again: still nothing to continue
+        more, conversation = _ask(index, embedder, request, conversation)
+        assert (more.quotes, more.related, more.declined) == ((), (), True)
+        assert more.message == NO_ANSWER_TO_CONTINUE
+    assert embedder.embedded == ["Tell me more.", "go on"]  # searched nothing
+
+
+def test_more_after_more_ran_out_says_that_is_all() -> None:
+    embedder = FakeEmbedder(dimension=1024)  # few hash collisions: unrelated texts are far apart
+    index = _generation(embedder)
+    _, conversation = _ask(index, embedder, "When do farmers plant rice?")
+    for _ in range(len(index.chunks)):
+        more, conversation = _ask(index, embedder, "Tell me more.", conversation)
+    assert more.declined and more.message == NOTHING_MORE
+    again, _ = _ask(index, embedder, "go on", conversation)
+    assert (again.quotes, again.message) == ((), NOTHING_MORE)
 
 
 def test_without_a_vector_the_question_is_embedded_only_when_a_search_needs_it() -> None:

@@ -32,6 +32,40 @@ from bot.answering.decline import not_found_message
         # A preposition ending the question stays after the verb.
         ("What is the treaty about?", "My documents don't say what the treaty is about."),
         ("Who was the bridge named for?", "My documents don't say who the bridge was named for."),
+        # A participle or an adjective before that preposition is the predicate: the verb
+        # goes before it ("what X known is for" before).
+        ("What is Jingzhou known for?", "My documents don't say what Jingzhou is known for."),
+        ("What is the town famous for?", "My documents don't say what the town is famous for."),
+        ("What was the plant used for?", "My documents don't say what the plant was used for."),
+        ("Who is Emma married to?", "My documents don't say who Emma is married to."),
+        ("What was the abbey built as?", "My documents don't say what the abbey was built as."),
+        # An irregular participle ends the clause; inside a noun phrase it is left alone.
+        ("When was the castle built?", "My documents don't say when the castle was built."),
+        ("Where was Rollo born?", "My documents don't say where Rollo was born."),
+        ("What is the best known work?", "My documents don't say what the best known work is."),
+        # do/does/did: the tense moves onto the verb.
+        ("What does the party depend on?", "My documents don't say what the party depends on."),
+        (
+            "What did the council decide about the bridge?",
+            "My documents don't say what the council decided about the bridge.",
+        ),
+        ("Why did he flee?", "My documents don't say why he fled."),
+        ("How does the system work?", "My documents don't say how the system works."),
+        (
+            "What do some scholars call that process?",
+            "My documents don't say what some scholars call that process.",
+        ),
+        (
+            "What does grassroots work require?",  # "work" could be the verb; "require" only is
+            "My documents don't say what grassroots work requires.",
+        ),
+        (
+            "Who does Jingzhou appoint to manage the committees?",
+            "My documents don't say who Jingzhou appoints to manage the committees.",
+        ),
+        # A follow-up naming only its new topic.
+        ("What about its population?", "My documents don't say anything about its population."),
+        ("And how about the mayor?", "My documents don't say anything about the mayor."),
     ],
 )
 def test_questions_become_indirect_clauses(question: str, message: str) -> None:
@@ -40,7 +74,8 @@ def test_questions_become_indirect_clauses(question: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["What did the council decide about the bridge?", "Tell me about pandas", "zzzz"],
+    # no word after "did" reads as a verb (a capitalised one is taken for a name)
+    ["What did the Council Decide?", "Tell me about pandas", "zzzz", "And when?"],
 )
 def test_other_forms_quote_the_question_rather_than_guess(question: str) -> None:
     assert not_found_message(question) == f"My documents don't answer “{question}”."

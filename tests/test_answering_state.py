@@ -56,6 +56,7 @@ _TURNS = st.builds(
     _TEXT,
     st.lists(_quotes(), max_size=3).map(tuple),
     st.lists(_TEXT, max_size=2).map(tuple),
+    st.booleans(),
 )
 
 
@@ -92,3 +93,8 @@ def test_absent_citation_details_are_left_out_of_the_state() -> None:
         "paragraph": 1,
         "title": "T",
     }
+
+
+def test_a_turn_saved_before_declined_existed_reads_as_answered() -> None:
+    state = [{"question": "q?", "query": "q", "quotes": [], "used_context": []}]
+    assert conversation_from_state(state) == Conversation((Turn("q?", "q", ()),))

@@ -118,6 +118,33 @@ def test_more_widens_to_the_next_passage_never_repeating(
     assert not shown & {(q.start, q.end) for q in again.quotes}
 
 
+def test_after_a_decline_more_continues_nothing_and_follow_ups_are_judged(
+    seed_service: QuoteService,
+) -> None:
+    """'Tell me more' after a declined question quoted the page's footer ("Related News...",
+    0.36) as an answer, and 'What about its population?' three passages nobody judged."""
+    from bot.answering.conversation import Conversation
+    from bot.answering.decline import NO_ANSWER_TO_CONTINUE
+
+    declined, conversation = seed_service.converse(Conversation(), "Who is the mayor of Jingzhou?")
+    assert declined.declined and declined.related
+    more, _ = seed_service.converse(conversation, "Tell me more.")
+    assert (more.quotes, more.declined, more.message) == ((), True, NO_ANSWER_TO_CONTINUE)
+    for follow_up in ("What about its population?", "Who elected him?", "And when?"):
+        answer, _ = seed_service.converse(conversation, follow_up)
+        assert answer.declined and answer.quotes == (), follow_up
+        assert answer.context == ("Who is the mayor of Jingzhou?",)
+
+
+def test_a_follow_up_after_a_decline_can_still_be_answered(seed_service: QuoteService) -> None:
+    """Judged, not refused: a follow-up the documents do answer is answered."""
+    from bot.answering.conversation import Conversation
+
+    _, conversation = seed_service.converse(Conversation(), "Who is the mayor of Jingzhou?")
+    answer, _ = seed_service.converse(conversation, "And what is its third measure?")
+    assert not answer.declined and "collective economy" in answer.quotes[0].text
+
+
 def test_a_new_topic_is_answered_as_asked_alone(seed_service: QuoteService) -> None:
     from bot.answering.conversation import Conversation
 

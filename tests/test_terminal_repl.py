@@ -245,3 +245,44 @@ Related passages (not an answer):
 """
     )
     assert repl.last_answer is not None and repl.last_answer.declined
+
+
+def test_more_and_follow_ups_after_a_decline_quote_nothing_as_an_answer(
+    knowledge: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """After a declined question there is nothing to continue: "more" says so, and a follow-up
+    is judged like any question (here every passage is judged not to answer)."""
+    never = Calibration(("coverage",), (0.0,), 0.0, (0.0,), (1.0,), threshold=1.1)
+    service = compose_service(
+        make_settings(knowledge), FakeEmbedder(), on_notice=lambda m: None, calibration=never
+    )
+    repl, console = _repl(service)
+    typed = ["Who is the mayor of the collective economy?", "Tell me more.", "And his deputy?"]
+    related = """\
+1. jingzhou-grassroots-party-organizations.txt ¶18  score 0.50
+│   Third, grassroots-level Party organizations should develop the collective economy to increase their financial
+    capacity to service ordinary citizens. Developing and expanding collective economy, particularly rural collective
+    economy is not only the key task of grassroots-level Party organizations but also the foundation to boost their
+    service capacity.
+"""
+    assert _transcript(repl, console, typed) == (
+        f"""\
+? Who is the mayor of the collective economy?
+My documents don't say who the mayor of the collective economy is.
+Related passages (not an answer):
+{related}
+? Tell me more.
+My documents did not answer the last question, so there is nothing more to show.
+? And his deputy?
+My documents don't answer “And his deputy?”.
+Related passages (not an answer):
+{related}
+2. jingzhou-grassroots-party-organizations.txt ¶21  score 0.50
+│   By People's Daily Online
+    Tell a friend Print friendly Version Print friendly format Save to disk Save this
+    Related News
+
+    Copyright © 1997-2006 by all rights reserved
+
+"""
+    )

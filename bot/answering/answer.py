@@ -37,6 +37,7 @@ from bot.answering.conversation import (
     depends_on_context,
     expanded_query,
     is_more_request,
+    nothing_to_continue,
 )
 from bot.answering.decline import NOTHING_MORE, not_found_message
 from bot.answering.intents import asks_about_document, proper_names
@@ -93,7 +94,15 @@ def answer(
     query, note = question.query, question.note
     shown = question.shown  # cut: what was searched is what is echoed and remembered
     last = conversation.last
-    if last is not None and last.quotes and is_more_request(shown):
+    if last is not None and is_more_request(shown):
+        if not last.quotes:
+            # Nothing was shown to continue from (the last question was declined, or "more"
+            # already ran out): searching would quote passages nobody judged as an answer.
+            context = (*last.used_context, last.question)[-2:]
+            message = nothing_to_continue(last)
+            ended = Answer(shown, (), True, message, context, index.manifest.generation)
+            turn = Turn(shown, last.query, (), context, declined=last.declined)
+            return _noted(ended, note), conversation.add(turn)
         widened = with_citations(
             _widen(index, shown, conversation, settings, embed), index.manifest.documents
         )
@@ -102,11 +111,11 @@ def answer(
         return _noted(widened, note), conversation.add(turn)
     if vector is None:
         vector = embed(query)
+    idf = memoised(index.idf)
     if last is None or not depends_on_context(shown):
         hits = rank(index, query, vector, settings.retrieval)
         if on_ranked is not None:
             on_ranked()
-        idf = memoised(index.idf)
         judged = judge.for_question(index, query, vector, idf) if judge else None
 
         def composed_from(ranked: list[Hit]) -> Answer:
@@ -134,14 +143,16 @@ def answer(
                 )
             )
         alone = _noted(composed, note)
-        return alone, conversation.add(Turn(shown, query, alone.quotes))
+        turn = Turn(shown, query, alone.quotes, declined=alone.declined)
+        return alone, conversation.add(turn)
     expanded, context = expanded_query(conversation, query)
+    expanded_vector, retrieval = embed(expanded), settings.retrieval
     weights = settings.follow_ups
     answered = answer_query(conversation, query)
     own_weight = weights.own_weight + (weights.answer_weight if answered is None else 0.0)
     rankings = [
         Ranking(own_weight, rank(index, query, vector, settings.retrieval)),
-        Ranking(weights.context_weight, _rank_for(index, expanded, query, settings, embed)),
+        Ranking(weights.context_weight, rank(index, expanded, expanded_vector, retrieval, query)),
     ]
     if answered is not None:
         hits = _rank_for(index, answered, query, settings, embed)
@@ -149,9 +160,23 @@ def answer(
     hits = blend(rankings)
     if on_ranked is not None:
         on_ranked()
-    composed = _compose(shown, hits, index, settings, decline_message)
+    # With no answer shown to build on (the last question was declined), nothing vouches for
+    # the conversation's topic: the follow-up is judged as the question it expands to.
+    unanchored = judge if judge is not None and not last.quotes else None
+    judged = unanchored.for_question(index, expanded, expanded_vector, idf) if unanchored else None
+    composed = _compose(
+        shown,
+        hits,
+        index,
+        settings,
+        decline_message,
+        judge=judged,
+        decline_below=unanchored.threshold if unanchored else 0.0,
+        idf=idf,
+    )
     followed = _noted(dataclasses.replace(composed, context=context), note)
-    return followed, conversation.add(Turn(shown, expanded, followed.quotes, context))
+    turn = Turn(shown, expanded, followed.quotes, context, declined=followed.declined)
+    return followed, conversation.add(turn)
 
 
 def ranked_quotes(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.answering.compose import Quote
+from bot.answering.decline import NO_ANSWER_TO_CONTINUE, NOTHING_MORE
 from bot.answering.intents import asks_about_document
 from bot.answering.retrieval import Hit
 from bot.shared.text import keyword_tokens, words
@@ -90,6 +91,9 @@ class Turn:
     query: str  # the text searched for (the question, or expanded by earlier turns)
     quotes: tuple[Quote, ...]
     used_context: tuple[str, ...] = ()  # earlier questions this turn drew on
+    # The question was not answered (declined), so there is nothing to continue: a request for
+    # more after it, or after a request for more that got nothing because of it, says so.
+    declined: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,12 @@ def is_more_request(question: str) -> bool:
         and bool(_MORE.search(question))
         and all(token in _MORE_FILLER for token in tokens)
     )
+
+
+def nothing_to_continue(last: Turn) -> str:
+    """What a request for more gets after a turn that showed no passage: after a declined
+    question there was no answer to continue; otherwise every passage worth showing was shown."""
+    return NO_ANSWER_TO_CONTINUE if last.declined else NOTHING_MORE
 
 
 def depends_on_context(question: str) -> bool:

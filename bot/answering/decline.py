@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 # The answer to "more" once every passage worth showing has been shown (REPL, CLI and Discord).
 NOTHING_MORE = "That is all my documents say about it."
+# The answer to "more" right after a declined question: nothing was found, so nothing continues.
+NO_ANSWER_TO_CONTINUE = (
+    "My documents did not answer the last question, so there is nothing more to show."
+)
 
 _WH = r"(?:what|which|who|whom|whose|when|where|why|how(?:\s+(?:many|much|long|old|tall|far|often|big))?)"
 _BE = r"(?:is|are|was|were)"
@@ -28,6 +32,11 @@ _INVERTED = re.compile(
 )
 _SUBJECT = re.compile(rf"^(?P<wh>{_WH})\s+(?P<rest>(?!does\b|do\b|did\b).+)$", re.I)
 _YES_NO = re.compile(rf"^(?P<aux>{_BE}|{_MODAL})\s+(?P<rest>.+)$", re.I)
+# "What does the party depend on?" -> "what the party depends on" (the verb takes the tense).
+_DO_SUPPORT = re.compile(rf"^(?P<wh>{_WH}(?:\s+\w+)?)\s+(?P<aux>do|does|did)\s+(?P<rest>.+)$", re.I)
+# "What about its population?" (a follow-up naming only a new topic) -> "anything about ...".
+_WHAT_ABOUT = re.compile(r"^(?:and\s+)?(?:what|how)\s+about\s+(?P<rest>.+)$", re.I)
+_TENSE = {"do": "VB", "does": "VBZ", "did": "VBD"}
 _DO = re.compile(r"\b(do|does|did)\b", re.I)
 _PARTICIPLE = re.compile(r"(?:\w+ly\s+)?\w{3,}(?:ed|en)(?:\s+.*)?", re.I)
 # A preposition ending the question belongs after the verb: "what the treaty is about".
@@ -63,6 +72,13 @@ def _indirect(question: str) -> str | None:
     """The question as an indirect clause, or None when its form is not one we can turn."""
     if not question or len(question) > 200:
         return None
+    match = _WHAT_ABOUT.match(question)
+    if match:
+        return f"anything about {match['rest']}"
+    match = _DO_SUPPORT.match(question)
+    if match:
+        clause = _without_do(match["rest"], match["aux"].lower())
+        return _lower_first(f"{match['wh']} {clause}") if clause else None
     match = _INVERTED.match(question)
     if match:
         wh, aux, rest = match["wh"], match["aux"], match["rest"]
@@ -99,11 +115,17 @@ def _subject_then(rest: str, aux: str) -> str:
         # Passive or progressive ("was Jingzhou founded", "are they living"): aux before the
         # participle; otherwise (a noun phrase) at the end.
         for i, word in enumerate(words[1:], start=1):
+            ends = i == len(words) - 1 or words[i + 1].lower() in _STRANDED | {"as", "into"}
             if (
                 re.fullmatch(r"[a-z]{3,}(ed|en)|[a-z]{3,}ing", word)
-                and words[i - 1].lower() not in _SUBJECT_WORDS
-            ):
+                # an irregular one ends the clause: "when the castle was built", but "the best
+                # known work" is a noun phrase
+                or (ends and _participle(word))
+            ) and words[i - 1].lower() not in _SUBJECT_WORDS:
                 return " ".join([*words[:i], aux, *words[i:]])
+        if len(words) > 2 and words[-1].lower() in _STRANDED and _adjective(words[-2]):
+            # "What is X famous for?" -> "what X is famous for": the adjective is the predicate.
+            return " ".join([*words[:-2], aux, *words[-2:]])
         if len(words) > 1 and words[-1].lower() in _STRANDED:
             # "What is the treaty about?" -> "what the treaty is about", not "... about is".
             return " ".join([*words[:-1], aux, words[-1]])
@@ -119,6 +141,54 @@ def _subject_then(rest: str, aux: str) -> str:
         ):
             return " ".join([*words[:i], aux, *words[i:]])
     return f"{rest} {aux}"
+
+
+def _without_do(rest: str, do: str) -> str | None:
+    """The clause after "do/does/did" with the tense moved onto its verb ("the party depend on"
+    -> "the party depends on"), or None when no word reads as the verb. The verb is the first
+    lower-case base form not right after a determiner, preferring one that is only a verb
+    ("grassroots work require": "require", not "work")."""
+    from lemminflect import getAllLemmas, getInflection
+
+    words = rest.split()
+    candidates = [
+        i
+        for i, word in enumerate(words[1:], start=1)
+        if word.islower()
+        and words[i - 1].lower() not in _SUBJECT_WORDS
+        and word in getAllLemmas(word).get("VERB", ())
+    ]
+    if not candidates:
+        return None
+    only_verbs = [i for i in candidates if set(getAllLemmas(words[i])) == {"VERB"}]
+    i = (only_verbs or candidates)[0]
+    if do != "do":
+        inflected = getInflection(words[i], _TENSE[do])
+        if not inflected:
+            return None
+        words[i] = inflected[0]
+    return " ".join(words)
+
+
+def _participle(word: str) -> bool:
+    """An irregular past participle ("known", "built", "born"): the regular ones are caught by
+    their ending. A base form that is its own participle ("cost", "set") does not count."""
+    from lemminflect import getAllInflections, getAllLemmas
+
+    word = word.lower()
+    lemmas = getAllLemmas(word).get("VERB", ())
+    return any(
+        word != lemma and word in getAllInflections(lemma, "VERB").get("VBN", ())
+        for lemma in lemmas
+    )
+
+
+def _adjective(word: str) -> bool:
+    """Only an adjective or a participle ("famous", "known"), never also a noun ("treaty")."""
+    from lemminflect import getAllLemmas
+
+    lemmas = getAllLemmas(word.lower())
+    return _participle(word) or ("ADJ" in lemmas and "NOUN" not in lemmas)
 
 
 def _looks_verb(word: str) -> bool:

@@ -72,6 +72,7 @@ def conversation_to_state(c: Conversation) -> list[dict[str, Any]]:
             "query": t.query,
             "quotes": [quote_to_state(q) for q in t.quotes],
             "used_context": list(t.used_context),
+            "declined": t.declined,
         }
         for t in c.turns
     ]
@@ -85,6 +86,7 @@ def conversation_from_state(turns: list[dict[str, Any]]) -> Conversation:
                 t["query"],
                 tuple(quote_from_state(q) for q in t["quotes"]),
                 tuple(t["used_context"]),
+                bool(t.get("declined", False)),  # absent in state saved before it existed
             )
             for t in turns
         )

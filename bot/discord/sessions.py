@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.answering.compose import Answer, Quote, overlaps
-from bot.answering.conversation import Conversation, Turn
+from bot.answering.conversation import Conversation, Turn, nothing_to_continue
 from bot.answering.decline import NOTHING_MORE
 
 NEXT_PASSAGE = "next passage"
@@ -57,6 +57,11 @@ def next_passage(conversation: Conversation, ranked: Sequence[Quote]) -> tuple[A
     assert last is not None
     shown = conversation.shown()
     context = (*last.used_context, last.question)[-2:]
+    if last.declined:  # no answer to continue: the ranked passages were judged not to answer
+        message = nothing_to_continue(last)
+        return Answer(NEXT_PASSAGE, (), True, message, context), Turn(
+            NEXT_PASSAGE, last.query, (), context, declined=True
+        )
     for quote in ranked:
         if not any(overlaps(quote, s) for s in shown):
             answer = Answer(NEXT_PASSAGE, (quote,), False, None, context)
