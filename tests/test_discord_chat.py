@@ -280,6 +280,25 @@ async def test_each_button_does_its_job(
             assert_safe(request)
 
 
+async def test_tell_me_more_after_a_declined_question_quotes_nothing(
+    stub: DiscordStub, service: QuoteService, db_path: Path
+) -> None:
+    """A declined answer has no buttons; asked in words, "tell me more" says there was no
+    answer to continue and shows no passage (it quoted the nearest unjudged one)."""
+    from bot.answering.decline import NO_ANSWER_TO_CONTINUE
+
+    async with running(service, db_path):
+        await stub.mention("What is the price of copper in Peru?")
+        declined = await reply_to_mention(stub, 1)
+        assert "could not find" in declined and not custom_ids(bot_messages(stub)[-1])
+        await stub.mention("tell me more")
+        more = await reply_to_mention(stub, 2)
+    assert NO_ANSWER_TO_CONTINUE in more
+    assert not any(line.startswith(">") for line in more.splitlines()), more
+    for request in posts(stub):
+        assert_safe(request)
+
+
 async def test_someone_elses_more_button_answers_them_privately(
     stub: DiscordStub, service: QuoteService, db_path: Path
 ) -> None:
