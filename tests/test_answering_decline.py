@@ -63,6 +63,32 @@ from bot.answering.decline import not_found_message
             "Who does Jingzhou appoint to manage the committees?",
             "My documents don't say who Jingzhou appoints to manage the committees.",
         ),
+        (
+            "How much does a service center cost to build?",  # "center" modifies "cost"
+            "My documents don't say how much a service center costs to build.",
+        ),
+        ("What did the Normans eat?", "My documents don't say what the Normans ate."),
+        (
+            "When did Robert Crispin go up against the Turks?",  # the verb follows the name
+            "My documents don't say when Robert Crispin went up against the Turks.",
+        ),
+        (
+            "When did the Siege of Antioch take place?",
+            "My documents don't say when the Siege of Antioch took place.",
+        ),
+        (
+            "Who did the Normans team up with?",
+            "My documents don't say who the Normans teamed up with.",
+        ),
+        ("How much did Sky bid?", "My documents don't say how much Sky bid."),
+        (
+            "What does BSkyB's sport portfolio include?",  # after a possessive: a noun
+            "My documents don't say what BSkyB's sport portfolio includes.",
+        ),
+        (
+            "What were court proceedings being held about?",
+            "My documents don't say what court proceedings were being held about.",
+        ),
         # A follow-up naming only its new topic.
         ("What about its population?", "My documents don't say anything about its population."),
         ("And how about the mayor?", "My documents don't say anything about the mayor."),
@@ -75,7 +101,13 @@ def test_questions_become_indirect_clauses(question: str, message: str) -> None:
 @pytest.mark.parametrize(
     "question",
     # no word after "did" reads as a verb (a capitalised one is taken for a name)
-    ["What did the Council Decide?", "Tell me about pandas", "zzzz", "And when?"],
+    [
+        "What did the Council Decide?",
+        "What company did not agree to the deal?",  # a negation is not moved about
+        "Tell me about pandas",
+        "zzzz",
+        "And when?",
+    ],
 )
 def test_other_forms_quote_the_question_rather_than_guess(question: str) -> None:
     assert not_found_message(question) == f"My documents don't answer “{question}”."

@@ -37,6 +37,8 @@ _DO_SUPPORT = re.compile(rf"^(?P<wh>{_WH}(?:\s+\w+)?)\s+(?P<aux>do|does|did)\s+(
 # "What about its population?" (a follow-up naming only a new topic) -> "anything about ...".
 _WHAT_ABOUT = re.compile(r"^(?:and\s+)?(?:what|how)\s+about\s+(?P<rest>.+)$", re.I)
 _TENSE = {"do": "VB", "does": "VBZ", "did": "VBD"}
+_PARTICLES = {"up", "down", "out", "off", "over", "back", "in", "on", "away", "around", "about"}
+_LIGHT_VERBS = {"take", "make", "have", "go", "get", "give", "come", "put", "set", "keep"}
 _DO = re.compile(r"\b(do|does|did)\b", re.I)
 _PARTICIPLE = re.compile(r"(?:\w+ly\s+)?\w{3,}(?:ed|en)(?:\s+.*)?", re.I)
 # A preposition ending the question belongs after the verb: "what the treaty is about".
@@ -117,7 +119,7 @@ def _subject_then(rest: str, aux: str) -> str:
         for i, word in enumerate(words[1:], start=1):
             ends = i == len(words) - 1 or words[i + 1].lower() in _STRANDED | {"as", "into"}
             if (
-                re.fullmatch(r"[a-z]{3,}(ed|en)|[a-z]{3,}ing", word)
+                re.fullmatch(r"[a-z]{3,}(ed|en)|[a-z]{3,}ing|being", word)
                 # an irregular one ends the clause: "when the castle was built", but "the best
                 # known work" is a noun phrase
                 or (ends and _participle(word))
@@ -145,28 +147,43 @@ def _subject_then(rest: str, aux: str) -> str:
 
 def _without_do(rest: str, do: str) -> str | None:
     """The clause after "do/does/did" with the tense moved onto its verb ("the party depend on"
-    -> "the party depends on"), or None when no word reads as the verb. The verb is the first
-    lower-case base form not right after a determiner, preferring one that is only a verb
-    ("grassroots work require": "require", not "work")."""
-    from lemminflect import getAllLemmas, getInflection
+    -> "the party depends on"), or None when no word reads as the verb.
+
+    Candidates are lower-case base forms of a verb, not particles ("up") and not right after a
+    determiner. The verb is the first that is a light verb ("take place", "go up"), or can only
+    be a verb ("grassroots work require"), or is not followed by another candidate: one that is
+    modifies it ("a service center cost")."""
+    from lemminflect import getAllInflections, getAllLemmas
 
     words = rest.split()
+    if "not" in (word.lower() for word in words):
+        return None  # "What company did not agree ...": the question is quoted instead
+    lemmas = [getAllLemmas(word) for word in words]
     candidates = [
         i
         for i, word in enumerate(words[1:], start=1)
         if word.islower()
         and words[i - 1].lower() not in _SUBJECT_WORDS
-        and word in getAllLemmas(word).get("VERB", ())
+        and not words[i - 1].endswith(("'s", "’s"))  # a possessive determines a noun
+        and word in lemmas[i].get("VERB", ())
+        and word not in _PARTICLES
     ]
-    if not candidates:
+    verb = next(
+        (
+            i
+            for i in candidates
+            if words[i] in _LIGHT_VERBS or set(lemmas[i]) == {"VERB"} or i + 1 not in candidates
+        ),
+        None,
+    )
+    if verb is None:
         return None
-    only_verbs = [i for i in candidates if set(getAllLemmas(words[i])) == {"VERB"}]
-    i = (only_verbs or candidates)[0]
     if do != "do":
-        inflected = getInflection(words[i], _TENSE[do])
-        if not inflected:
+        forms = getAllInflections(words[verb], "VERB").get(_TENSE[do], ())
+        if not forms:
             return None
-        words[i] = inflected[0]
+        # "bid" or "bade": a past that can be the base form is ("cut", "set", "bid").
+        words[verb] = words[verb] if words[verb] in forms else forms[0]
     return " ".join(words)
 
 
