@@ -8,7 +8,8 @@ The export (made and verified by `bot.embedding.onnx_export`) is a folder of the
                      (exports made before 2026-12-03 have the weights inside model.onnx)
     tokenizer.json   the model's own fast tokenizer
     export.json      what to feed, how to pool and normalise (as the model's modules.json says),
-                     the SHA-256 of the other files, how well it matched sentence-transformers
+                     the SHA-256 of the other files, how well it matched sentence-transformers,
+                     how the graph was made (recipe, fused or plain)
 
 `OnnxEncoder.load` checks every checksum before anything is used, so a damaged or swapped file
 is refused (`ExportInvalid`), never run.
@@ -26,6 +27,11 @@ from typing import Any
 import numpy as np
 
 EXPORT_FORMAT = 1
+# How an export is made, raised when a new recipe gives faster or leaner exports: a writer that
+# has torch loaded anyway remakes an older one once (bot.embedding.questions). 1: traced as the
+# model runs (export.json without "recipe"); 2: traced with eager attention and fused by
+# onnxruntime's transformer optimizer where the model is BERT-like ("graph": fused or plain).
+EXPORT_RECIPE = 2
 MODEL_FILE = "model.onnx"
 # Why the weights are a separate file: onnxruntime maps external weights instead of copying them
 # into its heap, and a question only touches the rows of the word-embedding table (47 of the
@@ -61,6 +67,9 @@ class ExportMeta:
     probe_min_cosine: float = 0.0  # worst agreement with sentence-transformers at creation
     probes: int = 0
     libraries: dict[str, str] = field(default_factory=dict)
+    recipe: int = 1  # EXPORT_RECIPE of the writer that made it; 1 for exports without it
+    graph: str = "plain"  # "fused" by onnxruntime's transformer optimizer, or "plain" as traced
+    graph_note: str = ""  # what was fused, or why the plain graph was kept
     format: int = EXPORT_FORMAT
 
     def to_json(self) -> bytes:

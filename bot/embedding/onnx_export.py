@@ -2,22 +2,30 @@
 
 Runs only in a writer (`quotebot index`, or the first run that needs it), where torch is loaded
 anyway to embed passages. The model's Transformer module is exported with dynamic batch and
-sequence axes (torch.onnx's TorchScript exporter: offline, no onnxscript needed), its weights
-moved to a file of their own (onnxruntime maps it instead of copying it); pooling and
+sequence axes (torch.onnx's TorchScript exporter: offline, no onnxscript needed), traced with
+eager attention and fused by onnxruntime's transformer optimizer when the model is BERT-like
+(9-11 % off a question's forward pass, docs/bench.md; the default SDPA attention traces into a
+pattern the optimizer does not fuse), its weights moved to a file of their own (onnxruntime
+maps it instead of copying it); pooling and
 normalisation are not exported but read from the model's own modules.json, Pooling config
 and sentence_bert_config.json and done in numpy (`bot.embedding.onnx_encoder.pool`). The export is kept
 only if every probe text gives a vector within `MAX_COSINE_GAP` of sentence-transformers' own,
-encoded one at a time (as questions are) and as a padded batch.
+encoded one at a time (as questions are) and as a padded batch. A fused graph that fails in
+any way (optimizer error, attention left unfused, probes off) gives way to the plain graph.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
+import sys
 import uuid
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +34,7 @@ import numpy as np
 
 from bot.embedding.model import ModelSpec
 from bot.embedding.onnx_encoder import (
+    EXPORT_RECIPE,
     META_FILE,
     MODEL_FILE,
     POOLING_MODES,
@@ -36,6 +45,8 @@ from bot.embedding.onnx_encoder import (
     export_folder,
 )
 from bot.shared.atomic_write import write_atomically
+
+log = logging.getLogger(__name__)
 
 MAX_COSINE_GAP = 1e-4
 OPSET = 17
@@ -63,11 +74,29 @@ PROBES = (
     "organizations in rural villages, urban communities, enterprises and schools, appointing "
     "first secretaries and training cadres in every township.",
 )
+# Hugging Face model types whose encoder layers are those onnxruntime's "bert" fusions match
+# (the mapping Optimum uses for these types); anything else keeps the graph as traced. A listed
+# type is still checked: every attention layer fused, and the probes within MAX_COSINE_GAP.
+OPTIMIZER_TYPES = {
+    "bert": "bert",
+    "roberta": "bert",
+    "xlm-roberta": "bert",
+    "camembert": "bert",
+    "electra": "bert",
+}
 LIBRARIES = ("torch", "transformers", "sentence-transformers", "onnxruntime", "tokenizers")
 
 
 class ExportRefused(Exception):
     """The model cannot be exported or the export does not match; the message says why."""
+
+
+class NotFused(Exception):
+    """The transformer optimizer was not used or did not fuse the graph; the plain one is kept."""
+
+
+# (traced graph, the model's transformers config) -> the fused graph and what was fused.
+Fuser = Callable[[Path, Any], tuple[Any, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +193,15 @@ def model_folder(spec: ModelSpec) -> Path:
         raise ExportRefused(f"no local copy of {spec.load_path!r} ({type(exc).__name__})") from None
 
 
-def make_export(model: Any, spec: ModelSpec, root: Path) -> ExportMeta:
+def make_export(
+    model: Any, spec: ModelSpec, root: Path, *, fuse: Fuser | None = None
+) -> ExportMeta:
     """Export `model` (a loaded SentenceTransformer of `spec`) under `root`, verified, or refuse.
 
     The files are written to a temporary folder and moved into place only once verified, so a
     reader sees the old export, no export, or the new one; never a half-written or unproven one.
+    `fuse` turns the traced graph into a faster one (default: `fuse_graph`); whatever it does
+    wrong, the plain graph is exported instead.
     """
     layout = read_layout(model_folder(spec))
     tokenizer_file = layout.transformer_folder / TOKENIZER_FILE
@@ -181,22 +214,129 @@ def make_export(model: Any, spec: ModelSpec, root: Path) -> ExportMeta:
         tokenizer_json = tokenizer_file.read_bytes()
         (tmp / TOKENIZER_FILE).write_bytes(tokenizer_json)
         meta = _describe(model, spec, layout, tokenizer_json)
-        _export_transformer(model, meta, tokenizer_json, tmp / MODEL_FILE)
-        meta = replace(
-            meta,
-            checksums={
-                name: _sha256(tmp / name) for name in (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
-            },
-        )
-        encoder = OnnxEncoder.open(tmp / MODEL_FILE, tmp / TOKENIZER_FILE, meta, threads=1)
-        meta = replace(meta, probe_min_cosine=verify(model, encoder), probes=len(PROBES))
-        del encoder
+        traced = tmp / "traced.onnx"
+        config = getattr(getattr(model[0], "auto_model", None), "config", None)
+        eager = config is not None and _optimizer_type(config) is not None
+        with _attention(model, "eager" if eager else None):
+            _export_transformer(model, meta, tokenizer_json, traced)
+        meta = _fused_or_plain(model, meta, tmp, traced, config, fuse or fuse_graph)
+        traced.unlink()
         (tmp / META_FILE).write_bytes(meta.to_json())
         _fsync_all(tmp)
         _install(tmp, export_folder(root, spec.model_id))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return meta
+
+
+def _fused_or_plain(
+    model: Any, meta: ExportMeta, tmp: Path, traced: Path, config: Any, fuse: Fuser
+) -> ExportMeta:
+    """Install the fused graph in `tmp` if it is made and verified, else the traced one (verified
+    too, or ExportRefused); the returned meta has the checksums, probe result and graph kind."""
+    if config is None:
+        reason = "the model has no transformers config"
+    else:
+        try:
+            fused, note = fuse(traced, config)
+            _save_with_weights_apart(fused, tmp / MODEL_FILE)
+            return _verified(model, replace(meta, graph="fused", graph_note=note), tmp)
+        except (NotFused, ExportRefused) as exc:
+            reason = str(exc)
+        except Exception as exc:  # the optimizer and onnx raise many types; never fatal
+            reason = f"{type(exc).__name__}: {exc}"
+    log.info("ONNX export: the plain graph is kept (%s)", reason)
+    _save_with_weights_apart(_load_graph(traced), tmp / MODEL_FILE)
+    return _verified(model, replace(meta, graph="plain", graph_note=reason), tmp)
+
+
+def _verified(model: Any, meta: ExportMeta, tmp: Path) -> ExportMeta:
+    meta = replace(
+        meta,
+        checksums={
+            name: _sha256(tmp / name) for name in (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
+        },
+    )
+    encoder = OnnxEncoder.open(tmp / MODEL_FILE, tmp / TOKENIZER_FILE, meta, threads=1)
+    return replace(meta, probe_min_cosine=verify(model, encoder), probes=len(PROBES))
+
+
+def _optimizer_type(config: Any) -> str | None:
+    """The optimizer's model type for this transformers config, if it is one it fuses."""
+    from onnxruntime.transformers.optimizer import MODEL_TYPES
+
+    kind = OPTIMIZER_TYPES.get(str(getattr(config, "model_type", "")))
+    return kind if kind in MODEL_TYPES else None
+
+
+def fuse_graph(traced: Path, config: Any) -> tuple[Any, str]:
+    """onnxruntime's transformer optimizer on the eager-attention trace (its fusions only:
+    onnxruntime applies its own graph optimisations when a session loads the graph).
+
+    NotFused unless the model type is BERT-like and every attention layer was fused: a partly
+    fused graph measured no faster than the plain one (docs/bench.md)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    kind = _optimizer_type(config)
+    if kind is None:
+        raise NotFused(
+            f"model type {getattr(config, 'model_type', None)!r} is not one onnxruntime's "
+            "transformer optimizer fuses here"
+        )
+    layers = int(config.num_hidden_layers)
+    with _quiet_optimizer():
+        optimized = optimize_model(
+            str(traced),
+            model_type=kind,
+            num_heads=int(config.num_attention_heads),
+            hidden_size=int(config.hidden_size),
+            opt_level=0,
+        )
+    fused = {
+        name: count for name, count in optimized.get_fused_operator_statistics().items() if count
+    }
+    if fused.get("Attention", 0) != layers:
+        raise NotFused(f"{fused.get('Attention', 0)} of {layers} attention layers fused")
+    return optimized.model, ", ".join(f"{name} {count}" for name, count in sorted(fused.items()))
+
+
+@contextmanager
+def _quiet_optimizer() -> Iterator[None]:
+    """The optimizer's modules log each fusion under their bare module names (it puts its folder
+    on sys.path); that progress is not the user's, so only errors pass while it runs."""
+    from onnxruntime.transformers import optimizer
+
+    folder = str(Path(optimizer.__file__).parent)
+    loggers = [
+        logging.getLogger(name)
+        for name, module in list(sys.modules.items())
+        if str(getattr(module, "__file__", None) or "").startswith(folder)
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+@contextmanager
+def _attention(model: Any, implementation: str | None) -> Iterator[None]:
+    """The Transformer module runs with `implementation` inside, as before after (the writer
+    embeds passages with the same model, with its own attention)."""
+    auto = getattr(model[0], "auto_model", None)
+    setter = getattr(auto, "set_attn_implementation", None)
+    before = getattr(getattr(auto, "config", None), "_attn_implementation", None)
+    if implementation is None or setter is None or before in (None, implementation):
+        yield
+        return
+    setter(implementation)
+    try:
+        yield
+    finally:
+        setter(before)
 
 
 def _describe(
@@ -222,6 +362,7 @@ def _describe(
         pad_id=pad_id,
         pad_token=pad_token,
         libraries=library_versions(),
+        recipe=EXPORT_RECIPE,
     )
 
 
@@ -305,14 +446,21 @@ def _export_transformer(model: Any, meta: ExportMeta, tokenizer_json: bytes, pat
             )
     except Exception as exc:  # the exporter raises many types for unsupported graphs
         raise ExportRefused(f"torch.onnx cannot export it: {type(exc).__name__}: {exc}") from None
-    _weights_apart(path)
 
 
-def _weights_apart(path: Path) -> None:
-    """Move the graph's weights to WEIGHTS_FILE beside it (see bot.embedding.onnx_encoder)."""
+def _load_graph(path: Path) -> Any:
     import onnx
 
-    graph = onnx.load(str(path))
+    return onnx.load(str(path))
+
+
+def _save_with_weights_apart(graph: Any, path: Path) -> None:
+    """Save `graph` as MODEL_FILE with its weights in WEIGHTS_FILE beside it (see
+    bot.embedding.onnx_encoder: onnxruntime maps that file instead of copying it)."""
+    import onnx
+
+    for stale in (path, path.parent / WEIGHTS_FILE):  # onnx appends to an existing weights file
+        stale.unlink(missing_ok=True)
     onnx.save_model(
         graph,
         str(path),

@@ -21,9 +21,11 @@ import numpy as np
 from bot.config import Settings
 from bot.embedding.model import Embedder, ModelSpec, SentenceTransformerEmbedder, resolve_model
 from bot.embedding.onnx_encoder import (
+    EXPORT_RECIPE,
     META_FILE,
     WEIGHTS_FILE,
     ExportInvalid,
+    ExportMeta,
     OnnxEncoder,
     export_folder,
 )
@@ -129,14 +131,14 @@ class RuntimeEmbedder:
         sound: OnnxEncoder | None = None
         try:
             sound = OnnxEncoder.load(folder, model_id, self._threads)
-            if not writer or WEIGHTS_FILE in sound.meta.checksums or not self._model.loaded:
+            problem = _outdated(sound.meta)
+            if not writer or problem is None or not self._model.loaded:
                 return sound
-            # An export from before the weights had a file of their own: sound, but each of
-            # its readers holds 48 MB more (docs/bench.md). A writer that has loaded torch
-            # anyway (it embedded passages) remakes it once, and keeps it if that fails; never
-            # loaded for this alone (a cold ask or the bot's start would pay seconds, and the
-            # bot would keep torch resident).
-            problem = "the ONNX export keeps its weights inside the graph"
+            # An export made by an older recipe (weights inside the graph: each reader holds
+            # 48 MB more; not fused: a slower forward pass; docs/bench.md): sound, so a writer
+            # that has loaded torch anyway (it embedded passages) remakes it once, and keeps it
+            # if that fails; never loaded for this alone (a cold ask or the bot's start would
+            # pay seconds, and the bot would keep torch resident).
         except ExportInvalid as exc:
             problem = str(exc)
         if not writer:
@@ -176,6 +178,15 @@ class RuntimeEmbedder:
             return sound
         self._notice(f"cannot export the model for onnxruntime ({problem}); using torch")
         return None
+
+
+def _outdated(meta: ExportMeta) -> str | None:
+    """Why a sound export is worth remaking by a writer that has torch loaded, if it is."""
+    if WEIGHTS_FILE not in meta.checksums:
+        return "the ONNX export keeps its weights inside the graph"
+    if meta.recipe < EXPORT_RECIPE:
+        return f"the ONNX export was made by an older recipe ({meta.recipe} < {EXPORT_RECIPE})"
+    return None
 
 
 def make_embedder(settings: Settings, on_notice: Callable[[str], None]) -> Embedder:
