@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from bot.embedding.onnx_encoder import (
+    EXPORT_RECIPE,
     META_FILE,
     MODEL_FILE,
     POOLING_MODES,
@@ -93,6 +94,16 @@ def test_meta_round_trips_and_refuses_what_it_does_not_know() -> None:
         ExportMeta.from_json(b"{not json")
     with pytest.raises(ExportInvalid, match="unreadable"):
         ExportMeta.from_json(json.dumps({"format": 1}).encode())
+
+
+def test_an_export_json_from_before_recipes_still_reads() -> None:
+    """export.json written before the recipe was recorded: recipe 1, its graph as traced."""
+    data = json.loads(_meta(checksums={MODEL_FILE: "ab"}).to_json())
+    for key in ("recipe", "graph", "graph_note"):
+        del data[key]
+    meta = ExportMeta.from_json(json.dumps(data).encode())
+    assert (meta.recipe, meta.graph, meta.graph_note) == (1, "plain", "")
+    assert meta.recipe < EXPORT_RECIPE and meta.checksums == {MODEL_FILE: "ab"}
 
 
 def test_a_file_that_does_not_match_its_checksum_is_refused(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from bot.cli import compose_service
 from bot.config import Settings
 from bot.embedding.model import ModelSpec, SentenceTransformerEmbedder
 from bot.embedding.onnx_encoder import (
+    EXPORT_RECIPE,
     META_FILE,
     MODEL_FILE,
     TOKENIZER_FILE,
@@ -173,41 +174,67 @@ def _weights_inside_the_graph(folder: Path) -> None:
         name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
         for name in (MODEL_FILE, TOKENIZER_FILE)
     }
+    for key in ("recipe", "graph", "graph_note"):
+        del meta[key]
     (folder / META_FILE).write_text(json.dumps(meta))
 
 
+def _older_recipe(folder: Path) -> None:
+    """Turn an export's export.json into one written before recipes were recorded (its files
+    are sound: only a remake by a writer that has torch loaded would make it faster)."""
+    meta = json.loads((folder / META_FILE).read_text())
+    for key in ("recipe", "graph", "graph_note"):
+        del meta[key]
+    (folder / META_FILE).write_text(json.dumps(meta))
+
+
+OLD_EXPORTS = {
+    "weights inside the graph": (
+        _weights_inside_the_graph,
+        "the ONNX export keeps its weights inside the graph",
+    ),
+    "older recipe": (_older_recipe, "the ONNX export was made by an older recipe (1 < 2)"),
+}
+
+
 @pytest.mark.model
-def test_a_writer_remakes_an_export_with_the_weights_inside_the_graph(
-    real_embedder: Any, onnx_export: Path, tmp_path: Path
+@pytest.mark.parametrize("old", OLD_EXPORTS)
+def test_a_writer_remakes_an_export_of_an_older_recipe(
+    real_embedder: Any, onnx_export: Path, tmp_path: Path, old: str
 ) -> None:
-    """Exports made before model.onnx.data existed still answer a reader (no notice, no torch),
-    and the next writer remakes them so readers map the weights instead of holding a copy."""
+    """Exports made by an older recipe (before model.onnx.data existed, before the graph was
+    fused) still answer a reader (no notice, no torch), and the next writer remakes them so
+    readers map the weights and run the fused graph."""
+    make_old, problem = OLD_EXPORTS[old]
     root = tmp_path / "onnx"
     folder = _install(onnx_export, root, real_embedder.spec.model_id)
-    _weights_inside_the_graph(folder)
+    make_old(folder)
     exporter = CopyExporter(onnx_export)
     reader, notices = _runtime(real_embedder, root, exporter)
     reader.prepare_questions(writer=False)
     assert reader.runtime == "onnx" and exporter.calls == 0 and notices == []
+    assert reader._onnx is not None and reader._onnx.meta.recipe == 1
     writer, notices = _runtime(real_embedder, root, exporter)
     writer.prepare_questions(writer=True)
     assert writer.runtime == "onnx" and exporter.calls == 1
-    assert notices == [
-        "the ONNX export keeps its weights inside the graph: rebuilding the ONNX question "
-        "encoder ..."
-    ]
+    assert notices == [f"{problem}: rebuilding the ONNX question encoder ..."]
     assert (folder / WEIGHTS_FILE).is_file()
+    assert writer._onnx is not None and writer._onnx.meta.recipe == EXPORT_RECIPE
+    again, notices = _runtime(real_embedder, root, exporter)
+    again.prepare_questions(writer=True)
+    assert again.runtime == "onnx" and exporter.calls == 1 and notices == []  # remade once
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("old", OLD_EXPORTS)
 def test_an_old_export_is_not_remade_by_a_writer_without_torch(
-    real_embedder: Any, onnx_export: Path, tmp_path: Path
+    real_embedder: Any, onnx_export: Path, tmp_path: Path, old: str
 ) -> None:
     """A writer that embedded nothing (a cold ask, the bot's start) does not load torch to
     remake an old export: it answers with it."""
     root = tmp_path / "onnx"
     folder = _install(onnx_export, root, real_embedder.spec.model_id)
-    _weights_inside_the_graph(folder)
+    OLD_EXPORTS[old][0](folder)
     exporter = CopyExporter(onnx_export)
     model = SentenceTransformerEmbedder(real_embedder.spec, threads=1)
     embedder = RuntimeEmbedder(model, root, threads=1, on_notice=print, exporter=exporter)
@@ -216,17 +243,19 @@ def test_an_old_export_is_not_remade_by_a_writer_without_torch(
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("old", OLD_EXPORTS)
 def test_a_writer_that_cannot_remake_an_old_export_keeps_using_it(
-    real_embedder: Any, onnx_export: Path, tmp_path: Path
+    real_embedder: Any, onnx_export: Path, tmp_path: Path, old: str
 ) -> None:
     root = tmp_path / "onnx"
     folder = _install(onnx_export, root, real_embedder.spec.model_id)
-    _weights_inside_the_graph(folder)
+    OLD_EXPORTS[old][0](folder)
+    before = (folder / META_FILE).read_bytes()
     exporter = RefusingExporter()
     writer, _ = _runtime(real_embedder, root, exporter)
     writer.prepare_questions(writer=True)
     assert writer.runtime == "onnx" and exporter.calls == 1
-    assert not (folder / WEIGHTS_FILE).exists()
+    assert (folder / META_FILE).read_bytes() == before
 
 
 DAMAGE = (
