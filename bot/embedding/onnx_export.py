@@ -263,8 +263,10 @@ def _verified(model: Any, meta: ExportMeta, tmp: Path) -> ExportMeta:
 
 def _optimizer_type(config: Any) -> str | None:
     """The optimizer's model type for this transformers config, if it is one it fuses."""
-    from onnxruntime.transformers.optimizer import MODEL_TYPES
-
+    try:
+        from onnxruntime.transformers.optimizer import MODEL_TYPES
+    except ImportError:  # it needs sympy, which torch brings; `fuse_graph` says so
+        return None
     kind = OPTIMIZER_TYPES.get(str(getattr(config, "model_type", "")))
     return kind if kind in MODEL_TYPES else None
 
