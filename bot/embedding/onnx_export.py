@@ -334,11 +334,17 @@ def _attention(model: Any, implementation: str | None) -> Iterator[None]:
     if implementation is None or setter is None or before in (None, implementation):
         yield
         return
-    setter(implementation)
+    switched = False
+    try:
+        setter(implementation)
+        switched = True
+    except Exception as exc:  # a model without that implementation: traced as it runs
+        log.info("ONNX export: traced with %s attention (%s)", before, exc)
     try:
         yield
     finally:
-        setter(before)
+        if switched:
+            setter(before)
 
 
 def _describe(
