@@ -151,6 +151,9 @@ def main() -> None:
                     "fused": hit.score,
                     "sentence_cosine": max(cosines),
                     "topic_sentence_cosine": max(topic),
+                    # per sentence, in order: for signals of which sentence is closest
+                    "sentence_cosines": cosines,
+                    "topic_sentence_cosines": topic,
                     "focus_match": focus_match(focus, embed_words(passage_words(quote.text))),
                     "hit": bool(row["answers"]) and contains_answer(quote.text, row["answers"]),
                 }

@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT
-from bot.answering.calibration import fit_logistic
+from bot.answering.calibration import Calibration, choose_vetoes, fit_logistic
 from bot.answering.signals import FEATURES, Evidence, features
 
 TARGET_FALSE_DECLINE = 0.015
@@ -42,11 +42,21 @@ USED = (
     "negation_missing",
     "name_missing",
 )
-L2 = 1.0
-# Chosen on the leave-one-article-out numbers among 0.02, 0.05, 0.1 (docs/answerability.md):
-# the most held-out declines of unanswerable questions with at most 1 % of answerable ones
-# declined held-out (0.1 declined 1.5-2 %).
-CHOSEN_IMPOSSIBLE_WEIGHT = 0.1
+# Chosen with the vetoes and the weight below (bench/answerability_variants.py): 1 and 3 tie on
+# held-out declines; 3 has the lower held-out log-loss (.313 against .320; ECE .066 against
+# .054) and, unlike 1, keeps every dev hit at 1 it had (1 declines a squad_dev hit instead).
+L2 = 3.0
+# Mismatch signals that decline on their own unless a training fold refutes them (they fire on
+# more than VETO_FALSE_FIRE of its answerable questions): bot.answering.calibration.choose_vetoes.
+VETOES = ("number_missing", "negation_missing", "opposite_stated")
+VETO_FALSE_FIRE = 0.01
+# The weight of each SQuAD 2.0 unanswerable question in the logistic fit. With the vetoes it is
+# 0: they are then only used for the vetoes' probability and reported. Chosen with the vetoes
+# by bench/answerability_variants.py (docs/answerability.md): among the variants that keep
+# held-out squad_dev false declines <= 2 %, unanswerable_dev >= 16/20 and seed_dev declines
+# as they are, the most unanswerable questions declined held-out, then the lowest held-out
+# log-loss among those that keep every bar of `quotebot eval` (docs/answerability.md).
+CHOSEN_IMPOSSIBLE_WEIGHT = 0.0
 IMPOSSIBLE_WEIGHT = CHOSEN_IMPOSSIBLE_WEIGHT
 BINS = 10
 LABEL = "hit"  # what is fitted: "hit" (the quote answers) or "answerable" (the question is)
@@ -90,10 +100,36 @@ def row_weights(rows: list[dict[str, Any]], all_candidates: bool) -> np.ndarray:
     return np.asarray(out)
 
 
-def fit(rows: list[dict[str, Any]], keep: list[int], names: list[str], all_candidates: bool) -> Any:
+def fit(
+    rows: list[dict[str, Any]],
+    keep: list[int],
+    names: list[str],
+    all_candidates: bool,
+    vetoes: tuple[str, ...] = VETOES,
+) -> Calibration:
+    """The logistic model on `rows` (those of weight 0 left out) and the vetoes they do not
+    refute, with their probability measured on every row's top candidate."""
     x, y = matrices(rows, all_candidates)
     weights = row_weights(rows, all_candidates)
-    return fit_logistic(x[:, keep], y, names, l2=L2, sample_weight=weights)
+    used = weights > 0
+    model = fit_logistic(x[used][:, keep], y[used], names, l2=L2, sample_weight=weights[used])
+    if not vetoes:
+        return model
+    xt, yt = top(rows)
+    kept, probability = choose_vetoes(
+        {name: xt[:, FEATURES.index(name)] for name in vetoes},
+        yt > 0.5,
+        np.array([bool(r["answers"]) for r in rows]),
+        VETO_FALSE_FIRE,
+    )
+    return replace(model, vetoes=kept, veto_probability=probability)
+
+
+def predict(model: Calibration, x: np.ndarray) -> np.ndarray:
+    """P(answers) for rows of every FEATURE (matrices' columns), vetoes applied."""
+    columns = [FEATURES.index(name) for name in model.names]
+    vetoed = (x[:, [FEATURES.index(v) for v in model.vetoes]] > 0.5).any(axis=1)
+    return model.probabilities(x[:, columns], vetoed)
 
 
 def top(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -179,6 +215,7 @@ def main() -> None:
     )
     parser.add_argument("--show-wrong", action="store_true", help="list wrong in-sample decisions")
     parser.add_argument("--label", choices=("hit", "answerable"), default="hit")
+    parser.add_argument("--vetoes", default=",".join(VETOES), help="candidate vetoes ('' for none)")
     args = parser.parse_args()
     global LABEL, IMPOSSIBLE_WEIGHT
     LABEL = args.label
@@ -187,12 +224,12 @@ def main() -> None:
     dev = [r for r in rows if not r["own"]]
     own = [r for r in rows if r["own"]]
     keep = [FEATURES.index(name) for name in args.use.split(",")]
+    vetoes = tuple(v for v in args.vetoes.split(",") if v)
     names = [FEATURES[i] for i in keep]
     # Passages chosen by a document-structure intent get a fixed probability (their accuracy).
     facts = [r for r in dev if r["candidates"][0]["fact"]]
     fact_probability = (sum(r["candidates"][0]["hit"] for r in facts) + 1) / (len(facts) + 2)
     dev = [r for r in dev if not r["candidates"][0]["fact"]]
-    fitted = [r for r in dev if IMPOSSIBLE_WEIGHT > 0 or r["set"] != "squad_impossible"]
     print(f"{len(facts)} questions answered by an intent: fact_probability {fact_probability:.3f}")
     all_candidates = args.all_candidates
 
@@ -222,29 +259,33 @@ def main() -> None:
     held_p = np.zeros(len(dev))
     held_decline = np.zeros(len(dev), dtype=bool)
     for article in articles:
-        train = [r for r in fitted if r["article"] != article]
+        train = [r for r in dev if r["article"] != article]
         test_idx = [i for i, r in enumerate(dev) if r["article"] == article]
-        model = fit(train, keep, names, all_candidates)
+        model = fit(train, keep, names, all_candidates, vetoes)
         xt, _ = top(train)
-        p_train = model.probabilities(xt[:, keep])
+        p_train = predict(model, xt)
         answerable = np.array([bool(r["answers"]) for r in train])
         threshold = choose_threshold(p_train, answerable)
         model = replace(model, threshold=threshold)
         xh, _ = top([dev[i] for i in test_idx])
-        p_held = model.probabilities(xh[:, keep])
+        p_held = predict(model, xh)
         for j, i in enumerate(test_idx):
             held_p[i] = p_held[j]
             held_decline[i] = p_held[j] < threshold
-        print(f"fold without {article}: threshold {threshold:.3f}")
+        print(
+            f"fold without {article}: threshold {threshold:.3f}, vetoes {model.vetoes} "
+            f"at {model.veto_probability:.3f}"
+        )
 
-    final = fit(fitted, keep, names, all_candidates)
-    p_in = final.probabilities(x_top[:, keep])
-    answerable = np.array([bool(r["answers"]) and r in fitted for r in dev])
+    final = fit(dev, keep, names, all_candidates, vetoes)
+    p_in = predict(final, x_top)
+    answerable = np.array([bool(r["answers"]) for r in dev])
     threshold = choose_threshold(p_in, answerable)
     final = replace(
         final, threshold=threshold, fact_probability=fact_probability, model_id=MODEL_ID
     )
     print(f"\nfinal threshold (all dev): {threshold:.3f}")
+    print(f"  vetoes {final.vetoes} at {final.veto_probability:.3f}")
     for name, c in zip(final.names, final.coefficients, strict=True):
         print(f"  {name:18s} {c:+.3f}")
     print(f"  intercept          {final.intercept:+.3f}")
@@ -284,7 +325,7 @@ def main() -> None:
         }
 
     xo, yo = top(own)
-    po = final.probabilities(xo[:, keep])
+    po = predict(final, xo)
     table, ece = reliability(po, yo)
     own_sets = {}
     for knowledge in ("seed", "squad_dev"):

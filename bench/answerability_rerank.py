@@ -38,16 +38,14 @@ def fold_model(train: list[dict[str, Any]]) -> Any:
     model = fitting.fit(train, KEEP, list(fitting.USED), False)
     x, _ = fitting.top(train)
     answerable = np.array([bool(r["answers"]) for r in train])
-    return replace(
-        model, threshold=fitting.choose_threshold(model.probabilities(x[:, KEEP]), answerable)
-    )
+    return replace(model, threshold=fitting.choose_threshold(fitting.predict(model, x), answerable))
 
 
 def decide(model: Any, row: dict[str, Any], mix: float) -> tuple[bool, bool, float]:
     """(the chosen candidate answers, the question is declined, the chosen one's probability)."""
     candidates = row["candidates"]
-    x = np.asarray([fitting.candidate_features(row, c) for c in candidates])[:, KEEP]
-    p = model.probabilities(x)
+    x = np.asarray([fitting.candidate_features(row, c) for c in candidates])
+    p = fitting.predict(model, x)
     mixed = [mix * p[i] + (1 - mix) * c["fused"] for i, c in enumerate(candidates)]
     best = max(range(len(candidates)), key=lambda i: (mixed[i], -i))
     return bool(candidates[best]["hit"]), bool(p[best] < model.threshold), float(p[best])
@@ -104,7 +102,7 @@ def main() -> None:
     for row in dev:
         if row["set"] == "seed_dev" and row["answers"]:
             x = np.asarray([fitting.candidate_features(row, c) for c in row["candidates"]])
-            p = final.probabilities(x[:, KEEP])
+            p = fitting.predict(final, x)
             hits = [c["hit"] for c in row["candidates"]]
             print(f"  p of top three {np.round(p, 3).tolist()} hits {hits}: {row['question']}")
 

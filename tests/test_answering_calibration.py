@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answering.calibration import MODEL_FILE, Calibration, bundled, fit_logistic, load
+from bot.answering.calibration import (
+    MODEL_FILE,
+    Calibration,
+    bundled,
+    choose_vetoes,
+    fit_logistic,
+    load,
+)
 from bot.answering.signals import FEATURES
 
 
@@ -45,8 +52,33 @@ def test_a_constant_feature_does_not_divide_by_zero() -> None:
     assert np.isfinite(model.probabilities(np.array([[1.0, 0.5]]))).all()
 
 
+def test_a_veto_that_fires_gives_its_probability_whatever_the_features() -> None:
+    model = Calibration(("b",), (2.0,), 5.0, (0.0,), (1.0,), vetoes=("v",), veto_probability=0.03)
+    assert model.inputs == ("b", "v")
+    assert model.probability({"b": 1.0, "v": 1.0}) == pytest.approx(0.03)
+    assert model.probability({"b": 1.0, "v": 0.0}) > 0.99
+    p = model.probabilities(np.array([[1.0], [1.0]]), vetoed=np.array([True, False]))
+    assert p[0] == pytest.approx(0.03) and p[1] > 0.99
+
+
+def test_choose_vetoes_keeps_what_the_answerable_questions_do_not_refute() -> None:
+    answerable = np.array([True] * 100 + [False] * 10)
+    hits = answerable.copy()
+    clean = np.r_[np.zeros(100), np.ones(8), np.zeros(2)]  # fires only on unanswerable ones
+    noisy = np.r_[np.ones(5), np.zeros(95), np.ones(10)]  # fires on 5 % of the answerable
+    unseen = np.zeros(110)  # never fires here: kept, as nothing refutes it
+    kept, p = choose_vetoes(
+        {"clean": clean, "noisy": noisy, "unseen": unseen}, hits, answerable, 0.01
+    )
+    assert kept == ("clean", "unseen")
+    assert p == pytest.approx((0 + 1) / (8 + 2))  # none of the 8 fired-on top quotes answers
+    assert choose_vetoes({"noisy": noisy}, hits, answerable, 0.01) == ((), 0.0)
+
+
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
-    model = Calibration(("a", "b"), (1.0, -2.0), 0.3, (0.1, 0.2), (1.0, 2.0), 0.4, 0.8)
+    model = Calibration(
+        ("a", "b"), (1.0, -2.0), 0.3, (0.1, 0.2), (1.0, 2.0), 0.4, 0.8, None, ("v",), 0.02
+    )
     path = tmp_path / "model.json"
     model.save(path)
     assert load(path) == model
@@ -59,6 +91,8 @@ def test_the_bundled_model_uses_known_signals_and_a_usable_threshold() -> None:
     assert set(model.names) <= set(FEATURES)
     assert len(model.coefficients) == len(model.means) == len(model.scales) == len(model.names)
     assert 0.0 < model.threshold < 1.0 and 0.0 < model.fact_probability <= 1.0
+    assert set(model.vetoes) <= set(FEATURES)
+    assert 0.0 <= model.veto_probability < model.threshold  # a veto declines
 
 
 def test_the_calibration_holds_only_for_the_model_it_was_fitted_with() -> None:

@@ -6,11 +6,14 @@ import pytest
 
 from bot.answering.mismatch import (
     missing_rare,
+    modifier_swapped,
     name_missing,
+    name_rarity_missing,
     negation_missing,
     number_missing,
     numbers,
     numbers_in_digits,
+    opposite_stated,
 )
 from bot.answering.signals import close_enough
 from bot.shared.text import keyword_tokens
@@ -87,3 +90,50 @@ def test_name_missing_only_for_names_the_documents_hold() -> None:
     assert not name_missing("Who invaded Wales?", about_wales, weights, unknown, close_enough)
     # A name no document holds is unknown_share's business, not a swapped entity.
     assert not name_missing("Who invaded Narnia?", about_wales, weights, unknown, close_enough)
+
+
+@pytest.mark.parametrize(
+    ("question", "window", "stated"),
+    [
+        # our own sentences, in the manner of SQuAD 2.0's turned questions
+        ("Which was the least visited museum?", "It was the most visited museum in 2019.", True),
+        ("How many members were lost in May?", "The club gained 400 members in May.", True),
+        ("Who ruled before the war?", "After the war the duke ruled alone.", True),
+        # the window says the question's own word too: no contradiction
+        ("Which was the most visited museum?", "It was the most visited museum in 2019.", False),
+        ("Who came first and who came last?", "She came first, he came last.", False),
+        # no word of the list in the question
+        ("Which museum was visited?", "It was the most visited museum.", False),
+    ],
+)
+def test_opposite_stated(question: str, window: str, stated: bool) -> None:
+    assert opposite_stated(question, window) is stated
+
+
+def test_name_rarity_missing_weighs_the_missing_name_by_its_idf() -> None:
+    weights = {"scotland": 4.0, "norman": 0.5, "wale": 2.0, "narnia": 5.0}
+    unknown = 5.0
+    about_wales = "The Normans invaded Wales in 1081."
+    rare = name_rarity_missing("Who invaded Scotland?", about_wales, weights, unknown, close_enough)
+    assert rare == pytest.approx(4.0 / 5.0)
+    # the documents' subject, named everywhere, weighs little when missing
+    common = name_rarity_missing(
+        "When did the Normans invade?", "Wales was invaded in 1081.", weights, unknown, close_enough
+    )
+    assert common == pytest.approx(0.5 / 5.0)
+    assert (
+        name_rarity_missing("Who invaded Wales?", about_wales, weights, unknown, close_enough) == 0
+    )
+    # unknown names are unknown_share's
+    assert (
+        name_rarity_missing("Who invaded Narnia?", about_wales, weights, unknown, close_enough) == 0
+    )
+
+
+def test_modifier_swapped_needs_another_name_in_the_same_slot() -> None:
+    window = "The English name comes from the French words Normans and Normanz."
+    assert modifier_swapped("What name comes from the Latin words?", window, close_enough)
+    # the question's own modifier is in the window: nothing swapped
+    assert not modifier_swapped("What name comes from the French words?", window, close_enough)
+    # the window's word has no capitalised word before it: not the same slot
+    assert not modifier_swapped("What came from Latin words?", "Many words came.", close_enough)

@@ -203,6 +203,9 @@ def test_a_cut_question_is_echoed_as_searched_and_remembered_so(
         # mentions (bot/answering/mismatch.py).
         "Which measure did Jingzhou never take?",
         "What did Jingzhou strengthen in 2015?",
+        # ... or a word turned into its opposite ("increase" -> "decrease", "first" -> "last").
+        "What should grassroots-level Party organizations develop to decrease their financial capacity?",
+        "What is the last step of the construction of buildings for Party members?",
     ],
 )
 def test_near_domain_questions_the_article_does_not_answer_are_declined(
@@ -236,6 +239,8 @@ def test_the_decline_says_what_was_not_found_in_the_question_s_words(
         # A negation the passage also says is no mismatch.
         ("What is not only the key task of grassroots-level Party organizations?", "collective"),
         ("What should be streamlined to improve service efficiency?", "work procedures"),
+        # The question's word is the passage's own, not its opposite.
+        ("What should they develop to increase their financial capacity?", "collective economy"),
     ],
 )
 def test_near_domain_questions_it_answers_are_not_declined_and_score_high(

@@ -35,14 +35,33 @@ class Calibration:
     # The embedding model the signals were measured with: cosines of another model are on
     # another scale, so the calibration does not hold for it (None: any model).
     model_id: str | None = None
+    # Signals that decline on their own: when one fires (the question states a number, a
+    # negation or a word whose opposite the passage says instead) the probability is
+    # `veto_probability`, the share of such top quotes that answered (see `choose_vetoes`).
+    # A logistic weight learns a signal only from the folds whose questions show it; a veto
+    # carries over to a document whose kind of trick the fit never saw.
+    vetoes: tuple[str, ...] = ()
+    veto_probability: float = 0.0
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """P(answers) for each row of x (features in the order of `names`)."""
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Every signal the model reads: its features, then its vetoes."""
+        return tuple(dict.fromkeys((*self.names, *self.vetoes)))
+
+    def probabilities(self, x: np.ndarray, vetoed: np.ndarray | None = None) -> np.ndarray:
+        """P(answers) for each row of x (features in the order of `names`); rows where
+        `vetoed` is true get `veto_probability`."""
         z = (np.asarray(x, dtype=np.float64) - np.asarray(self.means)) / np.asarray(self.scales)
-        return _sigmoid(z @ np.asarray(self.coefficients) + self.intercept)
+        p = _sigmoid(z @ np.asarray(self.coefficients) + self.intercept)
+        if vetoed is not None:
+            p = np.where(np.asarray(vetoed, dtype=bool), self.veto_probability, p)
+        return p
 
     def probability(self, features: Mapping[str, float]) -> float:
-        """P(answers) from named signals (bot.answering.signals.features); extra names are unused."""
+        """P(answers) from named signals (bot.answering.signals.features, asked for `inputs`);
+        extra names are unused."""
+        if any(features[name] > 0.5 for name in self.vetoes):
+            return self.veto_probability
         row = [features[name] for name in self.names]
         return float(self.probabilities(np.asarray([row]))[0])
 
@@ -56,6 +75,8 @@ class Calibration:
             "threshold": self.threshold,
             "fact_probability": self.fact_probability,
             "model_id": self.model_id,
+            "vetoes": list(self.vetoes),
+            "veto_probability": self.veto_probability,
         }
 
     def save(self, path: Path) -> None:
@@ -74,6 +95,8 @@ def load(path: Path = MODEL_FILE) -> Calibration:
         float(raw["threshold"]),
         float(raw["fact_probability"]),
         raw.get("model_id"),
+        tuple(raw.get("vetoes", ())),
+        float(raw.get("veto_probability", 0.0)),
     )
 
 
@@ -120,6 +143,31 @@ def fit_logistic(
         tuple(float(m) for m in means),
         tuple(float(s) for s in scales),
     )
+
+
+def choose_vetoes(
+    signals: Mapping[str, np.ndarray],
+    hits: np.ndarray,
+    answerable: np.ndarray,
+    max_false_fire: float,
+) -> tuple[tuple[str, ...], float]:
+    """The candidate vetoes (`signals`: each one's value on every training top quote) that the
+    training questions do not refute, and the probability they give. A candidate is refuted
+    when it fires on more than `max_false_fire` of the answerable questions; the probability is
+    the share of top quotes, among those where a kept veto fires, that answer, smoothed by one
+    of each (so a veto no training question shows gives (0 + 1) / (n + 2) of those that do)."""
+    hits = np.asarray(hits, dtype=bool)
+    answerable = np.asarray(answerable, dtype=bool)
+    allowed = max_false_fire * answerable.sum()
+    kept = tuple(
+        name
+        for name, values in signals.items()
+        if (np.asarray(values)[answerable] > 0.5).sum() <= allowed
+    )
+    if not kept:
+        return (), 0.0
+    fired = np.any([np.asarray(signals[name]) > 0.5 for name in kept], axis=0)
+    return kept, float((hits[fired].sum() + 1) / (fired.sum() + 2))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

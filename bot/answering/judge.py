@@ -145,7 +145,7 @@ class PassageJudge:
                 fact=hit.fact,
                 focus_match=focus_match(focus_vectors, words),
             )
-            signals = features(evidence, weights, unknown_idf, self.calibration.names)
+            signals = features(evidence, weights, unknown_idf, self.calibration.inputs)
             return self.calibration.probability(signals)
 
         return judge

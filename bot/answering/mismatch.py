@@ -10,11 +10,12 @@ Pure functions over text and idf; `bot.answering.signals.features` calls them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from bot.answering.intents import proper_names
-from bot.shared.text import keyword_tokens
+from bot.shared.text import STOPWORDS, keyword_tokens, normalize_for_matching
 
 _NEGATION = re.compile(
     r"\b(not|never|no|none|nobody|nothing|neither|nor|without|cannot|no longer)\b|n['’]t\b",
@@ -148,3 +149,116 @@ def name_missing(
 
 def _found(token: str, own: Collection[str], same: Callable[[str, str], bool]) -> bool:
     return token in own or any(same(token, other) for other in own)
+
+
+def name_rarity_missing(
+    question: str,
+    window: str,
+    weights: Mapping[str, float],
+    unknown_idf: float,
+    same: Callable[[str, str], bool],
+) -> float:
+    """`name_missing` weighed by how rare the missing name is (its idf as a share of an unknown
+    word's, 0-1; 0 when every known name is in the window). A swapped entity is usually a rare
+    name of one passage ("Raimbaud"); the names an answerable question misses from its window
+    are mostly the documents' subject, named everywhere ("Sky UK Limited", "Normans")."""
+    if unknown_idf <= 0:
+        return 0.0
+    own = set(keyword_tokens(window))
+    names = {t for name in proper_names(question) for t in keyword_tokens(name)}
+    known = [weights.get(t, unknown_idf) for t in names if not _found(t, own, same)]
+    known = [w for w in known if w < unknown_idf - 1e-9]
+    return min(1.0, max(known, default=0.0) / unknown_idf)
+
+
+def modifier_swapped(question: str, window: str, same: Callable[[str, str], bool]) -> bool:
+    """A capitalised word of the question right before a content word ("English words",
+    "Byzantine mercenary") that the window has nowhere, while the window holds that content word
+    right after another capitalised word the question lacks ("French words", "Norman
+    mercenaries"): the same slot filled by another name, nationality or language, the way
+    adversarial questions swap one word of the sentence they copy."""
+    asked = _slots(question)
+    said = _slots(window)
+    own = {w for w, _ in said if w}
+    mine = {w for w, _ in asked if w}
+    for (first, capital), (second, _) in itertools.pairwise(asked):
+        if not (first and second and capital) or _found(first, own, same):
+            continue
+        for (before, other), (word, _) in itertools.pairwise(said):
+            if (
+                before
+                and other
+                and word
+                and before not in mine
+                and (word == second or same(word, second))
+            ):
+                return True
+    return False
+
+
+def _slots(text: str) -> list[tuple[str | None, bool]]:
+    """Each word of `text` in order as (its keyword stem or None for a stopword, whether it is
+    capitalised past the text's first word); a stopword breaks adjacency ("identity of the
+    Normans" has no adjacent pair)."""
+    out: list[tuple[str | None, bool]] = []
+    for i, match in enumerate(_TOKEN.finditer(normalize_for_matching(text))):
+        word = match.group()
+        stems = [] if word.lower() in STOPWORDS else keyword_tokens(word)
+        out.append((stems[0] if stems else None, i > 0 and word[:1].isupper()))
+    return out
+
+
+_TOKEN = re.compile(r"\w+(?:['’]\w+)*")
+
+
+# Words and their opposites, as adversarial questions turn them ("the least popular" for "the
+# most popular", "subscribers lost" for "subscribers gained"). Both directions are looked up.
+_OPPOSITES = (
+    ("largest", "smallest"),
+    ("biggest", "smallest"),
+    ("greatest", "least"),
+    ("most", "least"),
+    ("more", "less"),
+    ("more", "fewer"),
+    ("first", "last"),
+    ("earliest", "latest"),
+    ("before", "after"),
+    ("earlier", "later"),
+    ("highest", "lowest"),
+    ("higher", "lower"),
+    ("best", "worst"),
+    ("oldest", "youngest"),
+    ("older", "younger"),
+    ("increase", "decrease"),
+    ("increased", "decreased"),
+    ("gained", "lost"),
+    ("gain", "lose"),
+    ("won", "lost"),
+    ("win", "lose"),
+    ("bought", "sold"),
+    ("buy", "sell"),
+    ("north", "south"),
+    ("east", "west"),
+    ("northern", "southern"),
+    ("eastern", "western"),
+    ("maternal", "paternal"),
+    ("accepted", "rejected"),
+    ("public", "private"),
+    ("minor", "major"),
+    ("inside", "outside"),
+    ("success", "failure"),
+    ("succeeded", "failed"),
+)
+_OPPOSITE: dict[str, frozenset[str]] = {}
+for _one, _other in _OPPOSITES:
+    _OPPOSITE[_one] = _OPPOSITE.get(_one, frozenset()) | {_other}
+    _OPPOSITE[_other] = _OPPOSITE.get(_other, frozenset()) | {_one}
+
+
+def opposite_stated(question: str, window: str) -> bool:
+    """The question says a word ("least", "lost", "after") that the window does not, and the
+    window says its opposite ("most", "gained", "before"): "What was the UK's least popular TV
+    service?" against "the UK's most popular digital TV service"."""
+    asked = set(_TOKEN.findall(question.lower()))
+    said = set(_TOKEN.findall(window.lower()))
+    return any(word not in said and _OPPOSITE[word] & said for word in asked & _OPPOSITE.keys())

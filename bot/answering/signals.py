@@ -17,7 +17,15 @@ from functools import lru_cache
 import numpy as np
 
 from bot.answering.intents import proper_names
-from bot.answering.mismatch import missing_rare, name_missing, negation_missing, number_missing
+from bot.answering.mismatch import (
+    missing_rare,
+    modifier_swapped,
+    name_missing,
+    name_rarity_missing,
+    negation_missing,
+    number_missing,
+    opposite_stated,
+)
 from bot.shared.text import STOPWORDS, keyword_tokens, sentence_spans, words
 
 # The order of FEATURES is the order of the coefficients stored in answerability_model.json.
@@ -39,6 +47,10 @@ FEATURES = (
     "number_missing",  # a number of the question (a year, "11th century") absent from it
     "negation_missing",  # the question says not/never/no longer, the window does not
     "name_missing",  # a name of the question that the documents hold is absent from it
+    "name_rarity_missing",  # ... weighed by the idf of the rarest such name (0-1)
+    "modifier_swapped",  # "Christian spirit" asked, "martial spirit" said (same slot, other word)
+    "sentence_type_missing",  # type_missing in the best sentence alone, not its neighbours
+    "opposite_stated",  # the question says "least", the window "most" (and not "least")
 )
 
 FOCUS_WORDS = 4  # a focus is a short noun phrase; beyond this the question lists its topic
@@ -330,6 +342,14 @@ def features(
         "name_missing": lambda: float(
             name_missing(question, window, weights, unknown_idf, close_enough)
         ),
+        "name_rarity_missing": lambda: name_rarity_missing(
+            question, window, weights, unknown_idf, close_enough
+        ),
+        "modifier_swapped": lambda: float(modifier_swapped(question, window, close_enough)),
+        "opposite_stated": lambda: float(opposite_stated(question, window)),
+        "sentence_type_missing": lambda: float(
+            not holds_type(best_sentence(passage, tokens, weights), answer_type(question), question)
+        ),
     }
     return {name: signals[name]() for name in names}
 
@@ -343,6 +363,9 @@ _WINDOWED = frozenset(
         "number_missing",
         "negation_missing",
         "name_missing",
+        "name_rarity_missing",
+        "modifier_swapped",
+        "opposite_stated",
     )
 )
 
