@@ -52,6 +52,9 @@ class SqliteJudgeTable:
         self._dimension = dimension
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
         try:
+            # Five 1.5 kB rows fill an 8 kB page (96 %); two fill a 4 kB one (75 %). Takes effect
+            # only when the file is created.
+            self._db.execute("PRAGMA page_size=8192")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
