@@ -474,3 +474,27 @@ def test_questions_never_import_torch_with_an_up_to_date_index(
     )
     report = [line for line in control.stderr.splitlines() if line.startswith("HEAVY=")]
     assert json.loads(report[-1].removeprefix("HEAVY="))["loaded"] == sorted(HEAVY), control.stderr
+
+
+@pytest.mark.model
+def test_the_question_encoder_id_names_the_exact_export(
+    real_embedder: Any, onnx_export: Path, tmp_path: Path
+) -> None:
+    """What the answer judge's vector table is keyed by: "" until decided, "torch" without an
+    export, "onnx-" + a digest of the checksums of the export's files."""
+    torch_only = RuntimeEmbedder(real_embedder, tmp_path / "none", threads=1, on_notice=print)
+    assert torch_only.question_encoder_id == ""
+    torch_only.prepare_questions(writer=False)
+    assert torch_only.question_encoder_id == "torch"
+    model_id = real_embedder.spec.model_id
+    _install(onnx_export, tmp_path / "a", model_id)
+    onnx = RuntimeEmbedder(real_embedder, tmp_path / "a", threads=1, on_notice=print)
+    onnx.prepare_questions(writer=False)
+    assert onnx.question_encoder_id.startswith("onnx-")
+    copy = _install(onnx_export, tmp_path / "b", model_id)
+    same = RuntimeEmbedder(real_embedder, tmp_path / "b", threads=1, on_notice=print)
+    same.prepare_questions(writer=False)
+    assert same.question_encoder_id == onnx.question_encoder_id  # the same files, anywhere
+    checksums = json.loads((copy / META_FILE).read_text())["checksums"]
+    digest = hashlib.sha256(repr(sorted(checksums.items())).encode()).hexdigest()[:16]
+    assert onnx.question_encoder_id == f"onnx-{digest}"  # and only they: any file's checksum

@@ -69,15 +69,16 @@ class PassageJudge:
 
     @property
     def model_id(self) -> str:
-        """The table's model key: the model and the encoder that embeds for the judge, since
-        ONNX and torch vectors agree only to about 1e-6 (a reader that fell back to torch must
-        not use a writer's ONNX vectors, or its scores would move in the last digits)."""
+        """The table's model key: the model and the exact encoder that embeds for the judge,
+        since ONNX and torch vectors (or two exports' vectors) agree only to about 1e-6: a
+        reader that fell back to torch, or runs another export, must not use a writer's
+        vectors, or its scores would move in the last digits."""
         if not isinstance(self._embedder, QuestionEmbedder):
             return f"{self._embedder.spec.model_id} passages"
         if self._prepare is not None:
             self._prepare()
-        runtime = getattr(self._embedder, "runtime", None) or "questions"
-        return f"{self._embedder.spec.model_id} {runtime}"
+        encoder = getattr(self._embedder, "question_encoder_id", None) or "questions"
+        return f"{self._embedder.spec.model_id} {encoder}"
 
     @property
     def dimension(self) -> int:

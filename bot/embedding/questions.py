@@ -10,6 +10,7 @@ notice, as does every process when the model cannot be exported.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -94,6 +95,19 @@ class RuntimeEmbedder:
         if not self._settled:
             return None
         return "onnx" if self._onnx is not None else "torch"
+
+    @property
+    def question_encoder_id(self) -> str:
+        """Which encoder embeds questions, exactly: "torch", or "onnx-" and a digest of the
+        export's files (another export, e.g. a newer recipe's, gives vectors that differ in the
+        last bits, so what was stored from one must not be read as the other's); "" until
+        decided."""
+        if not self._settled:
+            return ""
+        if self._onnx is None:
+            return "torch"
+        checksums = sorted(self._onnx.meta.checksums.items())
+        return "onnx-" + hashlib.sha256(repr(checksums).encode()).hexdigest()[:16]
 
     @property
     def export_dir(self) -> Path:
