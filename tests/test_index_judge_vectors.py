@@ -80,7 +80,7 @@ def test_a_sound_row_decodes_to_the_same_float32_bits() -> None:
     assert decoded.tobytes() == vector.tobytes()
 
 
-def test_fill_embeds_each_missing_text_once_and_adds_in_one_transaction(tmp_path: Path) -> None:
+def test_fill_embeds_each_missing_text_once(tmp_path: Path) -> None:
     embedder = FakeEmbedder()
     judge = PassageJudge(embedder)
     chunks = ["The Normans came. The Normans came.", "Normans settled in Normandy."]
@@ -146,7 +146,7 @@ def test_an_encoder_failing_midway_leaves_a_usable_index_and_table(
     index, report = update_index(knowledge, store, RECIPE, failing, judge=judge)
     assert report.chunks_embedded == index.manifest.chunk_count  # the update itself landed
     assert "encoder died" in caplog.text
-    assert store.open() is not None and _rows(store) == 0  # nothing half-written
+    assert store.open() is not None and _rows(store) == 0  # fewer than WRITE_BATCH: none kept
     table = store.judge_vectors(judge.model_id, judge.dimension)
     assert table.completion() is None
     table.close()
@@ -165,3 +165,23 @@ def test_a_table_that_cannot_be_opened_is_a_warning_not_a_failed_update(
     index, _ = update_index(knowledge, store, RECIPE, embedder, judge=PassageJudge(embedder))
     assert index.manifest.chunk_count > 0
     assert "judge's vector table" in caplog.text
+
+
+def test_a_large_fill_commits_in_batches_and_a_failure_keeps_what_was_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.index.judge_vectors as judge_vectors
+
+    monkeypatch.setattr(judge_vectors, "FILL_BATCH", 2)
+    monkeypatch.setattr(judge_vectors, "WRITE_BATCH", 4)
+    failing = FailingEmbedder(fail_on=5)  # two transactions of 4 texts land, then it fails
+    judge = PassageJudge(failing)
+    table = SqliteJudgeTable(tmp_path / FILE, judge.model_id, judge.dimension)
+    chunks = [f"Word{n}a word{n}b." for n in range(10)]
+    with pytest.raises(RuntimeError, match="encoder died"):
+        fill(table, judge, chunks)
+    kept = len(_texts(judge, chunks)) - len(table.missing(sorted(_texts(judge, chunks))))
+    assert kept == 8
+    report = fill(table, PassageJudge(FakeEmbedder()), chunks)  # the next run: only the rest
+    assert report.embedded == len(_texts(judge, chunks)) - 8
+    table.close()

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 Kind = Literal["sentence", "word"]
 KINDS: tuple[Kind, ...] = ("sentence", "word")
 FILL_BATCH = 64  # texts per encoder call, as the judge's own
-WRITE_BATCH = 4096  # entries per insert statement batch (memory of the writer, not a transaction)
+WRITE_BATCH = 4096  # entries per transaction: bounds the writer's memory (6 MB of vectors)
 
 
 def key(kind: Kind, text: str) -> bytes:
@@ -131,7 +131,10 @@ class FillReport:
 
 
 def fill(table: JudgeVectorTable, writer: JudgeWriter, chunks: Iterable[Chunk | str]) -> FillReport:
-    """Embed the sentences and words of `chunks` the table lacks and add them in one transaction."""
+    """Embed the sentences and words of `chunks` the table lacks and add them, WRITE_BATCH
+    entries a transaction: a backfill of a large index never holds all its vectors in memory,
+    and a writer killed midway keeps what it committed (each entry is right on its own; the
+    generation is marked complete only by the caller, after the last one)."""
     started = time.perf_counter()
     wanted: dict[tuple[Kind, str], None] = {}
     for chunk in chunks:
@@ -146,9 +149,12 @@ def fill(table: JudgeVectorTable, writer: JudgeWriter, chunks: Iterable[Chunk | 
         batch = missing[start : start + FILL_BATCH]
         vectors = writer.encode([text for _, text in batch])
         rows.extend((kind, text, vectors[i]) for i, (kind, text) in enumerate(batch))
+        if len(rows) >= WRITE_BATCH:
+            table.add(rows)
+            rows = []
     if rows:
         table.add(rows)
-    return FillReport(len(wanted), len(rows), time.perf_counter() - started)
+    return FillReport(len(wanted), len(missing), time.perf_counter() - started)
 
 
 def all_chunks(index: SearchIndex) -> Iterable[Chunk]:
