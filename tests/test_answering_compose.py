@@ -106,7 +106,7 @@ def _judged(hits: list[Hit], probability: dict[int, float], below: float) -> obj
         decline_message="not here",
         judge=lambda hit: probability[hit.chunk_id],
         decline_below=below,
-        not_found_message="My documents don't say when farmers plant rice.",
+        not_found_message=lambda q: "My documents don't say when farmers plant rice.",
     )
 
 
@@ -116,6 +116,39 @@ def test_a_judged_answer_scores_each_quote_by_its_probability() -> None:
     assert not answer.declined  # type: ignore[attr-defined]
     assert [q.score for q in answer.quotes] == [0.83, 0.12]  # type: ignore[attr-defined]
     assert answer.related == ()  # type: ignore[attr-defined]
+
+
+def test_the_not_found_message_is_worded_only_for_a_decline() -> None:
+    """Wording it loads lemminflect's word lists (~35 MB, 0.1 s): an answered question must not
+    pay for that."""
+    worded: list[str] = []
+
+    def word(question: str) -> str:
+        worded.append(question)
+        return "not found"
+
+    hits = [Hit(0, 0.9, 0.9, 1.0)]
+    common = dict(decline_message="not here", judge=lambda hit: 0.8, not_found_message=word)
+    answered = compose(
+        "When do farmers plant rice?",
+        hits,
+        CHUNKS.__getitem__,
+        _idf,
+        ComposeSettings(),
+        decline_below=0.5,
+        **common,
+    )
+    assert not answered.declined and worded == []
+    declined = compose(
+        "When do farmers plant rice?",
+        hits,
+        CHUNKS.__getitem__,
+        _idf,
+        ComposeSettings(),
+        decline_below=0.9,
+        **common,
+    )
+    assert declined.message == "not found" and worded == ["When do farmers plant rice?"]
 
 
 def test_an_unlikely_best_passage_is_declined_and_offered_as_related() -> None:

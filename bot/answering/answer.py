@@ -282,7 +282,7 @@ def _compose(
         foreign_names=_names_unknown_to(index, question, idf),
         judge=judge,
         decline_below=decline_below,
-        not_found_message=not_found_message(question),
+        not_found_message=not_found_message,
     )
     answer = with_citations(answer, index.manifest.documents)
     return dataclasses.replace(answer, generation=index.manifest.generation)

@@ -115,13 +115,14 @@ def compose(
     foreign_names: bool = False,
     judge: Judge | None = None,
     decline_below: float = 0.0,
-    not_found_message: str | None = None,
+    not_found_message: Callable[[str], str] | None = None,
 ) -> Answer:
     """Up to top_k non-overlapping quotes, best first, or a decline.
 
     Declined when the best passage is not about the question at all (`is_relevant`: then with
     `decline_message` and nothing else), or when `judge` gives it a probability of answering
-    below `decline_below`: then with `not_found_message` and the passages as `related`. With a
+    below `decline_below`: then with `not_found_message(question)` (worded only then: it loads a
+    word list) and the passages as `related`. With a
     judge, each quote's score is its probability of answering; without, the fused score.
     `limit` overrides top_k and the relative cutoff (evaluation wants the full ranking).
     `foreign_names`: the question names things (capitalised words) that no document contains.
@@ -135,7 +136,8 @@ def compose(
         return Answer(question, (), True, decline_message)
     quotes = _quotes(hits, chunk_of, tokens, weights, settings, limit, judge)
     if judge is not None and quotes[0].score < decline_below:
-        return Answer(question, (), True, not_found_message or decline_message, related=quotes)
+        message = not_found_message(question) if not_found_message else decline_message
+        return Answer(question, (), True, message, related=quotes)
     return Answer(question, quotes, False)
 
 
