@@ -244,3 +244,33 @@ _SPAN = st.tuples(st.sampled_from(["a.txt", "b.txt"]), st.integers(0, 30), st.in
 def test_overlaps_is_a_shared_character(a: tuple[str, int, int], b: tuple[str, int, int]) -> None:
     shared = a[0] == b[0] and bool(set(range(a[1], a[2])) & set(range(b[1], b[2])))
     assert overlaps(_quote(*a), _quote(*b)) is shared is overlaps(_quote(*b), _quote(*a))
+
+
+# Summing idf weights over a set adds them in the set's order, which follows the string hashes,
+# which change with every interpreter (PYTHONHASHSEED): two sentences holding the same terms could
+# score 0.6 and 0.6000000000000001 and the highlight flip between runs. The weights below are
+# such a case: (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3).
+_TIE_PROBE = """
+from bot.answering.compose import highlight
+from bot.ingest.chunking import Chunk
+text = "Alpha bravo charlie here. Charlie bravo alpha there."
+chunk = Chunk(source="t.txt", start=0, end=len(text), text=text, paragraph=1)
+weights = {"alpha": 0.1, "bravo": 0.2, "charli": 0.3}
+print(highlight(chunk, ["charli", "alpha", "bravo"], weights))
+"""
+
+
+@pytest.mark.subprocess
+def test_highlight_of_a_tie_is_the_same_whatever_the_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    seen = set()
+    for seed in range(12):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        run = subprocess.run(
+            [sys.executable, "-c", _TIE_PROBE], env=env, capture_output=True, text=True, check=True
+        )
+        seen.add(run.stdout.strip())
+    assert seen == {"(0, 25)"}

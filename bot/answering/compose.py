@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -202,11 +203,11 @@ def is_relevant(
 def coverage(chunk: Chunk, tokens: Sequence[str], weights: dict[str, float]) -> float:
     """Share of the question's terms, weighted by idf, that occur in the passage."""
     wanted = set(tokens)
-    total = sum(weights.get(token, 1.0) for token in wanted)
+    total = math.fsum(weights.get(token, 1.0) for token in wanted)
     if total <= 0:
         return 0.0
     present = wanted.intersection(keyword_tokens(chunk.text))
-    return sum(weights.get(token, 1.0) for token in present) / total
+    return math.fsum(weights.get(token, 1.0) for token in present) / total
 
 
 def highlight(
@@ -217,7 +218,7 @@ def highlight(
     best: tuple[float, int, int] | None = None
     for start, end in sentence_spans(chunk.text):
         found = wanted.intersection(keyword_tokens(chunk.text[start:end]))
-        score = sum(weights.get(token, 1.0) for token in found)
+        score = math.fsum(weights.get(token, 1.0) for token in found)
         if score > 0 and (best is None or score > best[0]):
             best = (score, start, end)
     if best is None:

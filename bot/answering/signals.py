@@ -9,6 +9,7 @@ says it. `bot.answering.calibration` turns them into a probability. Pure functio
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -221,12 +222,12 @@ def coverage(text: str, tokens: Sequence[str], weights: Mapping[str, float]) -> 
     """Share of the question's terms, weighted by idf, that occur in `text` (or a misspelling,
     accented or inflected form of them: see `close_enough`)."""
     wanted = set(tokens)
-    total = sum(weights.get(t, 1.0) for t in wanted)
+    total = math.fsum(weights.get(t, 1.0) for t in wanted)
     if total <= 0:
         return 0.0
     own = set(keyword_tokens(text))
     present = [t for t in wanted if t in own or any(close_enough(t, o) for o in own)]
-    return sum(weights.get(t, 1.0) for t in present) / total
+    return math.fsum(weights.get(t, 1.0) for t in present) / total
 
 
 @lru_cache(maxsize=65536)
@@ -292,11 +293,11 @@ def best_window(
 def unknown_share(tokens: Sequence[str], weights: Mapping[str, float], unknown_idf: float) -> float:
     """Idf-weighted share of the question's terms that no passage contains (idf at its maximum)."""
     wanted = set(tokens)
-    total = sum(weights.get(t, 1.0) for t in wanted)
+    total = math.fsum(weights.get(t, 1.0) for t in wanted)
     if total <= 0:
         return 0.0
     absent = [t for t in wanted if weights.get(t, 0.0) >= unknown_idf - 1e-9]
-    return sum(weights[t] for t in absent) / total
+    return math.fsum(weights[t] for t in absent) / total
 
 
 def features(
