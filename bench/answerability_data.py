@@ -8,6 +8,7 @@ question's terms) and whether each contains an answer. Features are computed fro
 bench/answerability_fit.py, so a change of feature needs no re-embedding.
 
     .venv/bin/python bench/answerability_data.py [--out /tmp/decline/candidates.json]
+    .venv/bin/python bench/answerability_data.py --report-sets --out /tmp/decline/report.json
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import EVAL, ROOT, real_embedder, settings_for
 
 OWN = ROOT / "bench" / "data" / "answerability_own.jsonl"
+# Questions only reported on, never fitted on (--report-sets; bench/answer_type_variants.py):
+# the formats set, the first and standalone turns of the dev and our extra conversations, and
+# our questions about what a document is about.
+DOC_QUESTIONS = ROOT / "bench" / "data" / "document_questions.jsonl"
+CONVERSATIONS = (
+    ("conversations_dev", EVAL / "conversations" / "dev.jsonl"),
+    ("conversations_extra", ROOT / "bench" / "data" / "conversations_extra.jsonl"),
+)
 CANDIDATES = 3
 
 
@@ -78,9 +87,53 @@ def load_sets() -> list[dict[str, Any]]:
     return rows
 
 
+def load_report_sets() -> list[dict[str, Any]]:
+    """Questions of other sets, answered alone: marked `own` so no fit ever uses them."""
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, question: str, answers: list[str], knowledge: str, art: str) -> None:
+        rows.append(
+            {
+                "set": name,
+                "question": question,
+                "answers": answers,
+                "knowledge": knowledge,
+                "article": art,
+                "own": True,
+            }
+        )
+
+    for line in (EVAL / "formats" / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            add("formats", r["question"], r["answers"], "formats", Path(r.get("doc") or "?").stem)
+    for line in DOC_QUESTIONS.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            docs = r.get("docs") or "seed"
+            knowledge = "seed" if docs == "seed" else "squad_dev"
+            add("document_questions", r["question"], r["answers"], knowledge, docs)
+    for name, path in CONVERSATIONS:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            chat = json.loads(line)
+            knowledge = "seed" if chat.get("docs", "seed") == "seed" else "squad_dev"
+            for turn in chat["turns"]:
+                if turn.get("kind") in ("first", "standalone"):
+                    art = article(turn["question"], chat.get("docs"))
+                    add(name, turn["question"], turn["answers"], knowledge, art)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path("/tmp/decline/candidates.json"))
+    parser.add_argument(
+        "--report-sets",
+        action="store_true",
+        help="dump the report-only sets (formats, conversation first turns, document questions)",
+    )
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
@@ -95,6 +148,8 @@ def main() -> None:
 
     embedder = real_embedder()
     folders = {"seed": ROOT / "knowledge", "squad_dev": EVAL / "squad_dev" / "docs"}
+    if args.report_sets:
+        folders["formats"] = EVAL / "formats" / "docs"
     services = {}
     for name, folder in folders.items():
         service = compose_service(
@@ -113,7 +168,7 @@ def main() -> None:
                 word_vectors[w] = v
         return np.asarray([word_vectors[w] for w in items]).reshape(len(items), embedder.dimension)
 
-    rows = load_sets()
+    rows = load_report_sets() if args.report_sets else load_sets()
     for number, row in enumerate(rows):
         service = services[row["knowledge"]]
         index = service.index

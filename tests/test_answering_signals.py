@@ -21,6 +21,8 @@ from bot.answering.signals import (
     focus_match,
     focus_terms,
     focus_words,
+    holds_person_noun,
+    holds_place_phrase,
     holds_type,
     passage_words,
     unknown_share,
@@ -71,6 +73,75 @@ def test_answer_type(question: str, kind: str | None) -> None:
 )
 def test_holds_type(text: str, kind: str | None, holds: bool) -> None:
     assert holds_type(text, kind, "Who founded the Guild?") is holds
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "holds"),
+    [
+        # Lower-case answers to where: a place preposition and a word the question lacks.
+        ("Centres were set up in rural areas.", "Where were centres set up?", True),
+        ("Guards stand at the border.", "Where do guards stand?", True),
+        ("The monks fled across the mountains.", "Where did the monks flee?", True),
+        ("It is sold throughout the county.", "Where is it sold?", True),
+        # A time or a fixed phrase after the preposition is no place.
+        ("Centres were set up in recent years.", "Where were centres set up?", False),
+        ("Centres were set up in May.", "Where were centres set up?", False),
+        ("Centres were set up in order to help.", "Where were centres set up?", False),
+        # The place the question already names is not its answer.
+        ("The centres in the villages were set up.", "Where in the villages are centres?", False),
+        ("Centres were set up quickly.", "Where were centres set up?", False),
+    ],
+)
+def test_holds_place_phrase(text: str, question: str, holds: bool) -> None:
+    assert holds_place_phrase(text, question) is holds
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "suffix", "holds"),
+    [
+        ("It appoints Party members and cadres.", "Who does it appoint?", False, True),
+        ("The work is done by village officials.", "Who does the work?", False, True),
+        ("The guild was founded by local weavers.", "Who founded the guild?", True, True),
+        ("The guild was founded by local weavers.", "Who founded the guild?", False, False),
+        ("Scientists and historians disagree.", "Who disagrees?", True, True),
+        # The people the question already names are not its answer.
+        ("Members elect it every year.", "Who do the members elect?", False, False),
+        # -ment is no agent; nor is a text without people.
+        ("The government's development plan failed.", "Who planned it?", True, True),
+        ("The development plan failed.", "Who planned it?", True, False),
+    ],
+)
+def test_holds_person_noun(text: str, question: str, suffix: bool, holds: bool) -> None:
+    assert holds_person_noun(text, question, suffix=suffix) is holds
+
+
+def test_holds_type_accepts_common_nouns_only_when_asked() -> None:
+    where, who = "Where should centres be built?", "Who does Lindow appoint?"
+    place, person = "They should be built in rural areas.", "Lindow appoints village officials."
+    assert not holds_type(place, PLACE, where)
+    assert holds_type(place, PLACE, where, places=True)
+    assert not holds_type(person, NAME, who)
+    assert holds_type(person, NAME, who, people="class")
+    # The two are kept apart: a place phrase does not answer who, a person noun not where.
+    assert not holds_type(place, NAME, who, places=True)
+    assert not holds_type("They were built by officials.", PLACE, where, people="class")
+    # Numbers and dates are unchanged.
+    assert not holds_type("Built in rural areas.", NUMBER, "How many were built?", places=True)
+
+
+def test_type_missing_variants_on_a_lower_case_answer() -> None:
+    question = "Where should service centres for members be established?"
+    weights = dict.fromkeys(keyword_tokens(question), 2.0)
+    passage = "The second is to establish service centres for members in rural areas."
+    values = features(
+        Evidence(question, passage, 0.5, 0.6, 0.5, keyword_top=True, fact=False),
+        weights,
+        unknown_idf=5.0,
+    )
+    assert values["type_missing"] == 1.0  # no capitalised name: the old definition fires
+    assert values["type_missing_place"] == 0.0
+    assert values["type_missing_common"] == 0.0
+    assert values["type_missing_people"] == 1.0  # a people noun does not answer where
 
 
 def test_a_name_only_repeated_from_the_question_is_not_an_answer() -> None:

@@ -38,7 +38,8 @@ FEATURES = (
     "unknown_share",  # idf-weighted share of the question's terms found in no document
     "focus_missing",  # the thing asked for ("mayor", "GDP") is absent from the passage
     "focus_unknown",  # ... and from every document
-    "type_missing",  # the best sentence holds no answer of the asked-for type (number, date, name)
+    "type_missing",  # the best window holds no answer of the asked-for type (number, date, name,
+    # place: for where a place phrase counts, "in rural areas")
     "focus_gain",  # sentence_cosine less the same cosine for the question without its focus
     "focus_match",  # closest passage words to the focus words, by embedding (see focus_match)
     "keyword_top",  # the passage is the best keyword (BM25) match of the question
@@ -52,6 +53,10 @@ FEATURES = (
     "modifier_swapped",  # "Christian spirit" asked, "martial spirit" said (same slot, other word)
     "sentence_type_missing",  # type_missing in the best sentence alone, not its neighbours
     "opposite_stated",  # the question says "least", the window "most" (and not "least")
+    # Variants of type_missing measured for issue 14 (docs/answerability.md), not in the model:
+    "type_missing_names",  # the earlier rule: who and where need a capitalised name
+    "type_missing_people",  # for who, also a person or group noun of a closed class ("members")
+    "type_missing_agent",  # ... that class or an agent noun by its suffix ("farmers")
 )
 
 FOCUS_WORDS = 4  # a focus is a short noun phrase; beyond this the question lists its topic
@@ -138,8 +143,20 @@ def answer_type(question: str) -> str | None:
     return min(found)[1] if found else None
 
 
-def holds_type(text: str, kind: str | None, question: str) -> bool:
-    """Whether `text` can hold an answer of `kind`: a number, a date, a name not in the question."""
+def holds_type(
+    text: str,
+    kind: str | None,
+    question: str,
+    *,
+    places: bool = True,
+    people: str = "",
+) -> bool:
+    """Whether `text` can hold an answer of `kind`: a number, a date, a name not in the question,
+    or for a where-question a place phrase (`holds_place_phrase`: "in rural areas", "at the
+    border"; real where-answers are often lower-case, and `places=False` gives the earlier
+    names-only rule). With `people` ("class" or "suffix"), a who-question is also answered by a
+    person or group noun (`holds_person_noun`: "Party members"): measured, not used, because in
+    a document about such people every passage holds one (docs/answerability.md)."""
     if kind is None:
         return True
     if kind == NUMBER:
@@ -147,10 +164,89 @@ def holds_type(text: str, kind: str | None, question: str) -> bool:
     if kind == DATE:
         return bool(_DATE_TEXT.search(text))
     asked = {w.lower() for w in re.findall(r"\w+", question)}
-    return any(
+    if any(
         (word := m.group().lower()) not in asked and word not in STOPWORDS
         for m in _CAPITALISED.finditer(text)
+    ):
+        return True
+    if kind == PLACE and places:
+        return holds_place_phrase(text, question)
+    if kind == NAME and people:
+        return holds_person_noun(text, question, suffix=people == "suffix")
+    return False
+
+
+# Prepositions that introduce a place ("in rural areas", "at the border", "across the
+# county"). Not "on", "to" or "for": they mostly introduce times, aims and topics.
+_PLACE_PREPOSITION = re.compile(
+    r"\b(?:in|at|near|across|throughout|along|inside|outside|between|within|around|among|"
+    r"beside|beyond|into|from)\s+(?:(?:the|a|an|its|their|his|her|our|this|that|these|those|"
+    r"some|many|all|each|every|both|other|such)\s+)?([^\W\d_][\w'’-]*)",
+    re.I,
+)
+# Words after a preposition that make a time, not a place ("in recent years", "in May").
+_TIME_AFTER_PREPOSITION = re.compile(
+    rf"^(?:{_MONTH}|years?|months?|weeks?|days?|times?|centur(?:y|ies)|decades?|past|future|"
+    r"recent|early|late|spring|summer|autumn|winter|morning|evening|order|addition|fact|"
+    r"particular|general|short|turn|total|part)$",
+    re.I,
+)
+
+
+def holds_place_phrase(text: str, question: str) -> bool:
+    """A place preposition followed by a content word the question does not use ("Where should
+    the centres be built?" -> "in rural areas"): where-answers that are no name. A word after
+    the preposition that makes a time or a fixed phrase ("in recent years", "in order to") is
+    not a place."""
+    asked = set(keyword_tokens(question))
+    for match in _PLACE_PREPOSITION.finditer(text):
+        word = match.group(1)
+        if word.lower() in STOPWORDS or _TIME_AFTER_PREPOSITION.match(word):
+            continue
+        stems = keyword_tokens(word)
+        if stems and not asked.intersection(stems):
+            return True
+    return False
+
+
+# Nouns for people and groups of people, a closed class of general English (not taken from any
+# question's answer): who-answers are often such a noun ("village officials", "Party members").
+_PEOPLE_NOUNS = frozenset(
+    words(
+        """people person persons member members citizen citizens official officials resident
+    residents staff personnel public crowd crowds family families child children man men woman
+    women youth youths elder elders graduate graduates volunteer volunteers soldier
+    soldiers troop troops army armies team teams group groups committee committees council
+    councils government governments authority authorities agency agencies company companies
+    firm firms organization organizations organisation organisations ministry ministries
+    department departments king kings queen queens emperor emperors pope popes duke dukes lord
+    lords prince princes princess bishop bishops knight knights noble nobles nobility clergy
+    monk monks peasant peasants mercenaries mercenary friend friends colleague colleagues
+    household households community communities couple couples baby babies boy boys girl girls
+    patient patients"""
     )
+)
+# Agent nouns ("farmers", "voter", "scientists", "historians", "applicants", "students"):
+# a suffix rule, so a new noun of the kind needs no list. It also takes some nouns that are
+# not people ("numbers", "centers"): measured, not assumed away.
+_AGENT_SUFFIX = re.compile(r"^[a-z]{3,}(?:er|or|ist|ian|ant|ent|eer)s?$")
+_NOT_AGENT = re.compile(r"(?:ment|ments|ther|ever|over|under)$")
+
+
+def holds_person_noun(text: str, question: str, *, suffix: bool = True) -> bool:
+    """A person or group noun the question does not use: from `_PEOPLE_NOUNS`, or (with
+    `suffix`) an agent noun by its ending."""
+    asked = set(keyword_tokens(question))
+    for token in words(text):
+        word = re.sub(r"['’]s$", "", token)  # "government's" -> government
+        if word in STOPWORDS:
+            continue
+        person = word in _PEOPLE_NOUNS or (
+            suffix and bool(_AGENT_SUFFIX.match(word)) and not _NOT_AGENT.search(word)
+        )
+        if person and not asked.intersection(keyword_tokens(word)):
+            return True
+    return False
 
 
 def focus_words(question: str) -> list[str]:
@@ -348,6 +444,15 @@ def features(
         ),
         "modifier_swapped": lambda: float(modifier_swapped(question, window, close_enough)),
         "opposite_stated": lambda: float(opposite_stated(question, window)),
+        "type_missing_names": lambda: float(
+            not holds_type(window, answer_type(question), question, places=False)
+        ),
+        "type_missing_people": lambda: float(
+            not holds_type(window, answer_type(question), question, people="class")
+        ),
+        "type_missing_agent": lambda: float(
+            not holds_type(window, answer_type(question), question, people="suffix")
+        ),
         "sentence_type_missing": lambda: float(
             not holds_type(best_sentence(passage, tokens, weights), answer_type(question), question)
         ),
@@ -359,6 +464,9 @@ def features(
 _WINDOWED = frozenset(
     (
         "type_missing",
+        "type_missing_names",
+        "type_missing_people",
+        "type_missing_agent",
         "window_coverage",
         "missing_rare",
         "number_missing",
