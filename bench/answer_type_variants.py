@@ -181,6 +181,14 @@ def main() -> None:
                 f"{c['answerable']}, hit@1 {c['hit_at_1']}, hit@3 {c['hit_at_3']}, "
                 f"unanswerable declined {c['unanswerable_declined']}/{c['unanswerable']}"
             )
+    # Keep, per variant, only the report questions it scores differently from the shipped model.
+    shipped = {c["question"]: c["p"] for c in results[0].get("report_changes", [])}
+    for result in results:
+        result["report_changes"] = [
+            {**c, "shipped_p": shipped[c["question"]]}
+            for c in result.get("report_changes", [])
+            if abs(c["p"] - shipped[c["question"]]) > 0.01
+        ]
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"fires": fires, "variants": results}, indent=1) + "\n")

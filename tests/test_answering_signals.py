@@ -90,6 +90,7 @@ def test_holds_type(text: str, kind: str | None, holds: bool) -> None:
         # The place the question already names is not its answer.
         ("The centres in the villages were set up.", "Where in the villages are centres?", False),
         ("Centres were set up quickly.", "Where were centres set up?", False),
+        ("The mayor was elected in 2010.", "Where is the mayor's office?", False),
     ],
 )
 def test_holds_place_phrase(text: str, question: str, holds: bool) -> None:
@@ -115,18 +116,19 @@ def test_holds_person_noun(text: str, question: str, suffix: bool, holds: bool) 
     assert holds_person_noun(text, question, suffix=suffix) is holds
 
 
-def test_holds_type_accepts_common_nouns_only_when_asked() -> None:
+def test_where_takes_a_place_phrase_and_who_a_people_noun_only_when_asked() -> None:
     where, who = "Where should centres be built?", "Who does Lindow appoint?"
     place, person = "They should be built in rural areas.", "Lindow appoints village officials."
-    assert not holds_type(place, PLACE, where)
-    assert holds_type(place, PLACE, where, places=True)
-    assert not holds_type(person, NAME, who)
+    assert holds_type(place, PLACE, where)  # the shipped rule: a place phrase answers where
+    assert not holds_type(place, PLACE, where, places=False)  # the earlier names-only rule
+    assert not holds_type(person, NAME, who)  # people nouns are measured, not shipped
     assert holds_type(person, NAME, who, people="class")
     # The two are kept apart: a place phrase does not answer who, a person noun not where.
-    assert not holds_type(place, NAME, who, places=True)
+    assert not holds_type(place, NAME, who)
     assert not holds_type("They were built by officials.", PLACE, where, people="class")
     # Numbers and dates are unchanged.
-    assert not holds_type("Built in rural areas.", NUMBER, "How many were built?", places=True)
+    assert not holds_type("Built in rural areas.", NUMBER, "How many were built?")
+    assert not holds_type("Built in rural areas.", DATE, "When were they built?")
 
 
 def test_type_missing_variants_on_a_lower_case_answer() -> None:
@@ -138,10 +140,9 @@ def test_type_missing_variants_on_a_lower_case_answer() -> None:
         weights,
         unknown_idf=5.0,
     )
-    assert values["type_missing"] == 1.0  # no capitalised name: the old definition fires
-    assert values["type_missing_place"] == 0.0
-    assert values["type_missing_common"] == 0.0
-    assert values["type_missing_people"] == 1.0  # a people noun does not answer where
+    assert values["type_missing_names"] == 1.0  # no capitalised name: the earlier rule fires
+    assert values["type_missing"] == 0.0  # "in rural areas" answers where
+    assert values["type_missing_people"] == 0.0  # the who-variants keep the place rule
 
 
 def test_a_name_only_repeated_from_the_question_is_not_an_answer() -> None:
