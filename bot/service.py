@@ -178,7 +178,17 @@ class QuoteService:
         """The question's vector: by the ONNX runtime when the embedder has one."""
         if isinstance(self.embedder, QuestionEmbedder):
             self.prepare_questions()
-            return self.embedder.encode_question(text)
+            # With ONNX a batch gives each text the vector it gets alone (padding is masked
+            # exactly), so the judge's question-without-focus rides along in the same call.
+            batched = self.judge.applies and getattr(self.embedder, "runtime", None) == "onnx"
+            companions = self.judge.companions(text) if batched else []
+            if not companions:
+                return self.embedder.encode_question(text)
+            import numpy as np  # at run time only here: the module's other uses are type hints
+
+            vectors = np.asarray(self.embedder.encode_questions([text, *companions]))
+            self.judge.remember(companions, vectors[1:])
+            return np.asarray(vectors[0], dtype=np.float32)
         return self.embedder.encode([text]).reshape(-1)
 
     def sources(self) -> list[DocumentRecord]:

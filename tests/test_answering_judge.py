@@ -176,3 +176,56 @@ def test_judge_probabilities_are_identical_with_and_without_the_table(
     assert [(q.source, q.start, q.end, q.score) for q in again.quotes] == [
         (q.source, q.start, q.end, q.score) for q in asked.quotes
     ]
+
+
+def test_the_question_without_its_focus_is_a_companion_until_remembered() -> None:
+    judge = PassageJudge(FakeEmbedder())
+    question = "Who is the mayor of Jingzhou?"
+    (topic,) = judge.companions(question)
+    assert "mayor" not in topic and "Jingzhou" in topic
+    judge.remember([topic], FakeEmbedder().encode([topic]))
+    assert judge.companions(question) == []
+    assert judge.companions("Who was Rollo?") == []  # no focus: the question itself, nothing more
+
+
+@pytest.mark.model
+def test_the_service_embeds_the_judges_companion_with_the_question(
+    knowledge: Path,
+    make_settings: Callable[..., Settings],
+    real_embedder: Any,
+    onnx_export: Path,
+) -> None:
+    """question_vector embeds the question and the question without its focus in one ONNX
+    call: the question's vector is the one it gets alone, bit for bit, the judge embeds no
+    second question text, and its probabilities are those of a judge that embedded it."""
+    settings = make_settings(knowledge)
+    model_id = real_embedder.spec.model_id
+    shutil.copytree(
+        export_folder(onnx_export, model_id), export_folder(settings.index_dir / "onnx", model_id)
+    )
+    embedder = RuntimeEmbedder(real_embedder, settings.index_dir / "onnx", threads=1)
+    service = compose_service(settings, embedder=embedder, on_notice=lambda m: None)
+    service.refresh()
+    calls: list[list[str]] = []
+    encode_questions = embedder.encode_questions
+
+    def recorded(texts: Sequence[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return encode_questions(texts)
+
+    embedder.encode_questions = recorded  # type: ignore[method-assign]
+    question = "Who is the mayor of Jingzhou?"
+    (topic,) = service.judge.companions(question)
+    vector = service.question_vector(question)
+    assert calls == [[question, topic]]
+    assert np.array_equal(vector, embedder.encode_question(question))
+    index = service.index
+    judged = service.judge.for_question(index, question, vector)
+    hits = [
+        Hit(chunk_id, 0.5, float(index.vectors[chunk_id] @ vector), 0.0)
+        for chunk_id in range(index.manifest.chunk_count)
+    ]
+    probabilities = [judged(hit) for hit in hits]
+    assert not any(topic in texts for texts in calls[1:])  # the judge did not embed it again
+    plain = PassageJudge(embedder).for_question(index, question, vector)
+    assert probabilities == [plain(hit) for hit in hits]

@@ -41,6 +41,7 @@ from bot.shared.text import keyword_tokens, sentence_spans
 # A vector is 1.5 kB (384 float32), so these bound the caches at about 12 and 24 MB.
 CACHED_PASSAGES = 1024  # passages whose sentence vectors are kept (a handful each)
 CACHED_WORDS = 16384  # word vectors kept
+CACHED_TOPICS = 256  # vectors of questions without their focus, embedded beside the question
 BATCH = 64  # texts per encoder call (bounds the padding of a batch)
 
 
@@ -63,6 +64,7 @@ class PassageJudge:
         self.calibration = calibration or bundled()
         self._sentences: LruCache[str, np.ndarray] = LruCache(CACHED_PASSAGES)
         self._words: LruCache[str, np.ndarray] = LruCache(CACHED_WORDS)
+        self._topics: LruCache[str, np.ndarray] = LruCache(CACHED_TOPICS)
         self._open_vectors = vectors
         self._vectors: JudgeVectors | None = None
         self._prepare = prepare
@@ -128,11 +130,17 @@ class PassageJudge:
                 # The focus words are lower-cased words, as the table's: looked up like them.
                 known = self._known_words(focus)
                 wanted = [word for word in dict.fromkeys(focus) if word not in known]
-                vectors = self._encode([without_focus(query), *wanted])
-                known.update(zip(wanted, vectors[1:], strict=True))
+                topic_text = without_focus(query)
+                topic_vector = self._topics.get(topic_text)
+                texts = wanted if topic_vector is not None else [topic_text, *wanted]
+                vectors = self._encode(texts)
+                if topic_vector is None:
+                    topic_vector, vectors = vectors[0], vectors[1:]
+                known.update(zip(wanted, vectors, strict=True))
                 rows = [known[word] for word in focus]
-                stacked = np.stack(rows) if rows else np.zeros((0, vectors.shape[1]), np.float32)
-                embedded.extend([vectors[0], stacked])
+                width = topic_vector.shape[0]
+                stacked = np.stack(rows) if rows else np.zeros((0, width), np.float32)
+                embedded.extend([topic_vector, stacked])
             topic, focus_vectors = embedded
             text = index.chunk(hit.chunk_id).text
             sentences, words = self._passage_vectors(text)
@@ -150,6 +158,19 @@ class PassageJudge:
             return self.calibration.probability(signals)
 
         return judge
+
+    def companions(self, query: str) -> list[str]:
+        """What the judge will embed for `query` besides the passages: the question without
+        its focus words (unless already known). The caller embeds these in the same encoder
+        call as the query, which costs less than a second call (vectors do not depend on the
+        batch they are embedded in), and hands them back with `remember`."""
+        topic = without_focus(query)
+        return [] if topic == query or self._topics.get(topic) is not None else [topic]
+
+    def remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Vectors of `companions` texts, embedded by the caller."""
+        for text, vector in zip(texts, vectors, strict=True):
+            self._topics.put(text, np.asarray(vector, dtype=np.float32))
 
     def _passage_vectors(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The embeddings of a passage's sentences (kept per passage text) and of its words
