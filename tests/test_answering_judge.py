@@ -229,3 +229,14 @@ def test_the_service_embeds_the_judges_companion_with_the_question(
     assert not any(topic in texts for texts in calls[1:])  # the judge did not embed it again
     plain = PassageJudge(embedder).for_question(index, question, vector)
     assert probabilities == [plain(hit) for hit in hits]
+
+    # A question with no focus words is its own topic: nothing is embedded beside it.
+    focusless = "Who was he?"
+    assert service.judge.companions(focusless) == []
+    calls.clear()
+    vector = service.question_vector(focusless)
+    judged = service.judge.for_question(index, focusless, vector)
+    probabilities = [judged(hit) for hit in hits]
+    assert calls == [[focusless]]
+    plain = PassageJudge(embedder).for_question(index, focusless, vector)
+    assert probabilities == [plain(hit) for hit in hits]

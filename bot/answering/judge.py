@@ -131,7 +131,8 @@ class PassageJudge:
                 known = self._known_words(focus)
                 wanted = [word for word in dict.fromkeys(focus) if word not in known]
                 topic_text = without_focus(query)
-                topic_vector = self._topics.get(topic_text)
+                # A question with no focus is its own topic: its vector is the one given.
+                topic_vector = vector if topic_text == query else self._topics.get(topic_text)
                 texts = wanted if topic_vector is not None else [topic_text, *wanted]
                 vectors = self._encode(texts)
                 if topic_vector is None:
@@ -161,7 +162,7 @@ class PassageJudge:
 
     def companions(self, query: str) -> list[str]:
         """What the judge will embed for `query` besides the passages: the question without
-        its focus words (unless already known). The caller embeds these in the same encoder
+        its focus words (unless already known, or the question itself). The caller embeds these in the same encoder
         call as the query, which costs less than a second call (vectors do not depend on the
         batch they are embedded in), and hands them back with `remember`."""
         topic = without_focus(query)
