@@ -17,6 +17,7 @@ from bot.index.judge_vectors import (
     encode_row,
     fill,
     key,
+    superseded,
 )
 from bot.index.update import update_index
 from bot.stores.files import FileStore
@@ -185,3 +186,68 @@ def test_a_large_fill_commits_in_batches_and_a_failure_keeps_what_was_committed(
     report = fill(table, PassageJudge(FakeEmbedder()), chunks)  # the next run: only the rest
     assert report.embedded == len(_texts(judge, chunks)) - 8
     table.close()
+
+
+@pytest.mark.parametrize(
+    ("current", "models", "replaced"),
+    [
+        ("m onnx-b", ["m onnx-a", "m onnx-b", "m torch", "n onnx-a"], ["m onnx-a"]),
+        ("my model onnx-b", ["my model onnx-a", "model onnx-a"], ["my model onnx-a"]),
+        ("m torch", ["m onnx-a", "m torch"], []),  # a torch writer replaces no export
+        ("m passages", ["m onnx-a"], []),
+    ],
+)
+def test_an_onnx_writer_replaces_only_other_exports_of_its_model(
+    current: str, models: list[str], replaced: list[str]
+) -> None:
+    assert superseded(current, models) == replaced
+
+
+class ExportedJudge:
+    """The judge as a writer with a given encoder id (a remade ONNX export changes it)."""
+
+    def __init__(self, judge: PassageJudge, encoder: str) -> None:
+        self._judge, self.model_id = judge, f"fake-model {encoder}"
+        self.dimension = judge.dimension
+
+    def judge_texts(self, text: str) -> tuple[list[str], list[str]]:
+        return self._judge.judge_texts(text)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._judge.encode(texts)
+
+
+def test_a_remade_export_s_vectors_replace_the_old_ones_once_complete(
+    knowledge: Path, tmp_path: Path
+) -> None:
+    store, embedder = FileStore(tmp_path / "index"), FakeEmbedder()
+    judge = PassageJudge(embedder)
+    index, _ = update_index(knowledge, store, RECIPE, embedder)
+    old, torch = ExportedJudge(judge, "onnx-aaaa"), ExportedJudge(judge, "torch")
+    bring_up_to_date(store, old, index, None)
+    bring_up_to_date(store, torch, index, None)
+    per_model = _rows(store) // 2
+    table = store.judge_vectors(old.model_id, old.dimension)
+    assert sorted(table.models()) == ["fake-model onnx-aaaa", "fake-model torch"]
+    table.close()
+    new = ExportedJudge(judge, "onnx-bbbb")
+    bring_up_to_date(store, new, index, None)  # fills the new export's, then drops the old
+    table = store.judge_vectors(new.model_id, new.dimension)
+    assert sorted(table.models()) == ["fake-model onnx-bbbb", "fake-model torch"]
+    table.close()
+    assert _rows(store) == 2 * per_model
+    assert store.judge_vector_reader(old.model_id, old.dimension).lookup([("word", "x")]) == {}
+
+
+def test_an_idle_update_drops_what_an_older_writer_left(knowledge: Path, tmp_path: Path) -> None:
+    store, embedder = FileStore(tmp_path / "index"), FakeEmbedder()
+    judge = PassageJudge(embedder)
+    index, _ = update_index(knowledge, store, RECIPE, embedder)
+    new = ExportedJudge(judge, "onnx-bbbb")
+    bring_up_to_date(store, new, index, None)
+    rows = _rows(store)
+    stale = store.judge_vectors("fake-model onnx-aaaa", new.dimension)  # as an older version left
+    stale.add([("word", "normans", np.eye(new.dimension, dtype=np.float32)[0])])
+    stale.close()
+    assert bring_up_to_date(store, new, index, None) is None  # complete: nothing filled
+    assert _rows(store) == rows

@@ -119,3 +119,18 @@ def test_the_writer_refuses_a_table_of_another_dimension(tmp_path: Path) -> None
     _written(tmp_path / FILE).close()
     with pytest.raises(sqlite3.DatabaseError, match="dimension"):
         SqliteJudgeTable(tmp_path / FILE, MODEL, 16)
+
+
+def test_dropping_a_model_deletes_its_vectors_and_keeps_the_others(tmp_path: Path) -> None:
+    _written(tmp_path / FILE).close()
+    other = SqliteJudgeTable(tmp_path / FILE, "other onnx-1", 8)
+    other.add(ROWS[:1])
+    assert sorted(other.models()) == sorted([MODEL, "other onnx-1"])
+    other.drop([MODEL])
+    assert other.models() == ["other onnx-1"]
+    other.close()
+    assert SqliteJudgeVectors(tmp_path / FILE, MODEL, 8).lookup([("word", "normans")]) == {}
+    kept = SqliteJudgeVectors(tmp_path / FILE, "other onnx-1", 8).lookup([ROWS[0][:2]])
+    assert list(kept) == [ROWS[0][:2]]
+    with sqlite3.connect(tmp_path / FILE) as db:
+        assert db.execute("SELECT count(*) FROM vectors").fetchone() == (1,)

@@ -146,3 +146,18 @@ def test_after_migrate_the_writer_backfills(
     chunks = [c.text for source in index.manifest.documents for c in index.passages(source)]
     assert _rows(pg_url) == len(_texts(judge, chunks))
     assert len(embedder.calls) > calls  # embedded by the backfill, not copied
+
+
+def test_dropping_a_model_deletes_its_vectors_and_keeps_the_others(
+    knowledge: Path, pg_url: str
+) -> None:
+    store = _pg(pg_url)
+    _indexed(knowledge, store)
+    store.judge_vectors(MODEL, 8).add(ROWS)
+    other = store.judge_vectors("other onnx-1", 8)
+    other.add(ROWS[:1])
+    assert sorted(other.models()) == sorted([MODEL, "other onnx-1"])
+    other.drop([MODEL])
+    assert other.models() == ["other onnx-1"]
+    assert _rows(pg_url) == 1
+    assert store.judge_vector_reader("other onnx-1", 8).lookup([ROWS[0][:2]])

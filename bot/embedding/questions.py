@@ -32,6 +32,7 @@ from bot.embedding.onnx_encoder import (
 )
 
 log = logging.getLogger(__name__)
+ONNX_ENCODER = "onnx-"  # how the id of an ONNX export's encoder starts (`question_encoder_id`)
 
 
 Exporter = Callable[[Any, ModelSpec, Path], object]
@@ -107,7 +108,7 @@ class RuntimeEmbedder:
         if self._onnx is None:
             return "torch"
         checksums = sorted(self._onnx.meta.checksums.items())
-        return "onnx-" + hashlib.sha256(repr(checksums).encode()).hexdigest()[:16]
+        return ONNX_ENCODER + hashlib.sha256(repr(checksums).encode()).hexdigest()[:16]
 
     @property
     def export_dir(self) -> Path:

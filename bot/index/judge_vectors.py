@@ -24,6 +24,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from bot.embedding.questions import ONNX_ENCODER
 from bot.index.generation import SearchIndex
 from bot.ingest.chunking import Chunk
 
@@ -86,6 +87,14 @@ class JudgeVectorTable(JudgeVectors, Protocol):
     def completion(self) -> Completion | None: ...
 
     def mark_complete(self, completion: Completion) -> None: ...
+
+    def models(self) -> list[str]:
+        """Every model id the table holds vectors of (the writer's own included)."""
+        ...
+
+    def drop(self, models: Sequence[str]) -> None:
+        """Delete these models' vectors, in one transaction."""
+        ...
 
     def close(self) -> None: ...
 
@@ -157,6 +166,33 @@ def fill(table: JudgeVectorTable, writer: JudgeWriter, chunks: Iterable[Chunk | 
     return FillReport(len(wanted), len(missing), time.perf_counter() - started)
 
 
+def superseded(current: str, models: Iterable[str]) -> list[str]:
+    """The model ids among `models` that an ONNX writer's `current` one replaces: the same model
+    embedded by another ONNX export (a remade export's digest differs). Nothing reads those
+    any more (every process of a store uses the one export kept for the model), so each export
+    remade would otherwise leave a whole table behind. Another runtime's ("torch") is kept: a
+    reader configured for it uses it."""
+    model, _, encoder = current.rpartition(" ")
+    if not model or not encoder.startswith(ONNX_ENCODER):
+        return []
+    return [
+        other
+        for other in models
+        if other != current
+        and other.rpartition(" ")[0] == model
+        and other.rpartition(" ")[2].startswith(ONNX_ENCODER)
+    ]
+
+
+def drop_superseded(table: JudgeVectorTable, current: str) -> list[str]:
+    """Delete the vectors of exports `current` replaces (once it is complete); their ids."""
+    dropped = superseded(current, table.models())
+    if dropped:
+        table.drop(dropped)
+        log.info("dropped the answer judge's vectors of a replaced encoder: %s", ", ".join(dropped))
+    return dropped
+
+
 def all_chunks(index: SearchIndex) -> Iterable[Chunk]:
     """Every chunk of a generation, document by document (a backfill)."""
     for source in index.manifest.documents:
@@ -186,6 +222,7 @@ def bring_up_to_date(
     try:
         completion = table.completion()
         if completion == done:
+            drop_superseded(table, writer.model_id)
             return None
         # Complete for the generation this update started from: its kept chunks are in.
         incremental = (
@@ -196,6 +233,7 @@ def bring_up_to_date(
         chunks: Iterable[Chunk] = (new_chunks or ()) if incremental else all_chunks(index)
         report = fill(table, writer, chunks)
         table.mark_complete(done)
+        drop_superseded(table, writer.model_id)
         return report
     except Exception as exc:
         log.warning("cannot fill the answer judge's vector table: %s", exc)

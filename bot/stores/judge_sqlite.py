@@ -110,6 +110,24 @@ class SqliteJudgeTable:
             (completion.generation, completion.created_at, self._model),
         )
 
+    def models(self) -> list[str]:
+        return [str(row[0]) for row in self._db.execute("SELECT model FROM models")]
+
+    def drop(self, models: Sequence[str]) -> None:
+        # The freed pages are reused by later rows (the file does not shrink without a VACUUM).
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for model in models:
+                self._db.execute(
+                    "DELETE FROM vectors WHERE model IN (SELECT id FROM models WHERE model = ?)",
+                    (model,),
+                )
+                self._db.execute("DELETE FROM models WHERE model = ?", (model,))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def close(self) -> None:
         self._db.close()
 

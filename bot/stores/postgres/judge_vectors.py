@@ -73,6 +73,14 @@ class PgJudgeTable:
                 (completion.generation, completion.created_at, self._model),
             )
 
+    def models(self) -> list[str]:
+        with self._db.connection() as conn:
+            return [str(row[0]) for row in conn.execute("SELECT model FROM quotebot_judge_models")]
+
+    def drop(self, models: Sequence[str]) -> None:
+        with self._db.connection() as conn:  # the vectors go with their model (ON DELETE CASCADE)
+            conn.execute("DELETE FROM quotebot_judge_models WHERE model = ANY(%s)", (list(models),))
+
     def close(self) -> None:
         """The pool is the store's: nothing of its own to close."""
 
