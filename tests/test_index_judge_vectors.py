@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -251,3 +252,60 @@ def test_an_idle_update_drops_what_an_older_writer_left(knowledge: Path, tmp_pat
     stale.close()
     assert bring_up_to_date(store, new, index, None) is None  # complete: nothing filled
     assert _rows(store) == rows
+
+
+@pytest.mark.subprocess
+def test_a_fill_killed_anywhere_leaves_only_right_rows_and_the_next_one_completes(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL at random points of a writer filling the table: the file stays sound, every row
+    it holds is the vector of its own text, the table is never marked complete early, and a run
+    to the end then completes it."""
+    import random
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from tests.judge_fill_entry import COMPLETION, passages
+
+    path, root = tmp_path / FILE, Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "tests.judge_fill_entry", str(path)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEBOT_")}
+    env["PYTHONPATH"] = str(root)
+    judge = PassageJudge(FakeEmbedder())
+    expected = {key(kind, text): text for kind, text in _texts(judge, passages())}
+    rng, counts = random.Random(7), []
+    for _ in range(8):
+        child = subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.PIPE, text=True)
+        assert child.stderr is not None and child.stderr.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 0.35))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stderr.close()
+        if not path.exists():
+            continue
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            rows = db.execute("SELECT key, vector FROM vectors").fetchall()
+        for row_key, blob in rows:
+            vector = decode(blob, judge.dimension)
+            assert vector is not None
+            text = expected[bytes(row_key)]
+            assert vector.tobytes() == judge.encode([text])[0].tobytes()
+        counts.append(len(rows))
+        table = SqliteJudgeTable(path, judge.model_id, judge.dimension)
+        complete = table.completion() == COMPLETION
+        table.close()
+        assert complete == (len(rows) == len(expected))
+        if complete:  # the kill came too late: start again from nothing
+            for leftover in tmp_path.iterdir():
+                leftover.unlink()
+    assert any(0 < count < len(expected) for count in counts), f"no kill mid-fill: {counts}"
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "done"
+    table = SqliteJudgeTable(path, judge.model_id, judge.dimension)
+    assert table.missing(list(_texts(judge, passages()))) == []
+    assert table.completion() == COMPLETION
+    table.close()
