@@ -135,7 +135,9 @@ def cmd_latency(before: Path, after: Path, sizes: list[int], pairs: int, questio
                 print(json.dumps(row), flush=True)
                 print(
                     f"{size} {label}: first p50 {row['total']['p50']:.1f} ms, best "
-                    f"{row['best_of_repeats']['total']['p50']:.1f} ms, load {row['load_average']}",
+                    f"{row['best_of_repeats']['total']['p50']:.1f} ms, the question's forward "
+                    f"pass alone {row.get('encoder_alone', {}).get('p50', float('nan')):.1f} ms, "
+                    f"load {row['load_average']}",
                     file=sys.stderr,
                     flush=True,
                 )

@@ -170,6 +170,12 @@ def probe(
     first: dict[str, list[float]] = {k: [] for k in STAGES}
     best: dict[str, list[float]] = {k: [] for k in STAGES}
     cpu: list[float] = []
+    # The machine's speed, in the same run: one forward pass of the question alone (the encoder
+    # every answer needs at least once), timed right after the question's answers.
+    alone: list[float] = []
+    encode_alone = (
+        embedder.encode_questions if runtime == "onnx" else lambda texts: embedder.encode(texts)
+    )
     declined = 0
     for question in questions:
         runs = []
@@ -180,6 +186,9 @@ def probe(
             cpu.append((time.process_time() - start_cpu) * 1e3)
             runs.append((timings.embed_ms, timings.search_ms, timings.compose_ms, total))
         declined += answer.declined
+        start = time.perf_counter()
+        encode_alone([question])
+        alone.append((time.perf_counter() - start) * 1e3)
         for i, stage in enumerate(STAGES):
             first[stage].append(runs[0][i])
             best[stage].append(min(run[i] for run in runs))
@@ -206,6 +215,10 @@ def probe(
         **{stage: summary(first[stage]) for stage in STAGES},
         "best_of_repeats": {stage: summary(best[stage]) for stage in STAGES},
         "cpu_ms": summary(cpu),
+        "encoder_alone": summary(alone),
+        "total_over_encoder_alone": round(
+            summary(first["total"])["p50"] / max(summary(alone)["p50"], 1e-9), 2
+        ),
         "load_average": os.getloadavg(),
         "index_load_s": round(t1 - t0, 3),
         "keyword_index_build_s": round(t2 - t1, 3),
