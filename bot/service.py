@@ -179,7 +179,8 @@ class QuoteService:
         if isinstance(self.embedder, QuestionEmbedder):
             self.prepare_questions()
             # With ONNX a batch gives each text the vector it gets alone (padding is masked
-            # exactly), so the judge's question-without-focus rides along in the same call.
+            # exactly), so the judge's question-without-focus and its focus words not yet
+            # known ride along in the same call.
             batched = self.judge.applies and getattr(self.embedder, "runtime", None) == "onnx"
             companions = self.judge.companions(text) if batched else []
             if not companions:
@@ -187,7 +188,7 @@ class QuoteService:
             import numpy as np  # at run time only here: the module's other uses are type hints
 
             vectors = np.asarray(self.embedder.encode_questions([text, *companions]))
-            self.judge.remember(companions, vectors[1:])
+            self.judge.remember(text, companions, vectors[1:])
             return np.asarray(vectors[0], dtype=np.float32)
         return self.embedder.encode([text]).reshape(-1)
 

@@ -13,11 +13,14 @@ import pytest
 
 from bot.answering.judge import PassageJudge
 from bot.answering.retrieval import Hit
+from bot.answering.signals import focus_words, without_focus
 from bot.cli import compose_service
 from bot.config import Settings
 from bot.embedding.onnx_encoder import export_folder
 from bot.embedding.questions import RuntimeEmbedder
+from bot.index.generation import DocumentRecord, IndexRecipe, Manifest, MemoryIndex
 from bot.index.judge_vectors import Kind
+from bot.ingest.chunking import Chunk, ChunkerSettings
 from bot.stores.judge_sqlite import FILE
 from tests.fakes import FakeEmbedder
 
@@ -88,6 +91,22 @@ def _filled(judge: PassageJudge, texts: Sequence[str]) -> dict[tuple[Kind, str],
         rows.update(zip([("sentence", s) for s in sentences], judge.encode(sentences), strict=True))
         rows.update(zip([("word", w) for w in words], judge.encode(words), strict=True))
     return rows
+
+
+def _index(passages: Sequence[str]) -> MemoryIndex:
+    """One document, one chunk per passage (offsets as if joined by blank lines)."""
+    embedder = FakeEmbedder()
+    chunks, start = [], 0
+    for number, passage in enumerate(passages, start=1):
+        chunks.append(Chunk("doc.txt", start, start + len(passage), passage, number))
+        start += len(passage) + 2
+    record = DocumentRecord("doc.txt", "0" * 64, start, len(chunks), start, "")
+    manifest = Manifest(
+        IndexRecipe(embedder.spec.model_id, ChunkerSettings()),
+        embedder.dimension,
+        {"doc.txt": record},
+    )
+    return MemoryIndex(manifest, chunks, embedder.encode(passages))
 
 
 def test_a_passage_in_the_table_embeds_nothing_in_one_lookup() -> None:
@@ -181,11 +200,44 @@ def test_judge_probabilities_are_identical_with_and_without_the_table(
 def test_the_question_without_its_focus_is_a_companion_until_remembered() -> None:
     judge = PassageJudge(FakeEmbedder())
     question = "Who is the mayor of Jingzhou?"
-    (topic,) = judge.companions(question)
-    assert "mayor" not in topic and "Jingzhou" in topic
-    judge.remember([topic], FakeEmbedder().encode([topic]))
+    topic, word = judge.companions(question)
+    assert "mayor" not in topic and "Jingzhou" in topic and word == "mayor"
+    judge.remember(question, [topic, word], FakeEmbedder().encode([topic, word]))
     assert judge.companions(question) == []
     assert judge.companions("Who was Rollo?") == []  # no focus: the question itself, nothing more
+
+
+def test_focus_words_not_yet_known_are_companions_and_then_kept_as_words() -> None:
+    """Focus words in neither the word cache nor the table ride with the question; once
+    remembered they are in the word cache, so judging embeds neither them nor the topic."""
+    table = DictVectors(_filled(PassageJudge(FakeEmbedder()), ["The secretary of Caen."]))
+    embedder = FakeEmbedder()
+    judge = PassageJudge(embedder, vectors=lambda model, dimension: table)
+    question = "Who is the party secretary of Caen?"
+    topic = "Who is the of Caen?"
+    assert judge.companions(question) == [topic, "party"]  # 'secretary' is in the table
+    texts = judge.companions(question)
+    judge.remember(question, texts, FakeEmbedder().encode(texts))
+    assert judge.companions(question) == []
+    assert judge._words.get("party") is not None and judge._words.get("secretary") is not None
+    assert judge._topics.get("party") is None and judge._words.get(topic) is None
+    index = _index(["The party secretary of Caen met the duke."])
+    vector = FakeEmbedder().encode([question])[0]
+    judged = judge.for_question(index, question, vector)
+    probability = judged(Hit(0, 0.5, 0.5, 0.0))
+    assert not any(text in call for call in embedder.calls for text in [topic, "party"])
+    plain = PassageJudge(FakeEmbedder()).for_question(index, question, vector)
+    assert probability == plain(Hit(0, 0.5, 0.5, 0.0))
+
+
+def test_a_focus_word_that_is_also_the_topic_is_kept_as_both() -> None:
+    judge = PassageJudge(FakeEmbedder())
+    question = "mayor"
+    assert focus_words(question) == ["mayor"] and without_focus(question) == ""
+    texts = judge.companions(question)
+    assert texts == ["", "mayor"]
+    judge.remember(question, texts, FakeEmbedder().encode(texts))
+    assert judge._topics.get("") is not None and judge._words.get("mayor") is not None
 
 
 @pytest.mark.model
@@ -215,10 +267,13 @@ def test_the_service_embeds_the_judges_companion_with_the_question(
 
     embedder.encode_questions = recorded  # type: ignore[method-assign]
     question = "Who is the mayor of Jingzhou?"
-    (topic,) = service.judge.companions(question)
+    (topic, word) = service.judge.companions(question)  # 'mayor': in no passage, nor the table
     vector = service.question_vector(question)
-    assert calls == [[question, topic]]
+    assert calls == [[question, topic, word]]
     assert np.array_equal(vector, embedder.encode_question(question))
+    # A word embedded beside the question has the vector it gets alone, bit for bit.
+    kept = service.judge._words.get(word)
+    assert kept is not None and np.array_equal(kept, encode_questions([word])[0])
     index = service.index
     judged = service.judge.for_question(index, question, vector)
     hits = [
@@ -226,7 +281,7 @@ def test_the_service_embeds_the_judges_companion_with_the_question(
         for chunk_id in range(index.manifest.chunk_count)
     ]
     probabilities = [judged(hit) for hit in hits]
-    assert not any(topic in texts for texts in calls[1:])  # the judge did not embed it again
+    assert not any(topic in texts or word in texts for texts in calls[1:])  # not embedded again
     plain = PassageJudge(embedder).for_question(index, question, vector)
     assert probabilities == [plain(hit) for hit in hits]
 

@@ -162,16 +162,29 @@ class PassageJudge:
 
     def companions(self, query: str) -> list[str]:
         """What the judge will embed for `query` besides the passages: the question without
-        its focus words (unless already known, or the question itself). The caller embeds these in the same encoder
-        call as the query, which costs less than a second call (vectors do not depend on the
-        batch they are embedded in), and hands them back with `remember`."""
+        its focus words (unless already known, or the question itself) and the focus words
+        in neither the word cache nor the table (looked up here, so only those missing are
+        embedded). The caller embeds these in the same encoder call as the query, which costs
+        less than a second call (vectors do not depend on the batch they are embedded in),
+        and hands them back with `remember`."""
         topic = without_focus(query)
-        return [] if topic == query or self._topics.get(topic) is not None else [topic]
+        texts = [] if topic == query or self._topics.get(topic) is not None else [topic]
+        focus = [w.lower() for w in focus_words(query)]
+        known = self._known_words(focus)
+        texts.extend(w for w in dict.fromkeys(focus) if w not in known and w not in texts)
+        return texts
 
-    def remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Vectors of `companions` texts, embedded by the caller."""
+    def remember(self, query: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Vectors of `companions(query)` texts, embedded by the caller: the topic is kept
+        per question text, the focus words in the word cache (passages use them too)."""
+        topic = without_focus(query)
+        focus = {w.lower() for w in focus_words(query)}
         for text, vector in zip(texts, vectors, strict=True):
-            self._topics.put(text, np.asarray(vector, dtype=np.float32))
+            row = np.asarray(vector, dtype=np.float32)
+            if text == topic:
+                self._topics.put(text, row)
+            if text in focus:
+                self._words.put(text, row)
 
     def _passage_vectors(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The embeddings of a passage's sentences (kept per passage text) and of its words
