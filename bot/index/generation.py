@@ -209,10 +209,7 @@ class MemoryIndex:
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         bm25 = self._keyword_index()
         n = len(self._chunks)
-        result: dict[str, float] = {}
-        for token in set(tokens):
-            result[token] = bm25_idf(int(np.count_nonzero(bm25.get_scores([token]))), n)
-        return result
+        return {token: bm25_idf(_document_frequency(bm25, token), n) for token in set(tokens)}
 
     def passages(self, source: str) -> list[Chunk]:
         if self._by_source is None:
@@ -243,6 +240,20 @@ class MemoryIndex:
             self._bm25 = bm25
             return_freed_memory()
         return self._bm25
+
+
+def _document_frequency(bm25: Any, token: str) -> int:
+    """How many passages hold `token`: its nonzero entries in bm25s's score matrix (one
+    column per token, one entry per passage holding it), which is what counting the nonzero
+    scores of `bm25.get_scores([token])` gives, without scoring every passage. A variant that
+    scores passages lacking the token (BM25L, BM25+) has no such column: it is scored."""
+    column = bm25.vocab_dict.get(token)
+    if column is None:
+        return 0
+    if bm25.nonoccurrence_array is not None:
+        return int(np.count_nonzero(bm25.get_scores([token])))
+    indptr, data = bm25.scores["indptr"], bm25.scores["data"]
+    return int(np.count_nonzero(data[indptr[column] : indptr[column + 1]]))
 
 
 def bm25_idf(document_frequency: int, chunk_count: int) -> float:
