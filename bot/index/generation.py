@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from bot.index.int8_vectors import Int8Vectors
 from bot.ingest.chunking import CHUNKER_VERSION, Chunk, ChunkerSettings
 from bot.shared.text import keyword_tokens
 
@@ -154,15 +155,20 @@ class SearchIndex(Protocol):
 class MemoryIndex:
     """Chunks, their vectors and a BM25 index, all in memory: the default for one machine.
 
-    Vectors are float32 or float16 (half the memory, see `dense`); `vectors` is what is held.
+    Vectors are float32, float16 (half the memory) or int8 codes with the exact float32 rows
+    read back on demand (`Int8Vectors`: a quarter); see `dense`. `vectors` is the array held.
     """
 
-    def __init__(self, manifest: Manifest, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        if len(chunks) != vectors.shape[0]:
+    def __init__(
+        self, manifest: Manifest, chunks: Sequence[Chunk], vectors: np.ndarray | Int8Vectors
+    ) -> None:
+        held = vectors.codes if isinstance(vectors, Int8Vectors) else vectors
+        if len(chunks) != held.shape[0]:
             raise ValueError("chunk table and vectors disagree in length")
         self._manifest = manifest
         self._chunks = list(chunks)
-        self._vectors = vectors
+        self._vectors = held
+        self._int8 = vectors if isinstance(vectors, Int8Vectors) else None
         self._bm25: Any = None
         self._by_source: dict[str, list[Chunk]] | None = None
 
@@ -176,26 +182,42 @@ class MemoryIndex:
 
     @property
     def vectors(self) -> np.ndarray:
+        """The array held: float32, float16, or int8 codes (never the exact vectors then)."""
         return self._vectors
+
+    @property
+    def vector_bytes(self) -> int:
+        """Memory the vectors take (int8: codes and row scales)."""
+        return self._int8.nbytes if self._int8 is not None else int(self._vectors.nbytes)
 
     def __len__(self) -> int:
         return len(self._chunks)
 
     def dense(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Every held layout gives the scores of one function, `exact_scores` (each row on its
+        own, whatever other rows are scored with it), ties going to the lower row: so int8
+        answers equal float32's bit for bit whenever the shortlist holds the true top k."""
         if not self._chunks or k <= 0:
             return []
-        query = np.asarray(query_vector, dtype=np.float32).ravel()
+        query = np.ascontiguousarray(query_vector, dtype=np.float32).ravel()
         if self._vectors.dtype == np.float32:
-            return _top_k(self._vectors @ query, k, positive_only=False)
-        # Half-precision vectors: rank every row with simsimd's float16 product (numpy has no fast
-        # one: ~20x slower), then re-score a generous shortlist in float32 so that the order and
-        # the scores the answer composer sees are not rounded to float16's 3 digits. The
-        # shortlist is taken in row order, so equal scores rank the same whatever the rough order.
-        rough = _half_precision_scores(self._vectors, query)
-        shortlist = sorted(row for row, _ in _top_k(rough, max(4 * k, k + 32), positive_only=False))
-        exact = self._vectors[shortlist].astype(np.float32) @ query
-        ranked = _top_k(exact, k, positive_only=False)
-        return [(shortlist[position], score) for position, score in ranked]
+            scores = exact_scores(self._vectors, query)
+            return [(int(row), float(scores[row])) for row in best_rows(scores, k)]
+        # Rank every row roughly (simsimd's float16 or int8 product: memory-bound, so fewer bytes
+        # is faster), then re-score a generous shortlist in float32 so that the order and the
+        # scores the answer composer sees are not rounded. The shortlist is taken in row order,
+        # so equal scores rank the same whatever the rough order.
+        if self._int8 is not None:
+            rough = self._int8.rough_scores(query)
+        else:
+            rough = _half_precision_scores(self._vectors, query)
+        shortlist = np.sort(best_rows(rough, max(4 * k, k + 32)))
+        if self._int8 is not None:
+            rows = self._int8.rows(shortlist)  # exact float32, read back and checked
+        else:
+            rows = self._vectors[shortlist].astype(np.float32)
+        exact = exact_scores(rows, query)
+        return [(int(shortlist[i]), float(exact[i])) for i in best_rows(exact, k)]
 
     def keyword(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         if not self._chunks or not tokens:
@@ -226,7 +248,10 @@ class MemoryIndex:
         return (before[-1] if before else None), (after[0] if after else None)
 
     def warm_up(self) -> None:
-        """Build the keyword index now rather than on the first question."""
+        """Build the keyword index now rather than on the first question, and load the vector
+        kernels (simsimd) that `dense` uses."""
+        import simsimd  # noqa: F401
+
         self._keyword_index()
 
     def _keyword_index(self) -> Any:
@@ -280,6 +305,34 @@ def _half_precision_scores(vectors: np.ndarray, query: np.ndarray) -> np.ndarray
 
     scores = simsimd.cdist(query.astype(vectors.dtype)[None, :], vectors, metric="dot", threads=1)
     return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+
+def exact_scores(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """`rows @ query` for float32 rows, as float32, each row computed on its own by simsimd's
+    float32 kernel (one thread). numpy's matrix-vector product is not used: BLAS blocks rows, so
+    a row's last bit depends on which rows are multiplied with it (a shortlist's scores would
+    differ from the same rows' scores in a full scan)."""
+    import simsimd
+
+    scores = simsimd.cdist(query.astype(np.float32)[None, :], rows, metric="dot", threads=1)
+    return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+
+def best_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """The rows of the k highest scores, best first; equal scores go to the lower row, also at
+    the k-th place (argpartition alone picks among ties there by its own pivoting)."""
+    n = scores.shape[0]
+    k = min(k, n)
+    if k <= 0:
+        return np.zeros(0, dtype=np.intp)
+    if k < n:
+        kth = np.partition(scores, n - k)[n - k]
+        above = np.flatnonzero(scores > kth)
+        tied = np.flatnonzero(scores == kth)[: k - above.size]
+        top = np.union1d(above, tied)
+    else:
+        top = np.arange(n)
+    return top[np.argsort(-scores[top], kind="stable")]
 
 
 def _top_k(scores: np.ndarray, k: int, *, positive_only: bool) -> list[tuple[int, float]]:

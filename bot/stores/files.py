@@ -41,6 +41,7 @@ from bot.index.generation import (
     SkippedRecord,
     return_freed_memory,
 )
+from bot.index.int8_vectors import Int8Vectors
 from bot.index.judge_vectors import JudgeVectors
 from bot.index.location import prepare, unusable
 from bot.index.storage import UpdateJournal
@@ -48,6 +49,7 @@ from bot.ingest.chunking import Chunk
 from bot.shared.wording import plural
 from bot.stores.judge_sqlite import FILE as JUDGE_VECTORS
 from bot.stores.judge_sqlite import SqliteJudgeTable, SqliteJudgeVectors
+from bot.stores.vector_rows import VectorRows
 
 FORMAT = 1
 POINTER = "CURRENT"
@@ -69,7 +71,7 @@ class FileStore:
         lock_timeout: float = 600.0,
         on_wait: Callable[[str], None] | None = None,
         *,
-        memory_dtype: Literal["float16", "float32"] = "float32",
+        memory_dtype: Literal["int8", "float16", "float32"] = "float32",
         retention: Retention | None = None,
         write: Callable[[Path, bytes], None] | None = None,
     ) -> None:
@@ -126,17 +128,29 @@ class FileStore:
         ):
             return self._cached
         chunks_bytes = _read_checked(folder, CHUNKS, checksums)
-        vectors_bytes = _read_checked(folder, VECTORS, checksums)
+        rows: VectorRows | None = None
+        if self._memory_dtype == np.int8:  # the file stays open: exact rows are read from it
+            rows, vectors_bytes = VectorRows.open(folder / VECTORS)
+            _check_sum(folder, VECTORS, vectors_bytes, checksums)
+        else:
+            vectors_bytes = _read_checked(folder, VECTORS, checksums)
         chunks = _parse_chunks(chunks_bytes, folder)
         vectors = _parse_vectors(vectors_bytes, folder, manifest.dimension)
         _check_consistency(manifest, chunks, vectors, folder)
-        self._cached = MemoryIndex(manifest, chunks, self._held(vectors))
-        del chunks_bytes, vectors_bytes, vectors
+        if rows is not None:
+            rows.attach(vectors, len(vectors_bytes))
+        del chunks_bytes, vectors_bytes
+        self._cached = MemoryIndex(manifest, chunks, self._held(vectors, rows))
+        del vectors
         return_freed_memory()
         return self._cached
 
-    def _held(self, vectors: np.ndarray) -> np.ndarray:
-        """The vectors as kept in memory for answering (the files always hold float32)."""
+    def _held(self, vectors: np.ndarray, rows: VectorRows | None) -> np.ndarray | Int8Vectors:
+        """The vectors as kept in memory for answering (the files always hold float32); int8
+        needs `rows`, the generation's vector file opened for reading exact rows back."""
+        if self._memory_dtype == np.int8:
+            assert rows is not None
+            return Int8Vectors.of(vectors, rows)
         return np.ascontiguousarray(vectors, dtype=self._memory_dtype)
 
     def _current_folder(self) -> Path | None:
@@ -295,13 +309,18 @@ class FileStore:
             changes = self._retention.prune([*history, *([change] if change else [])])
         self._write_generation(index, changes)
         if index.vectors.dtype != self._memory_dtype:
-            index = MemoryIndex(manifest, chunks, self._held(vectors))
+            rows = None
+            if self._memory_dtype == np.int8:
+                path = self.directory / f"gen-{manifest.generation:08d}" / VECTORS
+                rows = VectorRows.open_written(path, len(chunks), manifest.dimension)
+            index = MemoryIndex(manifest, chunks, self._held(vectors, rows))
         self._cached = index
         return index
 
     def _exact_vectors(self, base: MemoryIndex) -> np.ndarray:
         """The base generation's float32 vectors: from memory, or re-read (checked) from its file
-        when memory holds float16, so reused vectors are never rounded on their way to disk."""
+        when memory holds float16 or int8, so reused vectors are never rounded on their way to
+        disk."""
         if base.vectors.dtype == np.float32:
             return base.vectors
         folder = self.directory / f"gen-{base.manifest.generation:08d}"
@@ -475,11 +494,15 @@ def _read_file(path: Path) -> bytes:
 
 def _read_checked(folder: Path, name: str, checksums: dict[str, str]) -> bytes:
     data = _read_file(folder / name)
+    _check_sum(folder, name, data, checksums)
+    return data
+
+
+def _check_sum(folder: Path, name: str, data: bytes, checksums: dict[str, str]) -> None:
     if hashlib.sha256(data).hexdigest() != checksums.get(name):
         raise IndexCorruptError(
             f"index file {folder / name} fails its checksum (truncated or modified)"
         )
-    return data
 
 
 def _parse_chunks(data: bytes, folder: Path) -> list[Chunk]:
