@@ -51,7 +51,9 @@ class IndexSettings(_Section):
     # How the files store holds vectors in memory while answering. "float16" halves their memory
     # (the files on disk stay float32) with the same answers on our evaluation sets: candidates
     # are ranked in float16 and the best re-scored in float32 (numbers in docs/bench.md).
-    memory_dtype: Literal["float16", "float32"] = "float16"
+    # "int8" keeps a quarter (one byte a number and a scale a row), ranks every chunk with it and
+    # re-scores the best in exact float32 read back from the vector file: float32's answers.
+    memory_dtype: Literal["int8", "float16", "float32"] = "float16"
     # The changelog (`quotebot changes`) keeps entries this many days back from the newest one,
     # and at most this many entries; it keeps the old text of every changed passage.
     changelog_days: float = Field(default=90.0, gt=0)
