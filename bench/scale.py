@@ -227,7 +227,7 @@ def probe(
         "rss_warm_mb": round(rss_warm, 1),
         "rss_after_questions_mb": round(rss_mb(), 1),
         "index_mb": round(rss_mb() - rss_model, 1),
-        "vectors_mb": round(index.vectors.nbytes / 2**20, 1),
+        "vectors_mb": round(index.vector_bytes / 2**20, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "numpy_threads": _blas_threads(np),
         "torch_threads": _torch_threads(),
@@ -256,7 +256,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--questions", type=int, default=224)
-    parser.add_argument("--dtype", choices=("float16", "float32"), default=default_dtype())
+    parser.add_argument("--dtype", choices=("int8", "float16", "float32"), default=default_dtype())
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--floor", default="10x10", help="QUESTIONSxREPEATS for the floor")
     parser.add_argument("--runtime", choices=("onnx", "torch"), default="onnx")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -283,19 +284,6 @@ def test_float16_memory_ranks_like_float32_with_float32_scores(tmp_path: Path) -
         assert np.allclose([s for _, s in got], [s for _, s in want], atol=2e-3)
 
 
-def test_float16_memory_never_rounds_the_vectors_written_to_disk(tmp_path: Path) -> None:
-    store = FileStore(tmp_path / "idx", memory_dtype="float16")
-    first = _random_unit_rows(2, 4, seed=2)
-    chunks = [Chunk("a.txt", 0, 5, "hello", 1), Chunk("a.txt", 6, 11, "world", 2)]
-    store.commit(_manifest(2), set(), chunks, first)
-    assert store.open() is not None and store.open().vectors.dtype == np.float16  # type: ignore[union-attr]
-    added = _random_unit_rows(1, 4, seed=3)
-    store.commit(_manifest(3, generation=2), {"a.txt"}, [Chunk("a.txt", 12, 13, "!", 3)], added)
-    on_disk = np.load(_generation(store) / "vectors.npy", allow_pickle=False)
-    assert on_disk.dtype == np.float32
-    assert np.array_equal(on_disk, np.concatenate([first, added]))
-
-
 class _PointerMovesOnce(FileStore):
     """A reader racing a writer: the first time it reads CURRENT, the pointer still names a
     generation the writer has just deleted; by the next read the writer has moved it on."""
@@ -348,3 +336,122 @@ def test_a_journal_of_a_commit_that_landed_is_tidied_away(tmp_path: Path) -> Non
     (store.directory / JOURNAL).write_text(json.dumps(UpdateJournal("t", 1, 2, 1).to_json()))
     store.tidy()
     assert not (store.directory / JOURNAL).exists()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _rows_store(tmp_path: Path, rows: int, dim: int, dtype: str = "float32") -> FileStore:
+    vectors = _random_unit_rows(rows, dim, seed=11)
+    chunks = [Chunk("a.txt", i, i + 1, "x", i + 1) for i in range(rows)]
+    manifest = Manifest(
+        IndexRecipe("m", ChunkerSettings()),
+        dim,
+        {"a.txt": DocumentRecord("a.txt", "sha", rows, rows, rows, "t")},
+        generation=1,
+        created_at="t1",
+    )
+    store = FileStore(tmp_path / "idx", memory_dtype=dtype)  # type: ignore[arg-type]
+    store.commit(manifest, set(), chunks, vectors)
+    return store
+
+
+def test_int8_memory_answers_like_float32_bit_for_bit(tmp_path: Path) -> None:
+    _rows_store(tmp_path, 3000, 48)
+    exact = FileStore(tmp_path / "idx", memory_dtype="float32").open()
+    int8 = FileStore(tmp_path / "idx", memory_dtype="int8").open()
+    assert exact is not None and int8 is not None
+    assert int8.vectors.dtype == np.int8 and int8.vector_bytes == 3000 * (48 + 4)
+    for seed in range(40):
+        query = _random_unit_rows(1, 48, seed=200 + seed)[0]
+        assert int8.dense(query, 20) == exact.dense(query, 20)
+
+
+def test_int8_index_made_by_the_writer_reads_its_new_file(tmp_path: Path) -> None:
+    store = _rows_store(tmp_path, 300, 16, dtype="int8")
+    index = store.open()  # the writer's own generation, not read again
+    assert index is not None and index.vectors.dtype == np.int8
+    query = _random_unit_rows(1, 16, seed=3)[0]
+    assert index.dense(query, 5) == FileStore(store.directory).open().dense(query, 5)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int8"])
+def test_memory_dtype_never_rounds_the_vectors_written_to_disk(tmp_path: Path, dtype: str) -> None:
+    store = FileStore(tmp_path / "idx", memory_dtype=dtype)  # type: ignore[arg-type]
+    first = _random_unit_rows(2, 4, seed=2)
+    chunks = [Chunk("a.txt", 0, 5, "hello", 1), Chunk("a.txt", 6, 11, "world", 2)]
+    store.commit(_manifest(2), set(), chunks, first)
+    assert store.open().vectors.dtype == np.dtype(dtype)  # type: ignore[union-attr]
+    added = _random_unit_rows(1, 4, seed=3)
+    store.commit(_manifest(3, generation=2), {"a.txt"}, [Chunk("a.txt", 12, 13, "!", 3)], added)
+    on_disk = np.load(_generation(store) / "vectors.npy", allow_pickle=False)
+    assert on_disk.dtype == np.float32
+    assert np.array_equal(on_disk, np.concatenate([first, added]))
+
+
+def test_int8_generation_keeps_answering_after_a_writer_deletes_its_folder(tmp_path: Path) -> None:
+    writer = _store(tmp_path)
+    reader = FileStore(writer.directory, memory_dtype="int8")
+    old = reader.open()
+    assert old is not None
+    old_folder = _generation(writer)
+    writer.commit(
+        _manifest(1, generation=2),
+        set(),
+        [Chunk("a.txt", 0, 5, "hello", 1)],
+        np.ones((1, 4), np.float32) / 2,
+    )
+    assert not old_folder.exists()
+    assert old.dense(np.array([0, 1, 0, 0], dtype=np.float32), 2) == [(1, 1.0), (0, 0.0)]
+
+
+def test_int8_vector_file_modified_after_opening_is_reported(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    index = FileStore(store.directory, memory_dtype="int8").open()
+    assert index is not None
+    path = _generation(store) / "vectors.npy"
+    data = bytearray(path.read_bytes())
+    data[-4 * 4 :] = np.array([0, 0, 0.5, 0.5], dtype="<f4").tobytes()  # row 1, same size
+    with open(path, "r+b") as handle:  # in place: the open file sees it
+        handle.write(data)
+    with pytest.raises(IndexCorruptError, match="no longer matches the index in memory"):
+        index.dense(np.array([0, 1, 0, 0], dtype=np.float32), 1)
+
+
+def test_int8_vector_file_that_fails_its_checksum_is_not_opened(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    path = _generation(store) / "vectors.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    fds = _open_fds()
+    with pytest.raises(IndexCorruptError, match="fails its checksum"):
+        FileStore(store.directory, memory_dtype="int8").open()
+    assert _open_fds() == fds
+
+
+def test_int8_reloads_do_not_leak_file_descriptors(tmp_path: Path) -> None:
+    writer = FileStore(tmp_path / "idx", memory_dtype="int8")
+    reader = FileStore(tmp_path / "idx", memory_dtype="int8")
+    chunks = [Chunk("a.txt", 0, 5, "hello", 1), Chunk("a.txt", 6, 11, "world", 2)]
+    writer.commit(_manifest(2), set(), chunks, _random_unit_rows(2, 4, seed=1))
+    assert reader.open() is not None
+    fds = _open_fds()
+    for generation in range(2, 60):
+        vectors = _random_unit_rows(2, 4, seed=generation)
+        writer.commit(_manifest(2, generation), set(), chunks, vectors)
+        index = reader.open()
+        assert index is not None and index.manifest.generation == generation
+        assert index.dense(vectors[1], 1)[0][0] == 1
+    del index
+    assert _open_fds() == fds  # the writer's and the reader's current generations only
+
+
+def test_int8_index_of_no_chunks(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "idx", memory_dtype="int8")
+    manifest = Manifest(IndexRecipe("m", ChunkerSettings()), 4, {}, generation=1, created_at="t1")
+    store.commit(manifest, set(), [], np.zeros((0, 4), dtype=np.float32))
+    index = FileStore(store.directory, memory_dtype="int8").open()
+    assert index is not None and len(index) == 0
+    assert index.dense(np.ones(4, dtype=np.float32), 5) == []

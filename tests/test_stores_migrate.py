@@ -159,3 +159,19 @@ def test_the_cli_migrates_both_ways_and_refuses_the_same_store(
     assert "cannot migrate from files to files" in capsys.readouterr().err
     with pytest.raises(ConfigError):
         migrate(settings, "postgres", "postgres")
+
+
+def test_files_held_as_int8_still_migrate_their_exact_float32_vectors(
+    make_settings: Callable[..., Settings], pg_url: str, folder: Path, pg: PgStore, tmp_path: Path
+) -> None:
+    index = {"dir": tmp_path / "index", "memory_dtype": "int8"}
+    settings = make_settings(folder, database_url=pg_url, index=index)
+    _history(settings, "files", folder)  # written by a files store that holds int8 codes
+    held = FileStore(settings.index_dir, memory_dtype="int8").open()
+    assert held is not None and held.vectors.dtype == np.int8
+    migrate(settings, "files", "postgres")
+    exported = pg.export()
+    assert exported is not None
+    current = settings.index_dir / (settings.index_dir / "CURRENT").read_text()
+    on_disk = np.load(current / "vectors.npy", allow_pickle=False)
+    assert exported[2].dtype == np.float32 and np.array_equal(exported[2], on_disk)
