@@ -129,16 +129,21 @@ class FileStore:
             return self._cached
         chunks_bytes = _read_checked(folder, CHUNKS, checksums)
         rows: VectorRows | None = None
-        if self._memory_dtype == np.int8:  # the file stays open: exact rows are read from it
-            rows, vectors_bytes = VectorRows.open(folder / VECTORS)
-            _check_sum(folder, VECTORS, vectors_bytes, checksums)
-        else:
-            vectors_bytes = _read_checked(folder, VECTORS, checksums)
-        chunks = _parse_chunks(chunks_bytes, folder)
-        vectors = _parse_vectors(vectors_bytes, folder, manifest.dimension)
-        _check_consistency(manifest, chunks, vectors, folder)
-        if rows is not None:
-            rows.attach(vectors, len(vectors_bytes))
+        try:
+            if self._memory_dtype == np.int8:  # the file stays open: exact rows are read from it
+                rows, vectors_bytes = VectorRows.open(folder / VECTORS)
+                _check_sum(folder, VECTORS, vectors_bytes, checksums)
+            else:
+                vectors_bytes = _read_checked(folder, VECTORS, checksums)
+            chunks = _parse_chunks(chunks_bytes, folder)
+            vectors = _parse_vectors(vectors_bytes, folder, manifest.dimension)
+            _check_consistency(manifest, chunks, vectors, folder)
+            if rows is not None:
+                rows.attach(vectors, len(vectors_bytes))
+        except BaseException:
+            if rows is not None:
+                rows.close()
+            raise
         del chunks_bytes, vectors_bytes
         self._cached = MemoryIndex(manifest, chunks, self._held(vectors, rows))
         del vectors
