@@ -66,6 +66,21 @@ def test_keyword_tokens_stem_and_drop_stopwords() -> None:
     assert keyword_tokens("What are the organizations doing?") == ["organiz"]
 
 
+def test_keyword_tokens_of_a_text_seen_again_are_not_computed_again() -> None:
+    """Answering a question tokenises the same texts many times: the tokens are kept, and
+    each caller still gets its own list (changing it changes no one else's)."""
+    from bot.shared import text as module
+
+    passage = "The party secretary visited the grassroots organizations in 2006."
+    first = keyword_tokens(passage)
+    before = module._keyword_tokens.cache_info().hits
+    first.append("changed")
+    again = keyword_tokens(passage)
+    assert module._keyword_tokens.cache_info().hits == before + 1
+    assert again == ["parti", "secretari", "visit", "grassroot", "organiz", "2006"]
+    assert again is not keyword_tokens(passage)
+
+
 @pytest.mark.parametrize(
     ("text", "limit", "rule", "expected"),
     [

@@ -231,9 +231,19 @@ def words(text: str) -> list[str]:
 
 
 def keyword_tokens(text: str) -> list[str]:
-    """Stemmed content-word tokens: what BM25 indexes and what highlighting matches."""
+    """Stemmed content-word tokens: what BM25 indexes and what highlighting matches. The
+    last texts' tokens are kept (a new list each call): answering one question tokenises the
+    same question, passages, sentences and words many times over (~86 calls for ~11 texts)."""
+    return list(_keyword_tokens(text))
+
+
+KEPT_TOKENISED = 512  # texts whose tokens are kept (a passage's are a few kB)
+
+
+@lru_cache(maxsize=KEPT_TOKENISED)
+def _keyword_tokens(text: str) -> tuple[str, ...]:
     kept = [w for w in words(text) if w not in STOPWORDS]
-    return list(_stemmer().stemWords(kept))  # type: ignore[attr-defined]
+    return tuple(_stemmer().stemWords(kept))  # type: ignore[attr-defined]
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
