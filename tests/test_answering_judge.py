@@ -46,6 +46,22 @@ def test_only_words_not_seen_before_are_embedded_together() -> None:
     assert np.allclose(vectors, expected)  # rows in the asked order, cached or not
 
 
+def test_the_encoder_is_settled_once_and_nothing_to_embed_costs_no_call() -> None:
+    """`prepare` is idempotent: the judge calls it before its first use only, and a lookup
+    that left nothing to embed (most, with a complete table) asks the encoder nothing."""
+    prepared: list[None] = []
+    embedder = FakeEmbedder()
+    table = DictVectors(_filled(PassageJudge(FakeEmbedder()), [PASSAGE]))
+    judge = PassageJudge(
+        embedder, vectors=lambda model, dimension: table, prepare=lambda: prepared.append(None)
+    )
+    for _ in range(3):
+        judge._passage_vectors(PASSAGE)
+        assert judge._encode([]).shape == (0, embedder.dimension)
+    judge.encode(["duke"])
+    assert len(prepared) == 1 and embedder.calls == [["duke"]]
+
+
 def test_no_words_embed_nothing() -> None:
     embedder = FakeEmbedder()
     assert PassageJudge(embedder)._word_vectors([]).shape == (0, embedder.dimension)

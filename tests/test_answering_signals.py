@@ -175,6 +175,23 @@ def test_without_focus_drops_only_the_focus_words() -> None:
     assert without_focus("How tall was William?") == "How tall was William?"
 
 
+def test_a_questions_focus_is_worked_out_once() -> None:
+    """The judge asks for a question's focus and its topic several times a question: both are
+    kept, and each caller still gets its own list of focus words."""
+    from bot.answering import signals
+
+    question = "Who is the deputy mayor of Caen?"
+    first = focus_words(question)
+    hits = signals._focus_words.cache_info().hits
+    first.append("changed")
+    assert focus_words(question) == ["deputy", "mayor"]
+    assert signals._focus_words.cache_info().hits == hits + 1
+    topic = without_focus(question)
+    hits = without_focus.cache_info().hits
+    assert without_focus(question) == topic == "Who is the of Caen?"
+    assert without_focus.cache_info().hits == hits + 1
+
+
 def test_words_about_the_answer_kind_or_the_document_are_not_content() -> None:
     assert content_tokens("How many cities does the article mention?") == []
     assert content_tokens("What year was the bridge built?") == keyword_tokens("bridge built")

@@ -17,6 +17,7 @@ with or without it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -68,6 +69,9 @@ class PassageJudge:
         self._open_vectors = vectors
         self._vectors: JudgeVectors | None = None
         self._prepare = prepare
+        self._settled = False  # `prepare` ran (it is idempotent: once is enough)
+        # A runtime-checkable protocol check costs ~15 us, and the answer is the same each call.
+        self._questions = isinstance(embedder, QuestionEmbedder)
 
     @property
     def model_id(self) -> str:
@@ -77,16 +81,14 @@ class PassageJudge:
         vectors, or its scores would move in the last digits."""
         if not isinstance(self._embedder, QuestionEmbedder):
             return f"{self._embedder.spec.model_id} passages"
-        if self._prepare is not None:
-            self._prepare()
+        self._settle()
         encoder = getattr(self._embedder, "question_encoder_id", None) or "questions"
         return f"{self._embedder.spec.model_id} {encoder}"
 
     @property
     def dimension(self) -> int:
         """The vectors' length (after settling the encoder: ONNX knows it without torch)."""
-        if self._prepare is not None:
-            self._prepare()
+        self._settle()
         return self._embedder.dimension
 
     def judge_texts(self, text: str) -> tuple[list[str], list[str]]:
@@ -258,14 +260,22 @@ class PassageJudge:
         """The judge's encoder (public for the index writer, which must use the very same)."""
         return self._encode(texts)
 
+    def _settle(self) -> None:
+        if not self._settled:
+            if self._prepare is not None:
+                self._prepare()
+            self._settled = True
+
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed on the question path: by the question encoder (ONNX, no torch) when there is
-        one, so judging a question never loads torch either."""
-        if self._prepare is not None:
-            self._prepare()
+        one, so judging a question never loads torch either. Most calls have nothing to embed
+        (a complete table): those cost nothing."""
+        self._settle()
+        if not texts:
+            return np.zeros((0, self._embedder.dimension), dtype=np.float32)
         encode = (
-            self._embedder.encode_questions
-            if isinstance(self._embedder, QuestionEmbedder)
+            cast(QuestionEmbedder, self._embedder).encode_questions
+            if self._questions
             else self._embedder.encode
         )
         batches = [encode(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)]

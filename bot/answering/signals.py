@@ -253,7 +253,14 @@ def focus_words(question: str) -> list[str]:
     """The thing asked for: the first run of content words after the question word, less the
     question's names and words for the answer's kind ("Who is the party secretary of X?" ->
     party, secretary; "How many people live in X?" -> people, live; "What is X's GDP?" -> GDP).
+    Kept for the last questions (a new list each call): one question asks for them ~6 times
+    (the judge's companions, its topic and focus, the signals).
     """
+    return list(_focus_words(question))
+
+
+@lru_cache(maxsize=256)
+def _focus_words(question: str) -> tuple[str, ...]:
     match = _WH.search(question)
     rest = question[match.end() :] if match else question
     # Names are the question's topic, not its focus; but what follows a possessive is the
@@ -273,7 +280,7 @@ def focus_words(question: str) -> list[str]:
                 break
         elif run and (keyword_tokens(word) or word.lower() in STOPWORDS):
             break  # the run ended at a stopword or a name
-    return run
+    return tuple(run)
 
 
 def focus_terms(question: str) -> list[str]:
@@ -298,11 +305,13 @@ def focus_match(focus: np.ndarray, passage: np.ndarray) -> float:
     return float((focus @ passage.T).max(axis=1).min())
 
 
+@lru_cache(maxsize=256)
 def without_focus(question: str) -> str:
     """The question with the words of its focus taken out ("Who is the mayor of Jingzhou?" ->
     "Who is the of Jingzhou?"): how close a sentence is to this, against how close it is to
     the whole question, tells whether the sentence speaks of the thing asked for (or a close
-    paraphrase of it) or only of the question's topic."""
+    paraphrase of it) or only of the question's topic. Kept for the last questions: the
+    judge asks for it three times a question."""
     focus = set(focus_terms(question))
     if not focus:
         return question
