@@ -52,8 +52,8 @@ class IndexSettings(_Section):
     # float32). "int8": one byte a number and a float32 scale a row (a quarter of float32);
     # every chunk is ranked in int8 and the shortlist re-scored exactly in float32, read back
     # from the vector file, so the answers are float32's (the dev sets' byte for byte). At
-    # 100,000 chunks: dense search 6.1-7.1 vs 7.1-7.4 ms (float16) and 11.5-12.6 (float32) under
-    # load, index memory 196 vs 232 and 306 MB; at 10,000 chunks it is ~0.45 ms slower than
+    # 100,000 chunks: dense search 4.2-4.7 vs 6.0-6.5 ms (float16) and 11.0 (float32) on a quiet
+    # machine, index memory 200 vs 236 and 308 MB; at 10,000 chunks it is ~0.4 ms slower than
     # float16 (re-reading 4k rows costs more than ranking saves). "float16": half, re-scored in
     # float32 from the rounded rows. Numbers: docs/bench.md.
     memory_dtype: Literal["int8", "float16", "float32"] = "int8"
