@@ -256,7 +256,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--questions", type=int, default=224)
-    parser.add_argument("--dtype", choices=("int8", "float16", "float32"), default=default_dtype())
+    parser.add_argument(
+        "--dtype", choices=("auto", "int8", "float16", "float32"), default=default_dtype()
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--floor", default="10x10", help="QUESTIONSxREPEATS for the floor")
     parser.add_argument("--runtime", choices=("onnx", "torch"), default="onnx")

@@ -23,6 +23,8 @@ from pydantic_settings import (
 from bot.errors import ConfigError
 from bot.ingest.chunking import ChunkerSettings
 
+MemoryLayout = Literal["auto", "int8", "float16", "float32"]  # [index] memory_dtype
+
 DEFAULT_CONFIG_FILE = Path("config.toml")
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
@@ -54,9 +56,10 @@ class IndexSettings(_Section):
     # from the vector file, so the answers are float32's (the dev sets' byte for byte). At
     # 100,000 chunks: dense search 4.2-4.7 vs 6.0-6.5 ms (float16) and 11.0 (float32) on a quiet
     # machine, index memory 200 vs 236 and 308 MB; at 10,000 chunks it is ~0.4 ms slower than
-    # float16 (re-reading 4k rows costs more than ranking saves). "float16": half, re-scored in
-    # float32 from the rounded rows. Numbers: docs/bench.md.
-    memory_dtype: Literal["int8", "float16", "float32"] = "int8"
+    # float16 and float32 (re-reading 4k rows costs more than ranking saves). "auto": float32 up
+    # to 15,000 chunks, int8 above (the same answers either way, the faster search at each
+    # size). "float16": half, re-scored in float32 from the rounded rows. Numbers: docs/bench.md.
+    memory_dtype: MemoryLayout = "auto"
     # The changelog (`quotebot changes`) keeps entries this many days back from the newest one,
     # and at most this many entries; it keeps the old text of every changed passage.
     changelog_days: float = Field(default=90.0, gt=0)

@@ -455,3 +455,29 @@ def test_int8_index_of_no_chunks(tmp_path: Path) -> None:
     index = FileStore(store.directory, memory_dtype="int8").open()
     assert index is not None and len(index) == 0
     assert index.dense(np.ones(4, dtype=np.float32), 5) == []
+
+
+def test_auto_memory_holds_small_indexes_as_float32_and_large_ones_as_int8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "auto" picks the faster layout for the size; both answer alike (float32's exact scores),
+    whether the writer holds the generation it wrote or a reader opens it."""
+    import bot.stores.files as files
+
+    monkeypatch.setattr(files, "AUTO_FLOAT32_MAX_CHUNKS", 500)
+    small = _rows_store(tmp_path / "small", 500, 16, dtype="auto")
+    large = _rows_store(tmp_path / "large", 501, 16, dtype="auto")
+    for store, held in ((small, np.float32), (large, np.int8)):
+        written = store.open()  # the writer's own generation
+        read = FileStore(store.directory, memory_dtype="auto").open()
+        exact = FileStore(store.directory, memory_dtype="float32").open()
+        assert written is not None and read is not None and exact is not None
+        assert written.vectors.dtype == read.vectors.dtype == held
+        query = _random_unit_rows(1, 16, seed=5)[0]
+        assert written.dense(query, 10) == read.dense(query, 10) == exact.dense(query, 10)
+
+
+def test_auto_is_the_configured_default() -> None:
+    from bot.config import IndexSettings
+
+    assert IndexSettings().memory_dtype == "auto"

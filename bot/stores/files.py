@@ -27,10 +27,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
+from bot.config import MemoryLayout
 from bot.errors import IndexCorruptError, IndexLockedError
 from bot.index.changelog import ChangeEntry, Retention
 from bot.index.generation import (
@@ -62,6 +63,13 @@ JOURNAL = "updating.json"
 TMP_PREFIX = ".tmp-"
 T = TypeVar("T")
 RETRIES = 3  # reads racing a writer's cleanup
+# memory_dtype "auto": up to this many chunks the vectors are held as float32 (a full scan of them
+# is faster than int8's ranking plus re-reading its shortlist from the file), above it as int8.
+# Dense search with k = 50 on a quiet machine (docs/bench.md): float32 0.77 ms and int8 1.12 at
+# 10,000 chunks, 11.0 and 4.5 at 100,000; the two lines cross near 15,000. Both give the same
+# answers (the same exact float32 scores), so the switch changes only time and memory (float32
+# at 15,000 chunks: 22 MB).
+AUTO_FLOAT32_MAX_CHUNKS = 15_000
 
 
 class FileStore:
@@ -71,7 +79,7 @@ class FileStore:
         lock_timeout: float = 600.0,
         on_wait: Callable[[str], None] | None = None,
         *,
-        memory_dtype: Literal["int8", "float16", "float32"] = "float32",
+        memory_dtype: MemoryLayout = "float32",
         retention: Retention | None = None,
         write: Callable[[Path, bytes], None] | None = None,
     ) -> None:
@@ -81,7 +89,7 @@ class FileStore:
         self._write = write or _write_synced
         self._lock_timeout = lock_timeout
         self._on_wait = on_wait
-        self._memory_dtype = np.dtype(memory_dtype)
+        self._memory_dtype = memory_dtype
         self._cached: MemoryIndex | None = None
         self._retention = retention or Retention()
 
@@ -129,8 +137,9 @@ class FileStore:
             return self._cached
         chunks_bytes = _read_checked(folder, CHUNKS, checksums)
         rows: VectorRows | None = None
+        held = self._layout(manifest.chunk_count)
         try:
-            if self._memory_dtype == np.int8:  # the file stays open: exact rows are read from it
+            if held == np.int8:  # the file stays open: exact rows are read from it
                 rows, vectors_bytes = VectorRows.open(folder / VECTORS)
                 _check_sum(folder, VECTORS, vectors_bytes, checksums)
             else:
@@ -145,18 +154,26 @@ class FileStore:
                 rows.close()
             raise
         del chunks_bytes, vectors_bytes
-        self._cached = MemoryIndex(manifest, chunks, self._held(vectors, rows))
+        self._cached = MemoryIndex(manifest, chunks, self._held(vectors, held, rows))
         del vectors
         return_freed_memory()
         return self._cached
 
-    def _held(self, vectors: np.ndarray, rows: VectorRows | None) -> np.ndarray | Int8Vectors:
+    def _layout(self, chunk_count: int) -> np.dtype[Any]:
+        """How a generation of `chunk_count` chunks is held in memory (`memory_dtype`)."""
+        if self._memory_dtype == "auto":
+            return np.dtype(np.float32 if chunk_count <= AUTO_FLOAT32_MAX_CHUNKS else np.int8)
+        return np.dtype(self._memory_dtype)
+
+    def _held(
+        self, vectors: np.ndarray, held: np.dtype[Any], rows: VectorRows | None
+    ) -> np.ndarray | Int8Vectors:
         """The vectors as kept in memory for answering (the files always hold float32); int8
         needs `rows`, the generation's vector file opened for reading exact rows back."""
-        if self._memory_dtype == np.int8:
+        if held == np.int8:
             assert rows is not None
             return Int8Vectors.of(vectors, rows)
-        return np.ascontiguousarray(vectors, dtype=self._memory_dtype)
+        return np.ascontiguousarray(vectors, dtype=held)
 
     def _current_folder(self) -> Path | None:
         pointer = self.directory / POINTER
@@ -313,12 +330,13 @@ class FileStore:
         else:
             changes = self._retention.prune([*history, *([change] if change else [])])
         self._write_generation(index, changes)
-        if index.vectors.dtype != self._memory_dtype:
+        held = self._layout(len(chunks))
+        if index.vectors.dtype != held:
             rows = None
-            if self._memory_dtype == np.int8:
+            if held == np.int8:
                 path = self.directory / f"gen-{manifest.generation:08d}" / VECTORS
                 rows = VectorRows.open_written(path, len(chunks), manifest.dimension)
-            index = MemoryIndex(manifest, chunks, self._held(vectors, rows))
+            index = MemoryIndex(manifest, chunks, self._held(vectors, held, rows))
         self._cached = index
         return index
 
