@@ -261,17 +261,8 @@ def _random_unit_rows(rows: int, dim: int, seed: int) -> np.ndarray:
 
 
 def test_float16_memory_ranks_like_float32_with_float32_scores(tmp_path: Path) -> None:
-    dim, rows = 32, 3000
-    vectors = _random_unit_rows(rows, dim, seed=1)
-    chunks = [Chunk("a.txt", i, i + 1, "x", i + 1) for i in range(rows)]
-    manifest = Manifest(
-        IndexRecipe("m", ChunkerSettings()),
-        dim,
-        {"a.txt": DocumentRecord("a.txt", "sha", rows, rows, rows, "t")},
-        generation=1,
-        created_at="t1",
-    )
-    FileStore(tmp_path / "idx").commit(manifest, set(), chunks, vectors)
+    dim = 32
+    _rows_store(tmp_path, 3000, dim, seed=1)
     exact = FileStore(tmp_path / "idx", memory_dtype="float32").open()
     half = FileStore(tmp_path / "idx", memory_dtype="float16").open()
     assert exact is not None and half is not None
@@ -342,8 +333,11 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def _rows_store(tmp_path: Path, rows: int, dim: int, dtype: str = "float32") -> FileStore:
-    vectors = _random_unit_rows(rows, dim, seed=11)
+def _rows_store(
+    tmp_path: Path, rows: int, dim: int, dtype: str = "float32", seed: int = 11
+) -> FileStore:
+    """A one-generation index of `rows` random unit vectors, one chunk each."""
+    vectors = _random_unit_rows(rows, dim, seed=seed)
     chunks = [Chunk("a.txt", i, i + 1, "x", i + 1) for i in range(rows)]
     manifest = Manifest(
         IndexRecipe("m", ChunkerSettings()),
