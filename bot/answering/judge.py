@@ -197,21 +197,13 @@ class PassageJudge:
         wanted: dict[tuple[Kind, str], None] = {}
         if sentences is None:
             wanted.update(dict.fromkeys(("sentence", s) for s in sentence_texts))
-        known: dict[str, np.ndarray] = {}
-        for word in words:
-            vector = self._words.get(word)
-            if vector is None:
-                wanted["word", word] = None
-            else:
-                known[word] = vector
+        known, missing = self._cached_words(words)
+        wanted.update(missing)
         found = lookup_all(self._table(), wanted)
         if sentences is None:
             sentences = self._complete(sentence_texts, "sentence", found)
             self._sentences.put(text, sentences)
-        for (kind, word), vector in found.items():
-            if kind == "word":
-                self._words.put(word, vector)
-                known[word] = vector
+        self._keep_words(found, known)
         return sentences, self._word_rows(words, known)
 
     def _word_vectors(self, words: Sequence[str]) -> np.ndarray:
@@ -220,16 +212,32 @@ class PassageJudge:
 
     def _known_words(self, words: Sequence[str]) -> dict[str, np.ndarray]:
         """Those of `words` in the word cache or the table."""
+        known, missing = self._cached_words(words)
+        self._keep_words(lookup_all(self._table(), missing), known)
+        return known
+
+    def _cached_words(
+        self, words: Sequence[str]
+    ) -> tuple[dict[str, np.ndarray], dict[tuple[Kind, str], None]]:
+        """(the vectors of `words` in the word cache, the table keys of the others)."""
         known: dict[str, np.ndarray] = {}
+        missing: dict[tuple[Kind, str], None] = {}
         for word in words:
             vector = self._words.get(word)
-            if vector is not None:
+            if vector is None:
+                missing["word", word] = None
+            else:
                 known[word] = vector
-        wanted: dict[tuple[Kind, str], None] = {("word", w): None for w in words if w not in known}
-        for (_, word), vector in lookup_all(self._table(), wanted).items():
-            self._words.put(word, vector)
-            known[word] = vector
-        return known
+        return known, missing
+
+    def _keep_words(
+        self, found: dict[tuple[Kind, str], np.ndarray], known: dict[str, np.ndarray]
+    ) -> None:
+        """Put the words among `found` (table rows) in the word cache and in `known`."""
+        for (kind, word), vector in found.items():
+            if kind == "word":
+                self._words.put(word, vector)
+                known[word] = vector
 
     def _complete(
         self, texts: Sequence[str], kind: Kind, found: dict[tuple[Kind, str], np.ndarray]
