@@ -50,7 +50,7 @@ from bot.ingest.chunking import Chunk
 from bot.shared.wording import plural
 from bot.stores.judge_sqlite import FILE as JUDGE_VECTORS
 from bot.stores.judge_sqlite import SqliteJudgeTable, SqliteJudgeVectors
-from bot.stores.vector_rows import VectorRows
+from bot.stores.vector_rows import VectorRows, read_index_file
 
 FORMAT = 1
 POINTER = "CURRENT"
@@ -482,7 +482,7 @@ def _manifest_json(manifest: Manifest, checksums: dict[str, str]) -> bytes:
 def _read_manifest(folder: Path) -> tuple[Manifest, dict[str, str]]:
     path = folder / MANIFEST
     try:
-        data = json.loads(_read_file(path))
+        data = json.loads(read_index_file(path))
         if data.get("format") != FORMAT:
             raise ValueError(f"unknown format {data.get('format')!r}")
         manifest = Manifest(
@@ -504,19 +504,8 @@ def _read_manifest(folder: Path) -> tuple[Manifest, dict[str, str]]:
     return manifest, checksums
 
 
-def _read_file(path: Path) -> bytes:
-    if path.is_symlink():
-        raise IndexCorruptError(f"{path} is a symbolic link; index files must be regular files")
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise IndexCorruptError(f"index file {path} is missing") from None
-    except OSError as exc:
-        raise IndexCorruptError(f"cannot read index file {path}: {exc}") from None
-
-
 def _read_checked(folder: Path, name: str, checksums: dict[str, str]) -> bytes:
-    data = _read_file(folder / name)
+    data = read_index_file(folder / name)
     _check_sum(folder, name, data, checksums)
     return data
 

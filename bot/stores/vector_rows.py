@@ -5,6 +5,9 @@ readers still answer from it; on Linux an open file stays readable after it is u
 rows read are those of the file that was checksummed when the generation was opened. Why
 `os.preadv` and not a memory map: mapped pages would count into the process's resident memory
 and grow with every question; a read into a small buffer does not.
+
+Opening and reading an index file (`open_index_file`, `read_index_file`) is here too, with its
+errors, so the files store reads its other files the way this one is read.
 """
 
 from __future__ import annotations
@@ -18,6 +21,37 @@ import numpy as np
 from bot.errors import IndexCorruptError
 
 ROW_DTYPE = np.dtype("<f4")  # what np.save writes for float32 on every platform we run on
+
+
+def open_index_file(path: Path) -> int:
+    """A read-only descriptor of one of an index's files; IndexCorruptError (saying why) when it
+    is a symbolic link, missing or unreadable."""
+    if path.is_symlink():
+        raise IndexCorruptError(f"{path} is a symbolic link; index files must be regular files")
+    try:
+        return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise IndexCorruptError(f"index file {path} is missing") from None
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read index file {path}: {exc}") from None
+
+
+def read_whole(fd: int, path: Path) -> bytes:
+    """All of the file open at `fd` (not closed here)."""
+    try:
+        with open(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read index file {path}: {exc}") from None
+
+
+def read_index_file(path: Path) -> bytes:
+    """One of an index's files, whole (the errors of `open_index_file` and `read_whole`)."""
+    fd = open_index_file(path)
+    try:
+        return read_whole(fd, path)
+    finally:
+        os.close(fd)
 
 
 class VectorRows:
@@ -40,24 +74,15 @@ class VectorRows:
         bytes, then `attach`es the shape it parsed from them)."""
         rows = cls._open_fd(path)
         try:
-            with open(rows._fd, "rb", closefd=False) as handle:
-                data = handle.read()
-        except OSError as exc:
+            data = read_whole(rows._fd, path)
+        except IndexCorruptError:
             rows.close()
-            raise IndexCorruptError(f"cannot read index file {path}: {exc}") from None
+            raise
         return rows, data
 
     @classmethod
     def _open_fd(cls, path: Path) -> VectorRows:
-        if path.is_symlink():
-            raise IndexCorruptError(f"{path} is a symbolic link; index files must be regular files")
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:
-            raise IndexCorruptError(f"index file {path} is missing") from None
-        except OSError as exc:
-            raise IndexCorruptError(f"cannot read index file {path}: {exc}") from None
-        return cls(fd, path, 0, 0, 0)
+        return cls(open_index_file(path), path, 0, 0, 0)
 
     @classmethod
     def open_written(cls, path: Path, rows: int, dimension: int) -> VectorRows:
