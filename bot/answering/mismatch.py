@@ -141,10 +141,21 @@ def name_missing(
     """A name of the question that the documents hold is absent from the window: the question
     is about another person, place or company than the passage ("Who invaded Scotland?" against
     a passage about Wales). Names no document holds are `unknown_share`'s business."""
+    return bool(_absent_names(question, window, weights, unknown_idf, same))
+
+
+def _absent_names(
+    question: str,
+    window: str,
+    weights: Mapping[str, float],
+    unknown_idf: float,
+    same: Callable[[str, str], bool],
+) -> list[float]:
+    """The idf of each name of the question that the documents hold but the window lacks."""
     own = set(keyword_tokens(window))
     names = {t for name in proper_names(question) for t in keyword_tokens(name)}
-    known = [t for t in names if weights.get(t, unknown_idf) < unknown_idf - 1e-9]
-    return any(not _found(t, own, same) for t in known)
+    absent = [weights.get(t, unknown_idf) for t in names if not _found(t, own, same)]
+    return [w for w in absent if w < unknown_idf - 1e-9]
 
 
 def _found(token: str, own: Collection[str], same: Callable[[str, str], bool]) -> bool:
@@ -164,11 +175,8 @@ def name_rarity_missing(
     are mostly the documents' subject, named everywhere ("Sky UK Limited", "Normans")."""
     if unknown_idf <= 0:
         return 0.0
-    own = set(keyword_tokens(window))
-    names = {t for name in proper_names(question) for t in keyword_tokens(name)}
-    known = [weights.get(t, unknown_idf) for t in names if not _found(t, own, same)]
-    known = [w for w in known if w < unknown_idf - 1e-9]
-    return min(1.0, max(known, default=0.0) / unknown_idf)
+    absent = _absent_names(question, window, weights, unknown_idf, same)
+    return min(1.0, max(absent, default=0.0) / unknown_idf)
 
 
 def modifier_swapped(question: str, window: str, same: Callable[[str, str], bool]) -> bool:
