@@ -21,6 +21,7 @@ from bot.embedding.questions import RuntimeEmbedder
 from bot.index.generation import DocumentRecord, IndexRecipe, Manifest, MemoryIndex
 from bot.index.judge_vectors import Kind
 from bot.ingest.chunking import Chunk, ChunkerSettings
+from bot.service import QuoteService
 from bot.stores.judge_sqlite import FILE
 from tests.fakes import FakeEmbedder
 
@@ -161,6 +162,25 @@ def test_focus_words_are_looked_up_as_words() -> None:
     assert set(judge._known_words(["mayor", "duke"])) == {"mayor"}
 
 
+def _onnx_service(
+    knowledge: Path,
+    make_settings: Callable[..., Settings],
+    real_embedder: Any,
+    onnx_export: Path,
+) -> tuple[QuoteService, RuntimeEmbedder, Settings]:
+    """The real pipeline over `knowledge`: the session's ONNX export installed where the index
+    keeps it, the service refreshed (so the writer has filled the judge's table)."""
+    settings = make_settings(knowledge)
+    model_id = real_embedder.spec.model_id
+    shutil.copytree(
+        export_folder(onnx_export, model_id), export_folder(settings.index_dir / "onnx", model_id)
+    )
+    embedder = RuntimeEmbedder(real_embedder, settings.index_dir / "onnx", threads=1)
+    service = compose_service(settings, embedder=embedder, on_notice=lambda m: None)
+    service.refresh()
+    return service, embedder, settings
+
+
 @pytest.mark.model
 def test_judge_probabilities_are_identical_with_and_without_the_table(
     knowledge: Path,
@@ -171,14 +191,9 @@ def test_judge_probabilities_are_identical_with_and_without_the_table(
     """The real pipeline (ONNX question encoder, the files store's table filled by the writer)
     against a judge that embeds everything: the same probabilities to the last bit, over every
     passage of the bundled article, for questions it answers and questions it declines."""
-    settings = make_settings(knowledge)
-    model_id = real_embedder.spec.model_id
-    shutil.copytree(
-        export_folder(onnx_export, model_id), export_folder(settings.index_dir / "onnx", model_id)
+    service, embedder, settings = _onnx_service(
+        knowledge, make_settings, real_embedder, onnx_export
     )
-    embedder = RuntimeEmbedder(real_embedder, settings.index_dir / "onnx", threads=1)
-    service = compose_service(settings, embedder=embedder, on_notice=lambda m: None)
-    service.refresh()
     assert (settings.index_dir / FILE).is_file()
     assert service.judge.applies and " onnx-" in service.judge.model_id
     plain = PassageJudge(embedder)
@@ -266,14 +281,7 @@ def test_the_service_embeds_the_judges_companion_with_the_question(
     """question_vector embeds the question and the question without its focus in one ONNX
     call: the question's vector is the one it gets alone, bit for bit, the judge embeds no
     second question text, and its probabilities are those of a judge that embedded it."""
-    settings = make_settings(knowledge)
-    model_id = real_embedder.spec.model_id
-    shutil.copytree(
-        export_folder(onnx_export, model_id), export_folder(settings.index_dir / "onnx", model_id)
-    )
-    embedder = RuntimeEmbedder(real_embedder, settings.index_dir / "onnx", threads=1)
-    service = compose_service(settings, embedder=embedder, on_notice=lambda m: None)
-    service.refresh()
+    service, embedder, _ = _onnx_service(knowledge, make_settings, real_embedder, onnx_export)
     calls: list[list[str]] = []
     encode_questions = embedder.encode_questions
 
