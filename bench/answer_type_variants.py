@@ -144,13 +144,8 @@ def main() -> None:
             for q in questions:
                 print(f"    {q}")
 
-    dev = [r for r in rows if not r["own"] and not r["candidates"][0]["fact"]]
-    own = [r for r in rows if r["own"] and not r["candidates"][0]["fact"]]
-    x, _ = fitting.top(dev)
-    xo, _ = fitting.top(own)
-    header = (
-        "unans_dev squad2 sq_decl hit@1 hit@3 seed_decl seed@1 offtopic own_un own_ans ECE logloss"
-    )
+    dev, own, x, xo = variants.split(rows)
+    header = variants.HEADER
     report = [r for r in fires and _report_rows(args.report) if not r["candidates"][0]["fact"]]
     xr = fitting.top(report)[0] if report else None
     results = []

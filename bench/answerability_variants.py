@@ -266,20 +266,27 @@ def line(result: dict[str, Any], label: str) -> str:
     )
 
 
+HEADER = "unans_dev squad2 sq_decl hit@1 hit@3 seed_decl seed@1 offtopic own_un own_ans ECE logloss"
+
+
+def split(
+    rows: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """(dev-set rows, our own questions' rows, the top candidates' features of each). Passages
+    chosen by a document-structure intent get a fixed probability, as in the fit: left out."""
+    dev = [r for r in rows if not r["own"] and not r["candidates"][0]["fact"]]
+    own = [r for r in rows if r["own"] and not r["candidates"][0]["fact"]]
+    return dev, own, fitting.top(dev)[0], fitting.top(own)[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path("/tmp/decline/candidates.json"))
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     rows = [r for r in json.loads(args.data.read_text()) if r["candidates"]]
-    # Passages chosen by a document-structure intent get a fixed probability, as in the fit.
-    dev = [r for r in rows if not r["own"] and not r["candidates"][0]["fact"]]
-    own = [r for r in rows if r["own"] and not r["candidates"][0]["fact"]]
-    x, _ = fitting.top(dev)
-    xo, _ = fitting.top(own)
-    header = (
-        "unans_dev squad2 sq_decl hit@1 hit@3 seed_decl seed@1 offtopic own_un own_ans ECE logloss"
-    )
+    dev, own, x, xo = split(rows)
+    header = HEADER
     results = []
     for variant in variants():
         result = measure(dev, own, x, xo, variant)
